@@ -1,0 +1,3 @@
+from ocsrun.cli import main
+
+main()
