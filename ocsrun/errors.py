@@ -69,7 +69,9 @@ class RunbookInvalid(OcsrunError):
     exit_code = EXIT_FINDINGS
     rule = "invalid"
 
-    def __init__(self, message: str, diagnostics: tuple[object, ...] = (), position: Position | None = None):
+    def __init__(
+        self, message: str, diagnostics: tuple[object, ...] = (), position: Position | None = None
+    ):
         super().__init__(message, position)
         self.diagnostics = diagnostics
 
