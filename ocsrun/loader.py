@@ -1,0 +1,296 @@
+"""Reading a runbook file safely: bytes → checked text → YAML node tree → plain data.
+
+The C parser composes the node tree; a small constructor turns it into plain JSON-compatible
+values. Positions are not copied into the data: the node tree is kept and walked only when a
+diagnostic needs a position, so valid files pay nothing for them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ocsrun.diagnostic import Diagnostic, Severity
+from ocsrun.errors import LoadError, Position
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_SCALAR_CHARS = 1024 * 1024
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _NULL, _BOOL = _TAG + "str", _TAG + "null", _TAG + "bool"
+_INT, _FLOAT, _TIMESTAMP = _TAG + "int", _TAG + "float", _TAG + "timestamp"
+_SEQ, _MAP = _TAG + "seq", _TAG + "map"
+# Tags whose scalar text is kept as a plain string (JSON has no dates; merge keys are inert text
+# because aliases are rejected anyway).
+_TEXT_TAGS = frozenset({_STR, _TIMESTAMP, _TAG + "merge", _TAG + "value"})
+_TRUE = frozenset({"yes", "true", "on"})
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "a UTF-8 byte order mark"),
+    (b"\xff\xfe", "a UTF-16 byte order mark"),
+    (b"\xfe\xff", "a UTF-16 byte order mark"),
+)
+# A cheap pre-filter; a hit is confirmed with the real scanner.
+_ANCHOR_HINT = re.compile(r"(?:^|[\s\[{,])[&*][^\s,\[\]{}]")
+_TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
+_LINE_INDENT = re.compile(r"^( *)((?:[-?] +)*)", re.MULTILINE)
+_FLOW = re.compile(r"[\[\]{}]")
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str
+    data: dict[str, Any]
+    text: str
+    diagnostics: tuple[Diagnostic, ...]
+    root: Node | None = None
+
+    def position(self, path: Sequence[str | int], *, key: bool = False) -> Position:
+        """Position of the value (or its mapping key) at a JSON path; nearest ancestor if missing."""
+        node = self.root
+        if node is None:
+            return Position(self.path, 1, 1)
+        key_node: Node | None = None
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                return _pos(self.path, node)
+            key_node, node = found
+        if key and key_node is not None:
+            return _pos(self.path, key_node)
+        return _pos(self.path, node)
+
+
+def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+    if isinstance(node, MappingNode) and isinstance(part, str):
+        # The last occurrence wins in the data, so search from the end.
+        for key_node, value_node in reversed(node.value):
+            if isinstance(key_node, ScalarNode) and key_node.value == part:
+                return key_node, value_node
+        return None
+    if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return None, node.value[part]
+    return None
+
+
+def _pos(path: str, node: Node) -> Position:
+    return Position(path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_document(path: Path, display: str | None = None) -> Document:
+    shown = display if display is not None else str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise _too_large(shown, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
+        with path.open("rb") as handle:
+            # Read one byte past the limit so a file that grew since stat() is still caught.
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise LoadError(f"cannot read file: {error.strerror or error}", Position(shown), rule="io") from None
+    return load_text(data, shown)
+
+
+def load_text(data: bytes, display: str) -> Document:
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
+    text = _decode(data, display)
+    _check_depth(text, display)
+    _check_anchors(text, display)
+    root = _compose(text, display)
+    if root is None:
+        raise LoadError("the file is empty (or only comments)", Position(display, 1, 1), rule="empty-file")
+    if not isinstance(root, MappingNode):
+        raise LoadError(
+            "the top level must be a mapping (key: value lines)", _pos(display, root), rule="not-a-mapping"
+        )
+    builder = _Builder(display, check_length=len(text) > MAX_SCALAR_CHARS)
+    value = builder.build(root)
+    return Document(display, value, text, tuple(builder.diagnostics), root)
+
+
+def _too_large(display: str, message: str, line: int = 1, col: int = 1) -> LoadError:
+    return LoadError(message, Position(display, line, col), rule="too-large")
+
+
+def _decode(data: bytes, display: str) -> str:
+    for bom, what in _BOMS:
+        if data.startswith(bom):
+            raise LoadError(f"file starts with {what}; save it as UTF-8 without BOM",
+                            Position(display, 1, 1), rule="encoding")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, col = _line_col(data, nul)
+        raise LoadError("file contains NUL bytes (binary data?)", Position(display, line, col), rule="encoding")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, col = _line_col(data, error.start)
+        raise LoadError(f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
+                        Position(display, line, col), rule="encoding") from None
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _check_depth(text: str, display: str) -> None:
+    """Refuse nesting beyond MAX_DEPTH before the C composer, which recurses on the C stack."""
+    if _depth_bound(text) <= MAX_DEPTH:
+        return
+    # The bound is loose (brackets in strings count too), so confirm with the event stream,
+    # which libyaml produces iteratively, and stop at the first level too deep.
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise _too_large(display, f"nesting deeper than {MAX_DEPTH} levels",
+                                     mark.line + 1, mark.column + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return  # composing will report the syntax error with its mark
+
+
+def _depth_bound(text: str) -> int:
+    """An upper bound on nesting: open flow brackets plus block levels (at most 2 per column)."""
+    flow = deepest = 0
+    for char in _FLOW.findall(text):
+        flow += 1 if char in "[{" else -1
+        deepest = max(deepest, flow)
+    block = max((len(m.group(1)) + len(m.group(2)) for m in _LINE_INDENT.finditer(text)), default=0)
+    return deepest + 2 * (block + 1)
+
+
+def _check_anchors(text: str, display: str) -> None:
+    if _ANCHOR_HINT.search(text) is None:
+        return
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
+                kind = "anchor" if isinstance(token, yaml.AnchorToken) else "alias"
+                mark = token.start_mark
+                raise LoadError(
+                    f"YAML {kind} '{token.value}' is not allowed; use a fragment with `uses:` instead",
+                    Position(display, mark.line + 1, mark.column + 1), rule="yaml-alias")
+    except yaml.YAMLError:
+        return  # composing will report it
+
+
+def _compose(text: str, display: str) -> Node | None:
+    try:
+        return yaml.compose(text, Loader=_Loader)  # type: ignore[no-any-return]
+    except yaml.MarkedYAMLError as error:
+        raise _syntax_error(text, display, error) from None
+    except yaml.YAMLError as error:
+        raise LoadError(f"YAML error: {error}", Position(display, 1, 1)) from None
+
+
+def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadError:
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else 1
+    col = mark.column + 1 if mark else 1
+    tab = _TAB_INDENT.search(text)
+    if tab is not None:
+        tab_line = text.count("\n", 0, tab.start()) + 1
+        if tab_line <= line:
+            return LoadError("tab character in indentation; indent with spaces",
+                             Position(display, tab_line, tab.end() - tab.start()), rule="tab-indent")
+    message = error.problem or error.context or "invalid YAML"
+    return LoadError(f"YAML syntax error: {message}", Position(display, line, col), rule="yaml-syntax")
+
+
+class _Builder:
+    """Turns composed nodes into plain values; records duplicate keys instead of failing."""
+
+    def __init__(self, display: str, *, check_length: bool) -> None:
+        self.display = display
+        self.check_length = check_length
+        self.diagnostics: list[Diagnostic] = []
+
+    def build(self, node: Node) -> Any:
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, SequenceNode):
+            self._check_tag(node, _SEQ)
+            return [self.build(child) for child in node.value]
+        self._check_tag(node, _MAP)
+        return self.mapping(node)
+
+    def mapping(self, node: Node) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise LoadError("a mapping key must be a plain scalar", _pos(self.display, key_node),
+                                rule="yaml-syntax")
+            key = key_node.value
+            if key in result:
+                self._duplicate(node, key_node)
+            result[key] = self.build(value_node)
+        return result
+
+    def _duplicate(self, node: Node, key_node: ScalarNode) -> None:
+        first = next(k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == key_node.value)
+        at = f"{first.start_mark.line + 1}:{first.start_mark.column + 1}"
+        self.diagnostics.append(Diagnostic(
+            _pos(self.display, key_node), Severity.ERROR,
+            f"duplicate key '{key_node.value}' (first at {at})", "duplicate-key"))
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if self.check_length and len(text) > MAX_SCALAR_CHARS:
+            mark = node.start_mark
+            raise _too_large(self.display, f"a string of {len(text)} characters; the limit is "
+                             f"{MAX_SCALAR_CHARS}", mark.line + 1, mark.column + 1)
+        if tag in _TEXT_TAGS:
+            return text
+        if tag == _BOOL:
+            return text.lower() in _TRUE
+        if tag == _NULL:
+            return None
+        if tag in (_INT, _FLOAT):
+            return _number(tag, text)
+        raise LoadError(f"unsupported YAML tag '{tag}'", _pos(self.display, node), rule="yaml-syntax")
+
+    def _check_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
+            raise LoadError(f"unsupported YAML tag '{node.tag}'", _pos(self.display, node), rule="yaml-syntax")
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _number(tag: str, text: str) -> Any:
+    # YAML 1.1 number forms (0x.., 1_000, 1:30, .inf) are rare; reuse PyYAML's own rules for them.
+    node = ScalarNode(tag, text)
+    if tag == _INT:
+        return _CONSTRUCTOR.construct_yaml_int(node)
+    return _CONSTRUCTOR.construct_yaml_float(node)
+
+
+def scalar_text(document: Document, path: Sequence[str | int]) -> str | None:
+    """The original text of a plain (unquoted) scalar at path, if that is what is there."""
+    node = document.root
+    for part in path:
+        if node is None:
+            return None
+        found = _child(node, part)
+        if found is None:
+            return None
+        node = found[1]
+    if isinstance(node, ScalarNode) and not node.style:
+        return str(node.value)
+    return None
