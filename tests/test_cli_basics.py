@@ -1,0 +1,98 @@
+"""The CLI's front door: version, help, schema, list, error mapping."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from ocsrun import __version__
+from ocsrun.cli import COMMANDS, main
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    code = exit_info.value.code
+    return (code if isinstance(code, int) else 0), out, err
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "--version")
+    assert code == 0
+    assert out.strip() == f"ocsrun {__version__}"
+
+
+def test_help_lists_every_available_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "--help")
+    assert code == 0
+    for name in ("validate", "list", "schema"):
+        assert name in out
+
+
+def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_main(capsys, "no-such-command")
+    assert code == 2
+    assert "No such command" in err
+    assert "Traceback" not in err
+
+
+def test_schema_prints_the_2020_12_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].startswith("https://")
+
+
+def test_list_shows_the_five_bundled_runbooks(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "list", "--format", "json")
+    assert code == 0
+    ids = {row["id"] for row in json.loads(out)}
+    assert ids == {
+        "ocs2007.services-start-stop",
+        "ocs2007.deactivate-se-ee-roles",
+        "ocs2007.deactivate-mediation-server",
+        "ocs2007.deactivate-archiving-cdr-server",
+        "ocs2007.deactivate-edge-server",
+    }
+    assert all(row["section"] for row in json.loads(out))
+
+
+def test_list_text_names_source_sections(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "list")
+    assert code == 0
+    assert "source: Deactivating a Mediation Server" in out
+
+
+def test_every_registered_command_module_exists() -> None:
+    import importlib.util
+
+    missing = [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module) is None]
+    assert missing == []
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ocsrun", "--version"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"ocsrun {__version__}"
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).with_name("ocsrun")
+    if not script.exists():
+        found = shutil.which("ocsrun")
+        assert found is not None, "install the project (pip install -e '.[dev]') first"
+        script = Path(found)
+    done = subprocess.run(
+        [str(script), "validate", "runbooks"], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
