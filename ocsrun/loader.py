@@ -23,7 +23,7 @@ MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_SCALAR_CHARS = 1024 * 1024
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[assignment]
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _TAG = "tag:yaml.org,2002:"
 _STR, _NULL, _BOOL = _TAG + "str", _TAG + "null", _TAG + "bool"
@@ -55,7 +55,7 @@ class Document:
     root: Node | None = None
 
     def position(self, path: Sequence[str | int], *, key: bool = False) -> Position:
-        """Position of the value (or its mapping key) at a JSON path; nearest ancestor if missing."""
+        """Where the value (or its key) at a JSON path starts; the nearest ancestor if missing."""
         node = self.root
         if node is None:
             return Position(self.path, 1, 1)
@@ -96,7 +96,9 @@ def load_document(path: Path, display: str | None = None) -> Document:
             # Read one byte past the limit so a file that grew since stat() is still caught.
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise LoadError(f"cannot read file: {error.strerror or error}", Position(shown), rule="io") from None
+        raise LoadError(
+            f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
+        ) from None
     return load_text(data, shown)
 
 
@@ -108,10 +110,14 @@ def load_text(data: bytes, display: str) -> Document:
     _check_anchors(text, display)
     root = _compose(text, display)
     if root is None:
-        raise LoadError("the file is empty (or only comments)", Position(display, 1, 1), rule="empty-file")
+        raise LoadError(
+            "the file is empty (or only comments)", Position(display, 1, 1), rule="empty-file"
+        )
     if not isinstance(root, MappingNode):
         raise LoadError(
-            "the top level must be a mapping (key: value lines)", _pos(display, root), rule="not-a-mapping"
+            "the top level must be a mapping (key: value lines)",
+            _pos(display, root),
+            rule="not-a-mapping",
         )
     builder = _Builder(display, check_length=len(text) > MAX_SCALAR_CHARS)
     value = builder.build(root)
@@ -125,18 +131,26 @@ def _too_large(display: str, message: str, line: int = 1, col: int = 1) -> LoadE
 def _decode(data: bytes, display: str) -> str:
     for bom, what in _BOMS:
         if data.startswith(bom):
-            raise LoadError(f"file starts with {what}; save it as UTF-8 without BOM",
-                            Position(display, 1, 1), rule="encoding")
+            raise LoadError(
+                f"file starts with {what}; save it as UTF-8 without BOM",
+                Position(display, 1, 1),
+                rule="encoding",
+            )
     nul = data.find(b"\x00")
     if nul >= 0:
         line, col = _line_col(data, nul)
-        raise LoadError("file contains NUL bytes (binary data?)", Position(display, line, col), rule="encoding")
+        raise LoadError(
+            "file contains NUL bytes (binary data?)", Position(display, line, col), rule="encoding"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
         line, col = _line_col(data, error.start)
-        raise LoadError(f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
-                        Position(display, line, col), rule="encoding") from None
+        raise LoadError(
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
+            Position(display, line, col),
+            rule="encoding",
+        ) from None
 
 
 def _line_col(data: bytes, offset: int) -> tuple[int, int]:
@@ -156,13 +170,16 @@ def _check_depth(text: str, display: str) -> None:
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    raise _too_large(display, f"nesting deeper than {MAX_DEPTH} levels",
-                                     mark.line + 1, mark.column + 1)
+                    line, col = _mark(event.start_mark)
+                    raise _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
     except yaml.YAMLError:
         return  # composing will report the syntax error with its mark
+
+
+def _mark(mark: Any) -> tuple[int, int]:
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
 def _depth_bound(text: str) -> int:
@@ -184,15 +201,18 @@ def _check_anchors(text: str, display: str) -> None:
                 kind = "anchor" if isinstance(token, yaml.AnchorToken) else "alias"
                 mark = token.start_mark
                 raise LoadError(
-                    f"YAML {kind} '{token.value}' is not allowed; use a fragment with `uses:` instead",
-                    Position(display, mark.line + 1, mark.column + 1), rule="yaml-alias")
+                    f"YAML {kind} '{token.value}' is not allowed; use a fragment (`uses:`) instead",
+                    Position(display, mark.line + 1, mark.column + 1),
+                    rule="yaml-alias",
+                )
     except yaml.YAMLError:
         return  # composing will report it
 
 
 def _compose(text: str, display: str) -> Node | None:
     try:
-        return yaml.compose(text, Loader=_Loader)  # type: ignore[no-any-return]
+        node: Node | None = yaml.compose(text, Loader=_Loader)
+        return node
     except yaml.MarkedYAMLError as error:
         raise _syntax_error(text, display, error) from None
     except yaml.YAMLError as error:
@@ -207,10 +227,15 @@ def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadE
     if tab is not None:
         tab_line = text.count("\n", 0, tab.start()) + 1
         if tab_line <= line:
-            return LoadError("tab character in indentation; indent with spaces",
-                             Position(display, tab_line, tab.end() - tab.start()), rule="tab-indent")
+            return LoadError(
+                "tab character in indentation; indent with spaces",
+                Position(display, tab_line, tab.end() - tab.start()),
+                rule="tab-indent",
+            )
     message = error.problem or error.context or "invalid YAML"
-    return LoadError(f"YAML syntax error: {message}", Position(display, line, col), rule="yaml-syntax")
+    return LoadError(
+        f"YAML syntax error: {message}", Position(display, line, col), rule="yaml-syntax"
+    )
 
 
 class _Builder:
@@ -234,8 +259,11 @@ class _Builder:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                raise LoadError("a mapping key must be a plain scalar", _pos(self.display, key_node),
-                                rule="yaml-syntax")
+                raise LoadError(
+                    "a mapping key must be a plain scalar",
+                    _pos(self.display, key_node),
+                    rule="yaml-syntax",
+                )
             key = key_node.value
             if key in result:
                 self._duplicate(node, key_node)
@@ -243,18 +271,29 @@ class _Builder:
         return result
 
     def _duplicate(self, node: Node, key_node: ScalarNode) -> None:
-        first = next(k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == key_node.value)
+        first = next(
+            k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == key_node.value
+        )
         at = f"{first.start_mark.line + 1}:{first.start_mark.column + 1}"
-        self.diagnostics.append(Diagnostic(
-            _pos(self.display, key_node), Severity.ERROR,
-            f"duplicate key '{key_node.value}' (first at {at})", "duplicate-key"))
+        self.diagnostics.append(
+            Diagnostic(
+                _pos(self.display, key_node),
+                Severity.ERROR,
+                f"duplicate key '{key_node.value}' (first at {at})",
+                "duplicate-key",
+            )
+        )
 
     def scalar(self, node: ScalarNode) -> Any:
         tag, text = node.tag, node.value
         if self.check_length and len(text) > MAX_SCALAR_CHARS:
             mark = node.start_mark
-            raise _too_large(self.display, f"a string of {len(text)} characters; the limit is "
-                             f"{MAX_SCALAR_CHARS}", mark.line + 1, mark.column + 1)
+            raise _too_large(
+                self.display,
+                f"a string of {len(text)} characters; the limit is {MAX_SCALAR_CHARS}",
+                mark.line + 1,
+                mark.column + 1,
+            )
         if tag in _TEXT_TAGS:
             return text
         if tag == _BOOL:
@@ -263,11 +302,15 @@ class _Builder:
             return None
         if tag in (_INT, _FLOAT):
             return _number(tag, text)
-        raise LoadError(f"unsupported YAML tag '{tag}'", _pos(self.display, node), rule="yaml-syntax")
+        raise LoadError(
+            f"unsupported YAML tag '{tag}'", _pos(self.display, node), rule="yaml-syntax"
+        )
 
     def _check_tag(self, node: Node, expected: str) -> None:
         if node.tag != expected:
-            raise LoadError(f"unsupported YAML tag '{node.tag}'", _pos(self.display, node), rule="yaml-syntax")
+            raise LoadError(
+                f"unsupported YAML tag '{node.tag}'", _pos(self.display, node), rule="yaml-syntax"
+            )
 
 
 _CONSTRUCTOR = yaml.SafeLoader("")

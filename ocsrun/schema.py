@@ -21,13 +21,20 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 RULE = "schema"
-_TYPE_NAMES = {"string": "a string", "integer": "an integer", "number": "a number", "boolean": "a boolean",
-               "array": "a list", "object": "a mapping", "null": "null"}
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "a boolean",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
 
 
 def schema_file() -> Path:
     try:
-        from ocsrun.resources import schema_path  # noqa: PLC0415  (written by another module owner)
+        from ocsrun.resources import schema_path
 
         return schema_path()
     except ImportError:
@@ -42,7 +49,7 @@ def load_schema() -> dict[str, Any]:
 
 @cache
 def validator() -> Draft202012Validator:
-    from jsonschema import Draft202012Validator  # noqa: PLC0415
+    from jsonschema import Draft202012Validator  # here, not at the top: CLI start-up speed
 
     return Draft202012Validator(load_schema())
 
@@ -69,9 +76,14 @@ def _diagnostics(document: Document, error: ValidationError) -> Iterable[Diagnos
     yield Diagnostic(position, Severity.ERROR, message, RULE)
 
 
+def _expected(error: ValidationError) -> Any:
+    """The keyword's value in the schema (typed loosely by jsonschema)."""
+    return error.validator_value
+
+
 def _most_specific(error: ValidationError) -> ValidationError:
     """For anyOf / oneOf, descend into the alternative that got furthest."""
-    from jsonschema.exceptions import best_match  # noqa: PLC0415
+    from jsonschema.exceptions import best_match
 
     while error.validator in ("anyOf", "oneOf") and error.context:
         if all(sub.validator == "required" for sub in error.context):
@@ -80,7 +92,9 @@ def _most_specific(error: ValidationError) -> ValidationError:
     return error
 
 
-def _unknown_keys(document: Document, error: ValidationError, path: list[str | int]) -> Iterable[Diagnostic]:
+def _unknown_keys(
+    document: Document, error: ValidationError, path: list[str | int]
+) -> Iterable[Diagnostic]:
     instance = error.instance
     schema = error.schema if isinstance(error.schema, dict) else {}
     known = list(schema.get("properties", {}))
@@ -95,24 +109,33 @@ def _unknown_keys(document: Document, error: ValidationError, path: list[str | i
         yield Diagnostic(document.position([*path, key], key=True), Severity.ERROR, message, RULE)
 
 
-def _forbidden_keys(document: Document, error: ValidationError, path: list[str | int]) -> Iterable[Diagnostic]:
-    """The schema forbids keys with `not: {anyOf: [{required: [k]}, ...]}`; name each one present."""
-    forbidden = error.validator_value.get("anyOf", [error.validator_value])
+def _forbidden_keys(
+    document: Document, error: ValidationError, path: list[str | int]
+) -> Iterable[Diagnostic]:
+    """The schema forbids keys as `not: {anyOf: [{required: [k]}, ...]}`; name each one present."""
+    forbidden = _expected(error).get("anyOf", [_expected(error)])
     names = [k for alternative in forbidden for k in alternative.get("required", ())]
     instance = error.instance if isinstance(error.instance, dict) else {}
     for name in names:
         if name in instance:
             position = document.position([*path, name], key=True)
-            yield Diagnostic(position, Severity.ERROR, _not_allowed(document.data, [*path, name]), RULE)
+            yield Diagnostic(
+                position, Severity.ERROR, _not_allowed(document.data, [*path, name]), RULE
+            )
 
 
-def _describe(document: Document, error: ValidationError, path: list[str | int]) -> tuple[Position, str]:
+def _describe(
+    document: Document, error: ValidationError, path: list[str | int]
+) -> tuple[Position, str]:
     where = where_text(document.data, path[:-1] if path else path)
     validator_name = error.validator
     if "propertyNames" in error.schema_path:
         name = str(error.instance)
-        return document.position([*path, name], key=True), f"'{name}' is not a valid name (lower " \
-            "case letters, digits and underscores, not starting with a digit)"
+        return (
+            document.position([*path, name], key=True),
+            f"'{name}' is not a valid name (lower "
+            "case letters, digits and underscores, not starting with a digit)",
+        )
     if validator_name in ("required", "dependentRequired", "anyOf", "oneOf"):
         owner = where_text(document.data, path)
         return document.position(path, key=True), f"{owner}: {_required_message(error)}"
@@ -140,7 +163,7 @@ def _required_message(error: ValidationError) -> str:
         return text
     if error.validator == "dependentRequired":
         return error.message.replace("is a dependency of", "is needed with")
-    keys = sorted({str(k) for sub in error.context for k in sub.validator_value})
+    keys = sorted({str(k) for sub in error.context for k in _expected(sub)})
     return "needs one of " + ", ".join(f"'{k}'" for k in keys)
 
 
@@ -155,8 +178,10 @@ def _not_allowed(data: Any, path: list[str | int]) -> str:
     return f"{where}: '{name}' is not allowed together with the other keys here"
 
 
-def _type_message(document: Document, error: ValidationError, path: list[str | int], label: str) -> str:
-    expected = error.validator_value
+def _type_message(
+    document: Document, error: ValidationError, path: list[str | int], label: str
+) -> str:
+    expected = _expected(error)
     names = [expected] if isinstance(expected, str) else list(expected)
     want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
     raw = scalar_text(document, path)
@@ -165,7 +190,11 @@ def _type_message(document: Document, error: ValidationError, path: list[str | i
         if isinstance(value, bool):
             return f"{label}'{raw}' was read as the boolean {str(value).lower()}; quote it"
         if value is None:
-            return f"{label}'{raw}' was read as null; quote it" if raw else f"{label}is empty; expected {want}"
+            return (
+                f"{label}'{raw}' was read as null; quote it"
+                if raw
+                else f"{label}is empty; expected {want}"
+            )
         if isinstance(value, int | float):
             return f"{label}'{raw}' was read as the number {value}; quote it"
     return f"{label}expected {want}, got {_kind_of(value)}"
@@ -174,31 +203,33 @@ def _type_message(document: Document, error: ValidationError, path: list[str | i
 def _kind_of(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"
-    for python_type, name in ((str, "string"), (int, "integer"), (float, "number"), (list, "array"),
-                              (dict, "object")):
+    for python_type, name in (
+        (str, "string"),
+        (int, "integer"),
+        (float, "number"),
+        (list, "array"),
+        (dict, "object"),
+    ):
         if isinstance(value, python_type):
             return _TYPE_NAMES[name]
     return "null"
 
 
 def _value_message(error: ValidationError) -> str:
-    value, expected = error.instance, error.validator_value
+    value, expected = error.instance, _expected(error)
     name = error.validator
     if name == "enum":
         text = f"'{value}' is not one of " + ", ".join(str(v) for v in expected)
         close = difflib.get_close_matches(str(value), [str(v) for v in expected], n=1, cutoff=0.6)
         return text + (f" (did you mean '{close[0]}'?)" if close else "")
-    if name == "const":
-        return f"must be '{expected}', not '{value}'"
-    if name == "pattern":
-        return f"'{value}' does not have the required form ({expected})"
-    if name == "minItems" and expected == 1:
+    messages = {
+        "const": f"must be '{expected}', not '{value}'",
+        "pattern": f"'{value}' does not have the required form ({expected})",
+        "uniqueItems": "has repeated entries",
+    }
+    if name in ("minItems", "minLength") and expected == 1:
         return "must not be empty"
-    if name == "minLength" and expected == 1:
-        return "must not be empty"
-    if name == "uniqueItems":
-        return "has repeated entries"
-    return error.message
+    return messages.get(str(name), error.message)
 
 
 def where_text(data: Any, path: Sequence[str | int]) -> str:

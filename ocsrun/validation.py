@@ -1,0 +1,128 @@
+"""Validating runbook files: loader findings, then the schema, then the semantic rules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocsrun import rules, schema
+from ocsrun.diagnostic import Diagnostic, Severity
+from ocsrun.errors import LoadError, Position, UsageError
+from ocsrun.includes import FragmentCache
+from ocsrun.loader import Document, load_document
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    diagnostics: tuple[Diagnostic, ...]
+    document: Document | None
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.WARNING)
+
+
+def validate_file(
+    path: Path, display: str | None = None, *, fragments: FragmentCache | None = None
+) -> FileResult:
+    shown = display if display is not None else str(path)
+    try:
+        document = load_document(path, shown)
+    except LoadError as error:
+        position = error.position or Position(shown)
+        return FileResult(
+            shown, (Diagnostic(position, Severity.ERROR, error.message, error.rule),), None
+        )
+    found = list(document.diagnostics)
+    found += schema.check(document)
+    context = rules.Context(document, path, path.parent, fragments or FragmentCache())
+    found += rules.check(context)
+    return FileResult(shown, _sorted(found), document)
+
+
+def _sorted(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    unique = {(d.position, d.rule, d.message): d for d in diagnostics}
+    return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
+
+
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """Files as given, directories recursed for *.yaml / *.yml (sorted, hidden dirs skipped)."""
+    found: dict[Path, None] = {}
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for file in _walk_dir(path, given):
+                found.setdefault(file)
+        elif path.is_file():
+            if not os.access(path, os.R_OK):
+                raise UsageError(f"cannot read '{given}': permission denied")
+            found.setdefault(path)
+        else:
+            raise UsageError(f"no such file or directory: '{given}'")
+    return list(found)
+
+
+def _walk_dir(directory: Path, given: str) -> list[Path]:
+    files: list[Path] = []
+
+    def fail(error: OSError) -> None:
+        raise UsageError(f"cannot read '{given}': {error.strerror or error}")
+
+    for root, dirs, names in os.walk(directory, onerror=fail):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [Path(root) / n for n in names if n.endswith(SUFFIXES) and not n.startswith(".")]
+    return sorted(files)
+
+
+def validate_paths(paths: Sequence[str]) -> list[FileResult]:
+    if not paths:
+        raise UsageError("no paths given; name runbook files or directories to validate")
+    fragments = FragmentCache()
+    results = [validate_file(file, str(file), fragments=fragments) for file in expand_paths(paths)]
+    return _with_related(results)
+
+
+def _with_related(results: list[FileResult]) -> list[FileResult]:
+    """unknown-related: needs every file validated together, so it runs after them all."""
+    known = {d.data["metadata"].get("id") for r in results if (d := r.document) and _metadata(d)}
+    updated = []
+    for result in results:
+        document = result.document
+        extra = [] if document is None else list(_unknown_related(document, known))
+        updated.append(
+            FileResult(result.path, _sorted([*result.diagnostics, *extra]), document)
+            if extra
+            else result
+        )
+    return updated
+
+
+def _metadata(document: Document) -> bool:
+    return isinstance(document.data.get("metadata"), dict)
+
+
+def _unknown_related(document: Document, known: set[object]) -> list[Diagnostic]:
+    if not _metadata(document):
+        return []
+    related = document.data["metadata"].get("related")
+    found = []
+    for index, name in enumerate(related if isinstance(related, list) else []):
+        if isinstance(name, str) and name not in known:
+            found.append(
+                Diagnostic(
+                    document.position(["metadata", "related", index]),
+                    Severity.WARNING,
+                    f"related runbook '{name}' is not among the files validated",
+                    "unknown-related",
+                )
+            )
+    return found
