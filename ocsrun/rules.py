@@ -587,7 +587,7 @@ def _check_sequence(
         if rank[item] < last:
             yield ctx.error(
                 (*path, i),
-                f"'{item}' comes before '{order[last]}' in order; list items in the declared order",
+                f"'{item}' is listed after '{order[last]}', which order puts later",
                 "foreach-order",
             )
         last = max(last, rank[item])
