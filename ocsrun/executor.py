@@ -1,0 +1,478 @@
+"""The executor: walks a loaded runbook, asks the Operator, journals every decision.
+
+Pure by design: it never prints, reads the keyboard or touches files itself.
+Screens and questions go to the `Operator`; evidence files and commands go
+through the `GateRunner`; every decision is appended to the journal (`RunHandle`,
+durable before `append` returns) before the walk moves on. Resuming is the same
+walk over a `RunState` replayed from the journal: finished steps are passed over
+silently (their answers restored) and the walk continues at the first one that
+is not finished. Event types are listed in `ocsrun.events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ocsrun import events as ev
+from ocsrun import model as m
+from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, RunAborted
+from ocsrun.gates import GateRunner
+from ocsrun.gatestep import GateChecker
+from ocsrun.operator import Ask, Operator, Screen
+from ocsrun.state import RunState, content_hash
+from ocsrun.store import RunHandle
+from ocsrun.templating import evaluate, names_in, render
+from ocsrun.units import format_duration
+
+Clock = Callable[[], datetime]
+AFTER_STEP = ("done", "skip", "failed", "retry", "note", "abort")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    """Go back to an earlier step of the same scope (a gate's on_failure)."""
+
+    target: str
+
+
+RETRY = "retry"
+Outcome = Goto | str | None
+
+
+@dataclass
+class ActiveGate:
+    """A passed gate the following steps rely on (re-checked before each of them)."""
+
+    path: str
+    step: m.Step
+    passed_at: datetime
+    overridden: bool
+    context: Mapping[str, Any]
+
+
+class Executor:
+    def __init__(
+        self,
+        runbook: m.Runbook,
+        operator: Operator,
+        journal: RunHandle,
+        *,
+        clock: Clock = utc_now,
+        rehearsal: bool = False,
+        params: Mapping[str, m.ParamValue] | None = None,
+        target: str | None = None,
+        gate_runner: GateRunner | None = None,
+        state: RunState | None = None,
+        resume_command: str = "",
+    ) -> None:
+        from ocsrun.gates import LocalGateRunner
+
+        self.runbook = runbook
+        self.operator = operator
+        self.journal = journal
+        self.clock = clock
+        self.rehearsal = rehearsal
+        self.params = dict(params or {})
+        self.target = target
+        self.state = state or RunState()
+        self.resume_command = resume_command
+        self.choices: dict[str, str] = {}
+        self.active: list[ActiveGate] = []
+        self.current: str | None = None
+        self.started_at = clock()
+        self.gates = GateChecker(self, gate_runner or LocalGateRunner())
+
+    # --- the journal -------------------------------------------------------------
+
+    def record(self, event: str, /, **data: Any) -> None:
+        self.journal.append(event, data)
+
+    def step_event(self, event: str, path: str, /, **data: Any) -> None:
+        self.record(event, step=path, attempt=self.state.step(path).attempt, **data)
+
+    # --- entry points ------------------------------------------------------------
+
+    def run(self) -> str:
+        """A new run: pre-flight, then every step. Returns "done" or "rehearsed"."""
+        return self._guarded(self._run_new)
+
+    def resume(self, next_hint: str | None = None) -> str:
+        return self._guarded(lambda: self._resume(next_hint))
+
+    def _guarded(self, body: Callable[[], str]) -> str:
+        try:
+            return body()
+        except KeyboardInterrupt:
+            self._interrupted("interrupt")
+            raise Interrupted(self._resume_text("interrupted")) from None
+        except EOFError:
+            self._interrupted("end-of-input")
+            raise NoOperatorInput(self._resume_text("end of input at a prompt")) from None
+        except AnswersError:
+            self._interrupted("answers")
+            raise
+
+    def _resume_text(self, what: str) -> str:
+        return f"{what}; resume with: {self.resume_command}" if self.resume_command else what
+
+    def _interrupted(self, reason: str) -> None:
+        self.record(ev.RUN_INTERRUPTED, reason=reason, step=self.current)
+
+    def _run_new(self) -> str:
+        from ocsrun.params import redacted
+
+        self.record(
+            ev.RUN_STARTED,
+            runbook={
+                "id": self.runbook.id,
+                "title": self.runbook.metadata.title,
+                "version": self.runbook.metadata.version,
+                "path": self.runbook.path,
+            },
+            target=self.target,
+            params=redacted(self.runbook.params, self.params),
+            rehearsal=self.rehearsal,
+            steps=len(self.runbook.steps),
+        )
+        for name, value in redacted(self.runbook.params, self.params).items():
+            self.record(ev.PARAM_SET, name=name, value=value)
+        return self._walk()
+
+    def _resume(self, next_hint: str | None) -> str:
+        self.record(ev.RUN_RESUMED, from_seq=self.state.records, next=next_hint)
+        return self._walk()
+
+    def _walk(self) -> str:
+        self.operator.show(self._preflight())
+        self._acknowledge_runbook_warnings()
+        self.run_scope(self.runbook.steps, "", self._base_context())
+        outcome = "rehearsed" if self.rehearsal else "done"
+        self.current = None
+        self.record(ev.RUN_FINISHED, outcome=outcome)
+        self.operator.show(Screen("result", f"Run {outcome}", level="ok"))
+        return outcome
+
+    def _base_context(self) -> dict[str, Any]:
+        return {**self.params, "target": self.target}
+
+    def _preflight(self) -> Screen:
+        from ocsrun.params import redacted
+
+        meta = self.runbook.metadata
+        params = redacted(self.runbook.params, self.params)
+        lines = [
+            f"Version: {meta.version}",
+            f"Source: {meta.source.document} — {meta.source.section}",
+            f"Required groups: {', '.join(meta.required_groups) or 'none stated'}",
+            f"Target: {self.target or '(none)'}",
+            *(f"Param {k} = {v}" for k, v in params.items()),
+            f"Steps: {len(self.runbook.steps)} ({len(m.walk(self.runbook.steps))} with nested)",
+            f"Warnings to acknowledge: {len(self.runbook.warnings)}",
+        ]
+        if self.rehearsal:
+            lines.insert(0, "REHEARSAL: nothing is executed; the journal is marked as such")
+        return Screen("preflight", meta.title, meta.summary, tuple(lines))
+
+    def _acknowledge_runbook_warnings(self) -> None:
+        for i, warning in enumerate(self.runbook.warnings, 1):
+            key = warning.id or f"#{i}"
+            if key in self.state.acknowledged:
+                continue
+            typed = self.acknowledge("", key, warning)
+            self.record(
+                ev.RUNBOOK_WARNING_ACK, warning=key, severity=warning.severity.value, typed=typed
+            )
+            self.state.acknowledged.add(key)
+
+    # --- asking --------------------------------------------------------------------
+
+    DANGER_WORD = "understood"
+
+    def acknowledge(self, step: str, key: str, warning: m.RunbookWarning) -> str | None:
+        """Show and acknowledge one warning; danger ones need the word typed. Returns it."""
+        self.operator.show(
+            Screen(
+                "warning",
+                f"{warning.severity.value.upper()}: {key}",
+                warning.text,
+                (f"Source: {warning.source}",) if warning.source else (),
+                level=warning.severity.value,
+            )
+        )
+        ask = Ask(step, "warning", warning.text, detail=key)
+        if warning.severity is not m.Severity.DANGER:
+            if not self.operator.acknowledge(ask, warning):
+                self.abort(step, f"warning {key} not acknowledged")
+            return None
+        for _ in range(3):
+            if self.operator.type_text(ask, self.DANGER_WORD).strip() == self.DANGER_WORD:
+                return self.DANGER_WORD
+            self.operator.show(Screen("problem", f"Type {self.DANGER_WORD} to go on", level="fail"))
+        self.abort(step, f"danger warning {key} not confirmed")
+        raise AssertionError("unreachable")
+
+    def ask_text(self, ask: Ask) -> str:
+        """Non-empty free text (a reason, a note); three empty answers abort the question."""
+        for _ in range(3):
+            text = self.operator.text(ask).strip()
+            if text:
+                return text
+            self.operator.show(Screen("problem", f"A {ask.name} is needed", level="fail"))
+        raise AnswersError(f"no {ask.name} given for {ask.describe()}")
+
+    def abort(self, step: str, reason: str) -> None:
+        self.record(ev.RUN_ABORTED, step=step or None, reason=reason)
+        self.operator.show(Screen("result", "Run aborted", reason, level="fail"))
+        raise RunAborted(f"run aborted at {step or 'pre-flight'}: {reason}")
+
+    # --- walking -------------------------------------------------------------------
+
+    def run_scope(self, steps: tuple[m.Step, ...], prefix: str, context: Mapping[str, Any]) -> None:
+        depth = len(self.active)
+        index = 0
+        while index < len(steps):
+            outcome = self._step(steps[index], prefix, context, index + 1, len(steps))
+            if isinstance(outcome, Goto):
+                index = next(i for i, s in enumerate(steps) if s.id == outcome.target)
+                self._reset(steps[index:], prefix, outcome, steps[index])
+                continue
+            index += 1
+        # Gates passed inside this scope (a for-each item, a fragment) cover it only.
+        del self.active[depth:]
+
+    def _reset(self, steps: tuple[m.Step, ...], prefix: str, goto: Goto, target: m.Step) -> None:
+        heads = tuple(prefix + s.id for s in steps)
+        within = tuple(h + "." for h in heads) + tuple(h + "[" for h in heads)
+        paths = [p for p in self.state.steps if p in heads or p.startswith(within)]
+        self.record(
+            ev.STEP_RETRY,
+            step=prefix + target.id,
+            attempt=self.state.step(prefix + target.id).attempt + 1,
+            reset=paths,
+            cause=self.current,
+        )
+        for path in paths:
+            self.state.step(path).outcome = None
+        self.active = [g for g in self.active if g.path not in set(paths)]
+
+    def _step(
+        self, step: m.Step, prefix: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Outcome:
+        path = prefix + step.id
+        self.current = path
+        # Answers to earlier choices are visible to every later step, nested or not.
+        context = {**context, **self.choices}
+        if self._already_finished(step, path, context):
+            return None
+        self.gates.recheck_active(path)
+        if step.when is not None and not evaluate(step.when, context, path):
+            self._auto_skip(step, path, context)
+            return None
+        if step.kind == "for_each":
+            return self._for_each(step, path, context, index, total)
+        if step.kind == "call":
+            return self._call(step, path, context, index, total)
+        while True:
+            outcome = self._leaf(step, path, context, index, total)
+            if outcome != RETRY:
+                return outcome
+
+    def _already_finished(self, step: m.Step, path: str, context: Mapping[str, Any]) -> bool:
+        record = self.state.steps.get(path)
+        if record is None or record.outcome not in ev.FINISHING:
+            return False
+        if step.kind in ("for_each", "call"):
+            self._restore_inside(path)
+            return True
+        if record.hash != content_hash(step):
+            self.operator.show(
+                Screen("info", f"{path} changed since it was answered; asking again")
+            )
+            return False
+        if record.choice is not None:
+            self.choices[record.choice[0]] = record.choice[1]
+        if record.outcome == ev.STEP_DONE and step.gate is not None and record.gate_passed:
+            self.gates.activate(
+                path, step, _parse_ts(record.gate_passed), record.overridden, context
+            )
+        return True
+
+    def _restore_inside(self, path: str) -> None:
+        """Answers given inside a finished for-each or fragment, for later `when:`s."""
+        for inner, record in self.state.steps.items():
+            inside = inner.startswith((path + ".", path + "["))
+            if inside and record.choice is not None and record.outcome == ev.STEP_DONE:
+                self.choices[record.choice[0]] = record.choice[1]
+
+    def _auto_skip(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+        from ocsrun.params import redacted
+
+        assert step.when is not None
+        values = {n: context[n] for n in names_in(step.when) if n in context}
+        self.state.step(path).attempt += 1
+        self.step_event(
+            ev.STEP_AUTO_SKIPPED,
+            path,
+            when=step.when,
+            values=redacted(self.runbook.params, values),
+            hash=content_hash(step),
+        )
+        self.state.step(path).outcome = ev.STEP_AUTO_SKIPPED
+        self.operator.show(Screen("info", f"Skipped {path}: `{step.when}` is false"))
+
+    def _enter(self, step: m.Step, path: str, index: int, total: int, extra: str = "") -> int:
+        record = self.state.step(path)
+        record.attempt += 1
+        record.outcome = None
+        self.step_event(
+            ev.STEP_STARTED,
+            path,
+            title=step.title,
+            kind=step.kind,
+            hash=content_hash(step),
+            index=index,
+            total=total,
+        )
+        return record.attempt
+
+    def finish(self, step: m.Step, path: str, event: str = ev.STEP_DONE, **data: Any) -> None:
+        self.step_event(event, path, hash=content_hash(step), **data)
+        self.state.step(path).outcome = event
+
+    def _container_started(
+        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
+    ) -> None:
+        # Entered once; a resume inside it, or a goto back into it, does not start it again.
+        if self.state.step(path).attempt == 0:
+            self._enter(step, path, index, total)
+        self.operator.show(self._screen(step, path, context, index, total))
+
+    def _for_each(
+        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Outcome:
+        loop = step.for_each
+        assert loop is not None
+        self._container_started(step, path, context, index, total)
+        self._warnings(step, path, context)
+        chosen = loop.items if loop.items is not None else tuple(context.get(loop.over or "", ()))
+        items = loop.ordered(tuple(chosen))
+        for n, item in enumerate(items, 1):
+            inner = {
+                **context,
+                loop.var: item,
+                "labels": dict(loop.labels),
+                "loop_index": n,
+                "loop_total": len(items),
+            }
+            self.operator.show(Screen("info", f"{loop.var} {n}/{len(items)}: {loop.label(item)}"))
+            self.run_scope(loop.steps, f"{path}[{item}].", inner)
+        self.finish(step, path, items=list(items))
+        return None
+
+    def _call(
+        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Outcome:
+        from ocsrun.params import coerce
+
+        call = step.call
+        assert call is not None
+        self._container_started(step, path, context, index, total)
+        args = dict(call.args)
+        inner: dict[str, Any] = {"target": context.get("target")}
+        for param in call.params:
+            if param.name in args:
+                inner[param.name] = coerce(param, render(args[param.name], context, path))
+            elif param.default is not None:
+                inner[param.name] = param.default
+        self._warnings(step, path, context)
+        for i, warning in enumerate(call.warnings, 1):
+            self._one_warning(path, warning.id or f"fragment#{i}", warning)
+        self.run_scope(call.steps, path + ".", inner)
+        self.finish(step, path)
+        return None
+
+    def _screen(
+        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Screen:
+        elapsed = format_duration((self.clock() - self.started_at).total_seconds())
+        body = render(step.instructions, context, path)
+        lines = [f"Elapsed: {elapsed}", *(f"Note: {n}" for n in step.notes)]
+        if step.required:
+            lines.append("Required: this step cannot be skipped")
+        return Screen("step", f"Step {index}/{total} · {path} · {step.title}", body, tuple(lines))
+
+    def _warnings(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+        for i, warning in enumerate(step.warnings, 1):
+            self._one_warning(path, warning.id or f"#{i}", warning)
+
+    def _one_warning(self, path: str, key: str, warning: m.RunbookWarning) -> None:
+        typed = self.acknowledge(path, key, warning)
+        self.step_event(
+            ev.STEP_WARNING_ACK, path, warning=key, severity=warning.severity.value, typed=typed
+        )
+
+    def _leaf(
+        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Outcome:
+        self._enter(step, path, index, total)
+        self.operator.show(self._screen(step, path, context, index, total))
+        self._warnings(step, path, context)
+        if step.choice is not None:
+            self._choice(step, path, context)
+            return None
+        if step.gate is not None:
+            return self.gates.gate_step(step, path, context)
+        return self._after_step(step, path)
+
+    def _choice(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+        choice = step.choice
+        assert choice is not None
+        prompt = render(choice.prompt, context, path)
+        options = tuple((o.value, o.label) for o in choice.options)
+        value = self.operator.choose(Ask(path, "choice", prompt), options)
+        self.step_event(ev.CHOICE_ANSWERED, path, var=choice.var, value=value)
+        self.choices[choice.var] = value
+        self.state.step(path).choice = (choice.var, value)
+        self.finish(step, path)
+
+    def _after_step(self, step: m.Step, path: str) -> Outcome:
+        actions = tuple(a for a in AFTER_STEP if a != "skip" or step.skippable)
+        while True:
+            action = self.operator.action(Ask(path, "after_step", "Step outcome"), actions)
+            if action == "done":
+                self.finish(step, path)
+                return None
+            if action == "note":
+                self.step_event(ev.STEP_NOTE, path, text=self.ask_text(Ask(path, "note", "Note")))
+                continue
+            if action == "skip":
+                reason = self.ask_text(Ask(path, "reason", "Why skip this step?"))
+                self.finish(step, path, ev.STEP_SKIPPED, reason=reason)
+                return None
+            if action == "failed":
+                reason = self.ask_text(Ask(path, "reason", "What failed?"))
+                self.step_event(ev.STEP_FAILED, path, reason=reason)
+                action = self.operator.action(
+                    Ask(path, "after_failure", "The step failed"), ("retry", "abort")
+                )
+            if action == "retry":
+                self.record(
+                    ev.STEP_RETRY,
+                    step=path,
+                    attempt=self.state.step(path).attempt + 1,
+                    reset=[path],
+                    cause=path,
+                )
+                return RETRY
+            self.abort(path, "operator chose abort")
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

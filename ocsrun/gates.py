@@ -1,0 +1,299 @@
+"""Evaluating the gates that need more than an answer: time windows, evidence files, commands.
+
+`in_window` is pure (given a datetime). Evidence and commands touch the outside
+world and live behind `GateRunner` so the executor's tests inject a fake.
+
+Bounded cost of evidence regexes: the file must be a regular file no larger than
+the gate's `max_bytes`, text without NUL bytes; lines longer than
+`MAX_LINE_CHARS` are checked on their first `MAX_LINE_CHARS` characters only;
+and each match runs under the `regex` module's timeout when that module is
+installed (`REGEX_TIMEOUT` seconds; a timeout fails the gate). Without it the
+standard `re` is used and the caps above are the only bound.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from pathlib import Path
+from typing import Any, Protocol
+
+from ocsrun import model as m
+from ocsrun.sanitize import clean_line
+
+MAX_LINE_CHARS = 4096
+REGEX_TIMEOUT = 2.0
+DECISIVE_LINES = 20  # lines kept per check as the reason a gate passed or failed
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+# --- time windows ------------------------------------------------------------
+
+
+def _hhmm(text: str) -> time:
+    hours, minutes = text.strip().split(":")
+    return time(int(hours), int(minutes))
+
+
+def in_window(gate: m.Gate, now: datetime) -> bool:
+    """Whether `now` (timezone-aware) falls in any of the gate's windows."""
+    local = _local(now, gate.timezone)
+    return any(_matches(window, local) for window in gate.windows) if gate.windows else True
+
+
+def _local(now: datetime, zone: str | None) -> datetime:
+    if zone is None:
+        return now.astimezone()
+    from zoneinfo import ZoneInfo
+
+    return now.astimezone(ZoneInfo(zone))
+
+
+def _matches(window: m.TimeWindow, local: datetime) -> bool:
+    day = DAYS[local.weekday()]
+    if window.hours is None:
+        return not window.days or day in window.days
+    start_text, end_text = window.hours.split("-")
+    start, end, clock = _hhmm(start_text), _hhmm(end_text), local.time().replace(tzinfo=None)
+    if start <= end:
+        return (not window.days or day in window.days) and start <= clock < end
+    # Wrapping midnight: the part after midnight belongs to the window that began the day before,
+    # so "sat 20:00-06:00" covers Saturday evening and early Sunday.
+    if clock >= start:
+        return not window.days or day in window.days
+    if clock < end:
+        yesterday = DAYS[(local.weekday() - 1) % 7]
+        return not window.days or yesterday in window.days
+    return False
+
+
+def local_time_text(now: datetime, zone: str | None) -> str:
+    local = _local(now, zone)
+    return f"{DAYS[local.weekday()]} {local:%Y-%m-%d %H:%M} {local.tzname() or ''}".strip()
+
+
+# --- evidence ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceResult:
+    ok: bool
+    path: str
+    size: int = 0
+    sha256: str = ""
+    lines: tuple[str, ...] = ()  # decisive lines, "N: text", for the journal
+    failures: tuple[str, ...] = ()  # one line per failed check, for the operator
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "lines": list(self.lines),
+        }
+
+
+class EvidenceRefused(Exception):
+    """The file is not something we read (a FIFO, a device, too large, binary)."""
+
+
+def read_evidence(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes, refusing anything that is not a small regular text file."""
+    try:
+        # O_NONBLOCK: opening a FIFO must not hang waiting for a writer.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as error:
+        raise EvidenceRefused(f"cannot open {path}: {error.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise EvidenceRefused(f"{path} is not a regular file")
+        if info.st_size > max_bytes:
+            raise EvidenceRefused(f"{path} is {info.st_size} bytes, over the limit of {max_bytes}")
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise EvidenceRefused(f"{path} grew past the limit of {max_bytes} bytes while read")
+    if b"\x00" in data:
+        raise EvidenceRefused(f"{path} is binary (contains NUL bytes), not a text log")
+    return data
+
+
+def check_evidence(gate: m.Gate, path: Path) -> EvidenceResult:
+    try:
+        data = read_evidence(path, gate.max_bytes)
+    except EvidenceRefused as refused:
+        return EvidenceResult(False, str(path), failures=(str(refused),))
+    digest = hashlib.sha256(data).hexdigest()
+    lines = data.decode("utf-8", errors="replace").splitlines()
+    decisive: list[str] = []
+    failures: list[str] = []
+    for check in gate.checks:
+        try:
+            ok, hits = _run_check(check, lines)
+        except TimeoutError:
+            ok, hits = False, []
+            failures.append(f"{_label(check)}: the pattern took too long on this file")
+            continue
+        decisive.extend(hits)
+        if not ok:
+            failures.append(_label(check))
+    return EvidenceResult(
+        not failures,
+        str(path),
+        len(data),
+        digest,
+        tuple(dict.fromkeys(decisive)),
+        tuple(failures),
+    )
+
+
+def _label(check: m.EvidenceCheck) -> str:
+    if check.description:
+        return check.description
+    if check.kind == "each":
+        return f"every line matching {check.pattern!r} must match {check.must!r}"
+    return f"{check.kind} {check.pattern!r}"
+
+
+def _run_check(check: m.EvidenceCheck, lines: list[str]) -> tuple[bool, list[str]]:
+    """(passed, decisive lines). Decisive = what proves the result either way."""
+    hits = _hits(_searcher(check.pattern), lines)
+    if check.kind == "require":
+        ok = bool(hits)
+    elif check.kind == "forbid":
+        ok = not hits
+    else:
+        must = _searcher(check.must or "")
+        bad = [(n, text) for n, text in hits if not must(text)]
+        ok = bool(hits) and not bad
+        hits = bad or hits
+    return ok, [f"{n}: {clean_line(text)}" for n, text in hits[:DECISIVE_LINES]]
+
+
+def _hits(search: Callable[[str], bool], lines: list[str]) -> list[tuple[int, str]]:
+    found = []
+    for number, line in enumerate(lines, 1):
+        text = line[:MAX_LINE_CHARS]
+        if search(text):
+            found.append((number, text))
+    return found
+
+
+def _searcher(pattern: str) -> Callable[[str], bool]:
+    engine = _regex_module()
+    if engine is not None:
+        compiled = engine.compile(pattern)
+
+        def search(text: str) -> bool:
+            return compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+
+        return search
+    import re
+
+    plain = re.compile(pattern)
+    return lambda text: plain.search(text) is not None
+
+
+def _regex_module() -> Any:
+    try:
+        import importlib
+
+        return importlib.import_module("regex")
+    except ImportError:
+        return None
+
+
+# --- commands ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    exit_code: int | None  # None: could not start, or killed at the timeout
+    output: str  # stdout+stderr, bounded and cleaned
+    timed_out: bool = False
+    error: str = ""  # why it could not start
+    truncated: bool = False
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "argv": list(self.argv),
+            "exit": self.exit_code,
+            "timed_out": self.timed_out,
+            "error": self.error,
+            "output": self.output,
+            "truncated": self.truncated,
+        }
+
+
+MINIMAL_ENV_KEYS = ("PATH", "LANG")
+
+
+def run_command(argv: tuple[str, ...], timeout: float, max_output: int) -> CommandResult:
+    """Run argv (no shell) in its own session; kill the whole group at the timeout."""
+    import signal
+    import subprocess
+    import tempfile
+
+    env = {k: os.environ[k] for k in MINIMAL_ENV_KEYS if k in os.environ}
+    # Output goes to a file, not a pipe: a chatty child never blocks on a full pipe
+    # and we read back only max_output bytes, however much it wrote.
+    with tempfile.TemporaryFile() as sink:
+        try:
+            child = subprocess.Popen(
+                list(argv),
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+            )
+        except OSError as error:
+            return CommandResult(argv, None, "", error=f"cannot run {argv[0]}: {error.strerror}")
+        timed_out = False
+        try:
+            child.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        finally:
+            # The group may outlive the leader (a daemonised grandchild): kill it either way.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+        sink.seek(0)
+        raw = sink.read(max_output + 1)
+    truncated = len(raw) > max_output
+    from ocsrun.sanitize import clean
+
+    output = clean(raw[:max_output].decode("utf-8", errors="replace"))
+    code = None if timed_out else child.returncode
+    return CommandResult(argv, code, output, timed_out=timed_out, truncated=truncated)
+
+
+# --- the seam the executor uses -------------------------------------------------
+
+
+class GateRunner(Protocol):
+    def evidence(self, gate: m.Gate, path: Path) -> EvidenceResult: ...
+
+    def command(self, gate: m.Gate, argv: tuple[str, ...]) -> CommandResult: ...
+
+
+@dataclass
+class LocalGateRunner:
+    """Reads real files and runs real commands."""
+
+    commands_run: list[tuple[str, ...]] = field(default_factory=list)
+
+    def evidence(self, gate: m.Gate, path: Path) -> EvidenceResult:
+        return check_evidence(gate, path)
+
+    def command(self, gate: m.Gate, argv: tuple[str, ...]) -> CommandResult:
+        self.commands_run.append(argv)
+        return run_command(argv, gate.timeout_seconds, gate.max_output)
