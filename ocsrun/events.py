@@ -8,9 +8,9 @@ entry, +1 each time the step is entered again after a retry or a goto).
 Run level
   run.started                 runbook {id, title, version, path}, target, params (secrets "***"),
                               rehearsal, steps (count of top-level steps)
-  run.resumed                 from_seq (records replayed), next (first unfinished step or null)
+  run.resumed                 records (how many were replayed), last (the last record's type)
   run.changes-accepted        summary: list of lines describing what changed in the runbook
-  run.torn-tail               text: the partial last line a crash left (set aside, not replayed)
+  (journal.torn-tail-set-aside is written by the store, not the executor: see ocsrun.localstore)
   lock.broken                 holder: {run_id, operator, host, pid, started}
   runbook.warning.acknowledged  warning (id or index), severity, typed (danger: the word typed)
   param.set                   name, value ("***" for secrets), source: arg | prompt | default
@@ -47,7 +47,6 @@ from __future__ import annotations
 RUN_STARTED = "run.started"
 RUN_RESUMED = "run.resumed"
 RUN_CHANGES_ACCEPTED = "run.changes-accepted"
-RUN_TORN_TAIL = "run.torn-tail"
 LOCK_BROKEN = "lock.broken"
 RUNBOOK_WARNING_ACK = "runbook.warning.acknowledged"
 PARAM_SET = "param.set"

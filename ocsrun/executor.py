@@ -103,8 +103,9 @@ class Executor:
         """A new run: pre-flight, then every step. Returns "done" or "rehearsed"."""
         return self._guarded(self._run_new)
 
-    def resume(self, next_hint: str | None = None) -> str:
-        return self._guarded(lambda: self._resume(next_hint))
+    def resume(self, accepted_changes: list[str] | None = None) -> str:
+        """Continue a run whose journal was replayed into `state`."""
+        return self._guarded(lambda: self._resume(accepted_changes or []))
 
     def _guarded(self, body: Callable[[], str]) -> str:
         try:
@@ -145,8 +146,12 @@ class Executor:
             self.record(ev.PARAM_SET, name=name, value=value)
         return self._walk()
 
-    def _resume(self, next_hint: str | None) -> str:
-        self.record(ev.RUN_RESUMED, from_seq=self.state.records, next=next_hint)
+    def _resume(self, accepted_changes: list[str]) -> str:
+        if self.state.started:
+            self.started_at = _parse_ts(self.state.started)
+        self.record(ev.RUN_RESUMED, records=self.state.records, last=self.state.last_type)
+        if accepted_changes:
+            self.record(ev.RUN_CHANGES_ACCEPTED, summary=accepted_changes)
         return self._walk()
 
     def _walk(self) -> str:

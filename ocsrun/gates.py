@@ -130,7 +130,8 @@ def check_evidence(gate: m.Gate, path: Path) -> EvidenceResult:
         return EvidenceResult(False, str(path), failures=(str(refused),))
     digest = hashlib.sha256(data).hexdigest()
     lines = data.decode("utf-8", errors="replace").splitlines()
-    decisive: list[str] = []
+    passed: list[str] = []
+    failed: list[str] = []
     failures: list[str] = []
     for check in gate.checks:
         try:
@@ -138,10 +139,12 @@ def check_evidence(gate: m.Gate, path: Path) -> EvidenceResult:
         except TimeoutError:
             ok, hits = False, []
             failures.append(f"{_label(check)}: the pattern took too long on this file")
-            continue
-        decisive.extend(hits)
-        if not ok:
-            failures.append(_label(check))
+        else:
+            if not ok:
+                failures.append(_label(check))
+        (passed if ok else failed).extend(hits)
+    # A failed file is explained by the lines of the checks that failed, not the others.
+    decisive = failed if failures else passed
     return EvidenceResult(
         not failures,
         str(path),

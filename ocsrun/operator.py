@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -152,8 +152,11 @@ _MISSING = object()
 class ScriptedOperator:
     """Answers from an `Answers`; what it was shown is kept in `transcript`."""
 
-    def __init__(self, answers: Answers) -> None:
+    def __init__(
+        self, answers: Answers, display: Callable[[Screen], None] | None = None
+    ) -> None:
         self.answers = answers
+        self.display = display
         self.transcript: list[Screen] = []
         self.asked: list[Ask] = []
         self._used: dict[tuple[str, str, str], int] = {}
@@ -189,6 +192,8 @@ class ScriptedOperator:
 
     def show(self, screen: Screen) -> None:
         self.transcript.append(screen)
+        if self.display is not None:
+            self.display(screen)
 
     def _warning_answer(self, ask: Ask) -> Any:
         self.asked.append(ask)

@@ -1,0 +1,86 @@
+"""`ocsrun run`, `ocsrun rehearse`, `ocsrun resume`: parse options, call `ocsrun.session`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+_STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="OCSRUN_STATE_DIR",
+    default=None,
+    help="Where runs are kept (default: .ocsrun in the working directory).",
+)
+_ANSWERS = click.option(
+    "--answers",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Answers file (YAML or JSON, see docs/answers.md) instead of a terminal.",
+)
+
+
+def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        (
+            click.argument("runbook"),
+            click.option(
+                "--param",
+                "params",
+                multiple=True,
+                metavar="NAME=VALUE",
+                help="A runbook parameter (repeatable); missing ones are asked.",
+            ),
+            click.option("--target", default=None, help="The server or pool acted on."),
+            _ANSWERS,
+            _STATE_DIR,
+            click.option(
+                "--break-lock",
+                is_flag=True,
+                help="Take over a stale lock (its process is gone on this host).",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _start(rehearse: bool, **options: Any) -> int:
+    from ocsrun.session import RunOptions, start
+
+    return start(RunOptions(rehearse=rehearse, **options))
+
+
+@click.command("run")
+@_run_options
+@click.option("--rehearse", is_flag=True, help="Walk the runbook with no side effects.")
+def run(rehearse: bool, **options: Any) -> int:
+    """Run RUNBOOK (a path or a bundled runbook id) step by step."""
+    return _start(rehearse, **options)
+
+
+@click.command("rehearse")
+@_run_options
+def rehearse(**options: Any) -> int:
+    """Walk RUNBOOK with no side effects (commands are shown, not run)."""
+    return _start(True, **options)
+
+
+@click.command("resume")
+@click.argument("run_id")
+@click.option(
+    "--accept-changes",
+    is_flag=True,
+    help="Go on although the runbook changed since the run started (journaled).",
+)
+@_ANSWERS
+@_STATE_DIR
+def resume(**options: Any) -> int:
+    """Continue RUN_ID at its first unfinished step."""
+    from ocsrun.session import ResumeOptions
+    from ocsrun.session import resume as resume_run
+
+    return resume_run(ResumeOptions(**options))
