@@ -1,0 +1,77 @@
+"""`ocsrun render RUNBOOK... [--format md|html] [--output-dir DIR [--check]]`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ocsrun.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+
+# Literal here so `ocsrun render --help` imports neither jinja2 nor the model builder.
+FORMATS = ("md", "html")
+
+
+@click.command("render")
+@click.argument("runbooks", nargs=-1, required=True, metavar="RUNBOOK...")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="md", show_default=True)
+@click.option(
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write <runbook-id>.md|.html here instead of printing to stdout.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="With --output-dir: write nothing; exit 1 listing renders that are stale or missing.",
+)
+def render(runbooks: tuple[str, ...], fmt: str, output_dir: Path | None, check: bool) -> int:
+    """Render runbooks (files or bundled ids) as printable checklists.
+
+    Output is deterministic, so rendered files can be committed next to the YAML and kept in
+    step by CI with --check.
+    """
+    from ocsrun import catalog
+    from ocsrun.build import load_runbook
+    from ocsrun.render import output_name
+    from ocsrun.render import render as render_runbook
+
+    if check and output_dir is None:
+        raise UsageError("--check needs --output-dir (the directory of committed renders)")
+    rendered: list[tuple[str, str]] = []
+    for argument in runbooks:
+        model = load_runbook(catalog.resolve(argument), argument)
+        rendered.append((output_name(model, fmt), render_runbook(model, fmt)))
+    if output_dir is None:
+        click.echo("\n".join(text for _, text in rendered), nl=False)
+        return EXIT_OK
+    if check:
+        return _check(output_dir, rendered)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in rendered:
+        (output_dir / name).write_bytes(text.encode("utf-8"))
+        click.echo(f"wrote {output_dir / name}", err=True)
+    return EXIT_OK
+
+
+def _check(output_dir: Path, rendered: list[tuple[str, str]]) -> int:
+    problems = []
+    for name, text in rendered:
+        path = output_dir / name
+        try:
+            current = path.read_bytes()
+        except FileNotFoundError:
+            problems.append(f"{path}: missing")
+            continue
+        if current != text.encode("utf-8"):
+            problems.append(f"{path}: stale")
+    for line in problems:
+        click.echo(line)
+    if problems:
+        click.echo(
+            f"{len(problems)} of {len(rendered)} renders out of date; "
+            f"run `ocsrun render --output-dir {output_dir} ...` and commit the result",
+            err=True,
+        )
+        return EXIT_FINDINGS
+    return EXIT_OK
