@@ -152,9 +152,7 @@ _MISSING = object()
 class ScriptedOperator:
     """Answers from an `Answers`; what it was shown is kept in `transcript`."""
 
-    def __init__(
-        self, answers: Answers, display: Callable[[Screen], None] | None = None
-    ) -> None:
+    def __init__(self, answers: Answers, display: Callable[[Screen], None] | None = None) -> None:
         self.answers = answers
         self.display = display
         self.transcript: list[Screen] = []

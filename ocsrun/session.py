@@ -65,7 +65,6 @@ def _operator(answers: Path | None, rehearsal: bool) -> tuple[Operator, Any]:
     """The operator, and the parsed answers file (or None)."""
     if answers is not None:
         from ocsrun.operator import ScriptedOperator, load_answers
-
         from ocsrun.terminal import TerminalOperator
 
         parsed = load_answers(answers)
