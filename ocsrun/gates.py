@@ -109,18 +109,32 @@ def read_evidence(path: Path, max_bytes: int) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as error:
         raise EvidenceRefused(f"cannot open {path}: {error.strerror}") from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
+    try:
+        info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise EvidenceRefused(f"{path} is not a regular file")
         if info.st_size > max_bytes:
             raise EvidenceRefused(f"{path} is {info.st_size} bytes, over the limit of {max_bytes}")
-        data = handle.read(max_bytes + 1)
+        data = _read_at_most(fd, max_bytes + 1)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise EvidenceRefused(f"{path} grew past the limit of {max_bytes} bytes while read")
     if b"\x00" in data:
         raise EvidenceRefused(f"{path} is binary (contains NUL bytes), not a text log")
     return data
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit:
+        chunk = os.read(fd, min(1 << 16, limit - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def check_evidence(gate: m.Gate, path: Path) -> EvidenceResult:

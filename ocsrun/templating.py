@@ -47,25 +47,28 @@ def render(template: str, context: Mapping[str, Any], where: str = "") -> str:
     """Render one template; errors name `where` (a step path), never a param's value."""
     if "{" not in template:
         return template  # most text has no template syntax; skip the compile
-    from jinja2 import TemplateError as JinjaError
-
+    parts: list[str] = []
+    size = 0
     try:
-        out = _environment().from_string(template).render(dict(context))
-    except JinjaError as error:
+        # Streamed so a runaway loop is stopped at the cap, not after filling memory.
+        for part in _environment().from_string(template).generate(dict(context)):
+            size += len(part)
+            if size > MAX_OUTPUT_CHARS:
+                raise TemplateError(f"{where or 'template'}: output over {MAX_OUTPUT_CHARS} chars")
+            parts.append(part)
+    except TemplateError:
+        raise
+    except Exception as error:  # runbook code: any failure is the runbook's, shown in one line
         raise TemplateError(f"{where or 'template'}: {_describe(error)}") from None
-    if len(out) > MAX_OUTPUT_CHARS:
-        raise TemplateError(f"{where or 'template'}: rendered text exceeds {MAX_OUTPUT_CHARS}")
-    return out
+    return "".join(parts)
 
 
 def evaluate(expression: str, context: Mapping[str, Any], where: str = "") -> bool:
     """The truth of a `when:` expression."""
-    from jinja2 import TemplateError as JinjaError
-
     try:
         compiled = _environment().compile_expression(expression, undefined_to_none=False)
         return bool(compiled(**dict(context)))
-    except JinjaError as error:
+    except Exception as error:  # runbook code: any failure is the runbook's
         raise TemplateError(f"{where or 'when'}: {_describe(error)}") from None
 
 
@@ -74,9 +77,11 @@ def names_in(expression: str) -> tuple[str, ...]:
     from jinja2 import meta
 
     env = _environment()
+    from jinja2 import TemplateSyntaxError
+
     try:
         ast = env.parse("{{ " + expression + " }}")
-    except Exception:
+    except TemplateSyntaxError:
         return ()
     return tuple(sorted(meta.find_undeclared_variables(ast)))
 

@@ -1,0 +1,71 @@
+"""Templates render in the immutable sandbox with StrictUndefined."""
+
+from __future__ import annotations
+
+import pytest
+
+from ocsrun.templating import TemplateError, evaluate, names_in, render
+
+
+def test_render_substitutes_and_filters() -> None:
+    assert render("{{ action | capitalize }} {{ target }}", {"action": "stop", "target": "x"}) == (
+        "Stop x"
+    )
+
+
+def test_undefined_name_is_an_error_naming_the_step() -> None:
+    with pytest.raises(TemplateError, match=r"step-a: 'nope' is undefined"):
+        render("{{ nope }}", {}, "step-a")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ target.__class__ }}",
+        "{{ cycler.__init__.__globals__.os.environ }}",
+        "{{ roles.append('x') }}",
+        "{{ lipsum.__globals__['os'] }}",
+    ],
+)
+def test_sandbox_refuses_reaching_python(template: str) -> None:
+    with pytest.raises(TemplateError, match="unsafe"):
+        render(template, {"target": "t", "roles": ["a"]})
+
+
+def test_runaway_output_is_capped() -> None:
+    bomb = "{% for i in range(100000) %}{% for j in range(100000) %}xx{% endfor %}{% endfor %}"
+    with pytest.raises(TemplateError, match="output over"):
+        render(bomb, {})
+
+
+def test_other_runtime_failures_are_one_line_errors() -> None:
+    with pytest.raises(TemplateError, match="Range too big"):
+        render("{{ range(10**9) | list }}", {})
+    with pytest.raises(TemplateError):
+        evaluate("1 / 0", {})
+
+
+def test_immutable_sandbox_refuses_mutation() -> None:
+    with pytest.raises(TemplateError):
+        render("{{ items.append(1) }}", {"items": [1]})
+
+
+def test_evaluate_when_expressions() -> None:
+    context = {"precaution": "both", "single": False}
+    assert evaluate("precaution in ['off-peak', 'both']", context) is True
+    assert evaluate("not single", context) is True
+    assert evaluate("precaution == 'reroute'", context) is False
+
+
+def test_evaluate_undefined_is_an_error() -> None:
+    with pytest.raises(TemplateError, match="missing"):
+        evaluate("missing == 1", {}, "w")
+
+
+def test_names_in_lists_variables_read() -> None:
+    assert names_in("a == 'x' and not b") == ("a", "b")
+
+
+def test_text_without_template_syntax_is_returned_as_is() -> None:
+    assert render("plain {text", {}) == "plain {text"
