@@ -697,12 +697,16 @@ def _kind_changes(path: str, a: m.Step, b: m.Step) -> list[Change]:
     return []
 
 
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
 def _gate_presence_changes(path: str, a: m.Step, b: m.Step) -> list[Change]:
     if a.gate is not None and b.gate is not None:
         return _GateDiff(path, a.gate, b.gate).changes()
     if a.gate is not None:
         summary = (
-            f"gate `{path}` removed: the step is now a {b.kind} step ({a.gate.type} gate "
+            f"gate `{path}` removed: the step is now {_a(b.kind)} step ({a.gate.type} gate "
             f"'{_clip(a.gate.prompt)}' no longer checked)"
         )
         return [Change(Kind.GATE_REMOVED, path, "gate", summary, plain(a.gate), None)]

@@ -196,9 +196,10 @@ def compare(
     new: Loaded | None,
     names: tuple[str | None, str | None],
     via: tuple[str, ...] = (),
+    status: str = "",
 ) -> FileDiff:
     old_path, new_path = names
-    status = _status(old_path, new_path)
+    status = status or _status(old_path, new_path)
     error = (old.error if old else "") or (new.error if new else "")
     if error:
         return FileDiff(old_path, new_path, status, (), error, via)
@@ -249,16 +250,8 @@ def compare_paths(old: Path, new: Path) -> FileDiff:
             raise UsageError(f"no such file: {path}")
     here = Side(Path(), None)
     sides = [load_side(here, str(path)) for path in (old, new)]
-    result = compare(sides[0], sides[1], (str(old), str(new)))
     # Two different files are compared as versions of one runbook, not as a rename.
-    return FileDiff(
-        result.old_path,
-        result.new_path,
-        "modified" if result.status == "renamed" else result.status,
-        result.changes,
-        result.error,
-        result.via,
-    )
+    return compare(sides[0], sides[1], (str(old), str(new)), status="modified")
 
 
 def compare_revisions(
