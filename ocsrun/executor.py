@@ -276,10 +276,11 @@ class Executor:
         context = {**context, **self.choices}
         if self._already_finished(step, path, context):
             return None
-        self.gates.recheck_active(path)
         if step.when is not None and not evaluate(step.when, context, path):
             self._auto_skip(step, path, context)
             return None
+        # Only before a step that will run: a skipped step relies on nothing.
+        self.gates.recheck_active(path)
         if step.kind == "for_each":
             return self._for_each(step, path, context, index, total)
         if step.kind == "call":

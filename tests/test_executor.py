@@ -1,0 +1,540 @@
+"""The executor against the bundled runbooks, driven by the scripted operator.
+
+Every step kind, gate kind, branch and failure path of the five runbooks. The
+clock is fixed (Saturday 22:00 UTC unless a test moves it) and the machine's
+local time zone is UTC, so time windows are deterministic.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from test_executor_helpers import Harness, harness, load
+
+from ocsrun import events as ev
+from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, RunAborted, exit_code_for
+
+GENERIC = """
+defaults:
+  after_step: done
+  acknowledge: true
+  gate: true
+  checklist: all
+  evidence: wizard-success.log
+  after_failure: goto
+"""
+TARGET = "ocs01.contoso.com"
+SSS = {"action": "stop", "check_service_with_command": False, "service_name": "RTCSRV"}
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def finished_once(h: Harness) -> None:
+    """No (step, attempt) is finished twice, and the run finished."""
+    keys = [
+        (d["step"], d["attempt"])
+        for r in h.handle.saved
+        if r.type in ev.FINISHING
+        for d in [r.data]
+    ]
+    assert [k for k, n in Counter(keys).items() if n > 1] == []
+    assert h.handle.types()[-1] == ev.RUN_FINISHED
+
+
+def auto_skipped(h: Harness) -> dict[str, dict[str, object]]:
+    return {str(d["step"]): dict(d["values"]) for d in h.handle.of(ev.STEP_AUTO_SKIPPED)}
+
+
+# --- services-start-stop ------------------------------------------------------------
+
+
+def sss_answers(roles: str = "single", typed: str = TARGET, extra: str = "") -> str:
+    return f"""
+defaults: {{after_step: done, acknowledge: true}}
+steps:
+  log-on: {{gate: true}}
+  choose-action: {{gate: {typed}}}
+  roles-on-computer: {{choice: {roles}}}
+  confirm-state: {{gate: true}}
+{extra}"""
+
+
+def test_single_role_branch_skips_the_other_with_its_values() -> None:
+    h = harness(load("services-start-stop.yaml"), sss_answers(), params=SSS)
+    assert h.run() == "done"
+    assert h.done_steps() == [
+        "log-on",
+        "choose-action",
+        "open-computer-management",
+        "roles-on-computer",
+        "single-role",
+        "confirm-state",
+    ]
+    assert auto_skipped(h) == {
+        "multiple-roles": {"computer_roles": "single"},
+        "verify-with-command": {"check_service_with_command": False},
+    }
+    assert h.handle.of(ev.CHOICE_ANSWERED)[0]["value"] == "single"
+    finished_once(h)
+
+
+def test_multiple_roles_branch_and_rendered_instructions() -> None:
+    h = harness(load("services-start-stop.yaml"), sss_answers("multiple"), params=SSS)
+    h.run()
+    assert "multiple-roles" in h.done_steps() and "single-role" in auto_skipped(h)
+    step = next(s for s in h.operator.transcript if "multiple-roles" in s.title)
+    assert "Point to **Stop**" in step.body and "Step 6/8" in step.title
+
+
+def test_typed_confirmation_mismatch_fails_then_retry_passes() -> None:
+    answers = sss_answers().replace(
+        f"choose-action: {{gate: {TARGET}}}",
+        f"choose-action: {{after_failure: retry, gate: [ocs02.contoso.com, {TARGET}]}}",
+    )
+    h = harness(load("services-start-stop.yaml"), answers, params=SSS)
+    h.run()
+    failed = h.handle.of(ev.GATE_FAILED)
+    assert [(f["step"], f["failures"], f["action"]) for f in failed] == [
+        ("choose-action", 1, "retry")
+    ]
+    passed = [p for p in h.handle.of(ev.GATE_PASSED) if p["step"] == "choose-action"]
+    assert passed[0]["typed"] == TARGET and passed[0]["attempt"] == 2
+    finished_once(h)
+
+
+def test_command_gate_fails_then_passes_with_rendered_argv() -> None:
+    params = {**SSS, "check_service_with_command": True}
+    extra = "  verify-with-command: {after_failure: retry}\n"
+    h = harness(
+        load("services-start-stop.yaml"), sss_answers(extra=extra), params=params, exits=[1, 0]
+    )
+    h.run()
+    assert len(h.gates.ran) == 2
+    argv = h.gates.ran[0]
+    assert argv[0] == "powershell.exe" and "ocs01.contoso.com" in argv[-1]
+    assert "-ne 'Stopped'" in argv[-1]
+    failed = h.handle.of(ev.GATE_FAILED)[0]
+    assert failed["exit"] == 1 and "expected exit 0" in failed["reason"]
+    assert [r["step"] for r in h.handle.of(ev.STEP_RETRY)] == ["verify-with-command"]
+
+
+def test_rehearsal_shows_but_never_runs_commands() -> None:
+    params = {**SSS, "check_service_with_command": True}
+    h = harness(load("services-start-stop.yaml"), sss_answers(), params=params, rehearsal=True)
+    assert h.run() == "rehearsed"
+    assert h.gates.ran == []
+    passed = next(p for p in h.handle.of(ev.GATE_PASSED) if p["type"] == "command")
+    assert passed["rehearsal"] is True and passed["executed"] is False
+    assert h.handle.of(ev.RUN_STARTED)[0]["rehearsal"] is True
+    assert h.handle.of(ev.RUN_FINISHED)[0]["outcome"] == "rehearsed"
+
+
+def test_unconfirmed_gate_then_abort() -> None:
+    answers = sss_answers().replace(
+        "log-on: {gate: true}", "log-on: {gate: false, after_failure: abort}"
+    )
+    h = harness(load("services-start-stop.yaml"), answers, params=SSS)
+    with pytest.raises(RunAborted) as caught:
+        h.run()
+    assert exit_code_for(caught.value) == 4
+    assert h.handle.types()[-1] == ev.RUN_ABORTED
+    assert h.handle.of(ev.RUN_ABORTED)[0]["step"] == "log-on"
+
+
+# --- manual step outcomes -------------------------------------------------------------
+
+
+SE = {"roles": ("front-end",), "check_services_with_command": False}
+
+
+def test_skip_needs_a_reason_and_is_refused_for_required_steps() -> None:
+    answers = (
+        GENERIC
+        + """
+steps:
+  stop-services: {after_step: skip, reason: services already stopped by the change team}
+"""
+    )
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    h.run()
+    skipped = h.handle.of(ev.STEP_SKIPPED)
+    assert [(s["step"], s["reason"]) for s in skipped] == [
+        ("stop-services", "services already stopped by the change team")
+    ]
+    required = GENERIC + "steps:\n  open-computer-management: {after_step: skip, reason: x}\n"
+    h2 = harness(load("deactivate-se-ee-roles.yaml"), required, params=SE)
+    with pytest.raises(AnswersError, match="'skip' is not one of: done, failed"):
+        h2.run()
+    assert h2.handle.of(ev.RUN_INTERRUPTED)[0]["reason"] == "answers"
+
+
+def test_note_failed_retry_then_done() -> None:
+    answers = (
+        GENERIC
+        + """
+steps:
+  stop-services:
+    after_step: [note, failed, done]
+    note: RTCSRV took two minutes
+    reason: the service did not stop
+    after_failure: retry
+"""
+    )
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    h.run()
+    types = [r.type for r in h.handle.saved if r.data.get("step") == "stop-services"]
+    assert types == [
+        ev.STEP_STARTED,
+        ev.STEP_NOTE,
+        ev.STEP_FAILED,
+        ev.STEP_RETRY,
+        ev.STEP_STARTED,
+        ev.STEP_DONE,
+    ]
+    assert h.handle.of(ev.STEP_NOTE)[0]["text"] == "RTCSRV took two minutes"
+    finished_once(h)
+
+
+def test_abort_after_a_step() -> None:
+    answers = GENERIC + "steps:\n  stop-services: {after_step: abort}\n"
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    with pytest.raises(RunAborted):
+        h.run()
+    assert h.handle.of(ev.RUN_ABORTED)[0]["step"] == "stop-services"
+
+
+# --- for-each, evidence, goto ------------------------------------------------------------
+
+
+def test_for_each_runs_in_declared_order_and_shows_position() -> None:
+    params = {
+        "roles": ("front-end", "av-conferencing", "web-components"),
+        "check_services_with_command": False,
+    }
+    h = harness(load("deactivate-se-ee-roles.yaml"), GENERIC, params=params)
+    h.run()
+    checks = [s for s in h.done_steps() if s.endswith("check-log")]
+    assert checks == [
+        "deactivate-roles[av-conferencing].wizard.check-log",
+        "deactivate-roles[web-components].wizard.check-log",
+        "deactivate-roles[front-end].wizard.check-log",
+    ]
+    titles = [s.title for s in h.operator.transcript]
+    assert "role 2/3: Web Components Server" in titles
+    wizard = next(s for s in h.operator.transcript if "[front-end].wizard.run-wizard" in s.title)
+    assert "Front End Server" in wizard.body and TARGET in wizard.body
+    finished_once(h)
+
+
+def test_failed_log_goes_back_to_the_wizard_and_counts_attempts() -> None:
+    answers = (
+        GENERIC
+        + """
+steps:
+  deactivate-roles[front-end].wizard.check-log:
+    evidence: [wizard-failure.log, wizard-empty.log, wizard-success.log]
+"""
+    )
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    h.run()
+    base = "deactivate-roles[front-end].wizard."
+    failed = h.handle.of(ev.GATE_FAILED)
+    assert [f["failures"] for f in failed] == [1, 2]
+    assert any("Execution Result: Failure" in line for line in failed[0]["lines"])
+    assert failed[0]["sha256"] and failed[0]["size"] > 0
+    retries = h.handle.of(ev.STEP_RETRY)
+    assert [r["step"] for r in retries] == [base + "run-wizard"] * 2
+    assert retries[0]["reset"] == [
+        base + "run-wizard",
+        base + "finish-and-view-log",
+        base + "check-log",
+    ]
+    done = Counter(h.done_steps())
+    assert done[base + "run-wizard"] == 3 and done[base + "check-log"] == 1
+    assert any("Check failed (failure 2)" in s.title for s in h.operator.transcript)
+    finished_once(h)
+
+
+def test_danger_warning_needs_the_word() -> None:
+    h = harness(load("deactivate-se-ee-roles.yaml"), GENERIC, params=SE)
+    h.run()
+    acks = {a["warning"]: a["typed"] for a in h.handle.of(ev.RUNBOOK_WARNING_ACK)}
+    assert acks == {"unsupported-product": None, "availability": None, "data-loss": "understood"}
+    wrong = GENERIC + "warnings: {data-loss: yes please}\n"
+    h2 = harness(load("deactivate-se-ee-roles.yaml"), wrong, params=SE)
+    with pytest.raises(RunAborted, match="data-loss not confirmed"):
+        h2.run()
+    assert ev.STEP_STARTED not in h2.handle.types()
+
+
+def test_declined_warning_stops_before_any_step() -> None:
+    answers = GENERIC + "warnings: {availability: false}\n"
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    with pytest.raises(RunAborted):
+        h.run()
+    assert ev.STEP_STARTED not in h.handle.types()
+
+
+def test_checklist_with_an_unticked_item_fails_then_passes() -> None:
+    rb = load("deactivate-se-ee-roles.yaml")
+    first = rb.steps[0]
+    assert first.gate is not None and first.gate.type == "checklist"
+    ticked = list(first.gate.items[:-1])
+    answers = (
+        GENERIC
+        + f"""
+steps:
+  {first.id}:
+    checklist: {ticked!r}
+    after_failure: abort
+"""
+    )
+    h = harness(rb, answers, params=SE)
+    with pytest.raises(RunAborted):
+        h.run()
+    failed = h.handle.of(ev.GATE_FAILED)[0]
+    assert failed["lines"] == [first.gate.items[-1]]
+
+
+# --- time windows and staleness -----------------------------------------------------------
+
+
+def test_closed_window_override_is_journaled_with_reason() -> None:
+    answers = (
+        GENERIC
+        + """
+steps:
+  off-peak: {window: override, override_reason: CAB approved CHG-1234 for a weekday}
+"""
+    )
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    h.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # Wednesday noon
+    h.run()
+    overridden = h.handle.of(ev.GATE_OVERRIDDEN)
+    assert [(o["step"], o["reason"]) for o in overridden] == [
+        ("off-peak", "CAB approved CHG-1234 for a weekday")
+    ]
+    assert overridden[0]["window"]["now"].startswith("wed 2026-11-25 12:00")
+
+
+def test_closed_window_abort() -> None:
+    answers = GENERIC + "steps:\n  off-peak: {window: abort}\n"
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    h.clock.now = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+    with pytest.raises(RunAborted, match="outside the time window"):
+        h.run()
+
+
+class MovingClock:
+    """Moves the harness clock by `minutes` at the first question about `step`."""
+
+    def __init__(self, h: Harness, step: str, minutes: float) -> None:
+        self.h, self.step, self.minutes, self.moved = h, step, minutes, False
+        self.inner = h.operator
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.inner, name)
+        if name == "show":
+            return method
+
+        def ask(ask: object, *args: object) -> object:
+            if getattr(ask, "step", None) == self.step and not self.moved:
+                self.moved = True
+                self.h.clock.advance(minutes=self.minutes)
+            return method(ask, *args)
+
+        return ask
+
+
+def test_window_closing_mid_run_is_caught_before_the_next_step() -> None:
+    answers = (
+        GENERIC
+        + """
+steps:
+  stop-services: {window: override, override_reason: finishing the last role}
+"""
+    )
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    h.clock.now = datetime(2026, 11, 27, 5, 50, tzinfo=UTC)  # Friday 05:50, window ends 06:00
+    h.operator = MovingClock(h, "sessions-completed", 20)  # type: ignore[assignment]
+    h.run()
+    overridden = h.handle.of(ev.GATE_OVERRIDDEN)
+    assert [(o["step"], o["before"], o["reason"]) for o in overridden] == [
+        ("off-peak", "stop-services", "finishing the last role")
+    ]
+    # An override holds for that gate: later steps do not ask again.
+    assert len([a for a in h.operator.inner.asked if a.name == "window"]) == 1
+
+
+def test_stale_gate_is_asked_again_before_the_next_step() -> None:
+    answers = GENERIC + "steps:\n  sessions-completed: {gate: [true, true]}\n"
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    h.operator = MovingClock(h, "stop-services", 16)  # type: ignore[assignment]
+    h.run()
+    expired = h.handle.of(ev.GATE_EXPIRED)
+    assert [(e["step"], e["valid_for"], e["before"]) for e in expired] == [
+        ("sessions-completed", 900, "open-computer-management")
+    ]
+    passes = [p for p in h.handle.of(ev.GATE_PASSED) if p["step"] == "sessions-completed"]
+    assert len(passes) == 2
+    finished_once(h)
+
+
+# --- mediation: the three precautions -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("precaution", "asked", "skipped"),
+    [
+        (
+            "off-peak",
+            {"off-peak", "call-logs-checked"},
+            {
+                "calls-completed-before-reroute",
+                "change-routes",
+                "wait-calls-hung-up",
+                "no-calls-after-reroute",
+            },
+        ),
+        (
+            "reroute",
+            {"change-routes", "wait-calls-hung-up"},
+            {
+                "off-peak",
+                "call-logs-checked",
+                "calls-completed-before-reroute",
+                "no-calls-after-reroute",
+            },
+        ),
+        (
+            "both",
+            {
+                "off-peak",
+                "calls-completed-before-reroute",
+                "change-routes",
+                "no-calls-after-reroute",
+            },
+            {"call-logs-checked", "wait-calls-hung-up"},
+        ),
+    ],
+)
+def test_mediation_precaution_branches(precaution: str, asked: set[str], skipped: set[str]) -> None:
+    answers = GENERIC + f"steps:\n  precaution: {{choice: {precaution}}}\n"
+    h = harness(load("deactivate-mediation-server.yaml"), answers)
+    h.run()
+    assert asked <= set(h.done_steps())
+    assert set(auto_skipped(h)) == skipped
+    assert all(v == {"precaution": precaution} for v in auto_skipped(h).values())
+    finished_once(h)
+
+
+def test_mediation_reroute_step_warning_is_acknowledged() -> None:
+    answers = GENERIC + "steps:\n  precaution: {choice: reroute}\n"
+    h = harness(load("deactivate-mediation-server.yaml"), answers)
+    h.run()
+    acks = [(a["step"], a["warning"]) for a in h.handle.of(ev.STEP_WARNING_ACK)]
+    assert ("change-routes", "reroute-riskier") in acks
+
+
+# --- archiving and edge -------------------------------------------------------------------
+
+
+def test_archiving_cdr_full_run_with_wizard_retry() -> None:
+    answers = (
+        GENERIC
+        + "steps:\n  wizard.check-log: {evidence: [wizard-failure.log, wizard-success.log]}\n"
+    )
+    h = harness(load("deactivate-archiving-cdr-server.yaml"), answers)
+    h.run()
+    assert Counter(h.done_steps())["wizard.run-wizard"] == 2
+    assert h.done_steps()[-2:] == ["wizard.check-log", "wizard"]
+    finished_once(h)
+
+
+def test_edge_roles_denied_aborts_at_once() -> None:
+    answers = GENERIC + "steps:\n  edge-roles: {gate: false, after_failure: retry}\n"
+    h = harness(load("deactivate-edge-server.yaml"), answers)
+    with pytest.raises(RunAborted):
+        h.run()
+    assert h.handle.of(ev.GATE_FAILED)[0]["action"] == "abort"
+    assert h.handle.of(ev.RUN_ABORTED)[0]["step"] == "edge-roles"
+
+
+def test_edge_full_run() -> None:
+    h = harness(load("deactivate-edge-server.yaml"), GENERIC)
+    assert h.run() == "done"
+    assert "wizard.check-log" in h.done_steps()
+    finished_once(h)
+
+
+# --- interruptions ------------------------------------------------------------------------
+
+
+class Interrupting:
+    """Raises `error` at the first question about `step`."""
+
+    def __init__(self, inner: object, step: str, error: BaseException) -> None:
+        self.inner, self.step, self.error = inner, step, error
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self.inner, name)
+        if name == "show":
+            return method
+
+        def ask(ask: object, *args: object) -> object:
+            if getattr(ask, "step", None) == self.step:
+                raise self.error
+            return method(ask, *args)
+
+        return ask
+
+
+@pytest.mark.parametrize(
+    ("error", "raised", "reason", "code"),
+    [
+        (KeyboardInterrupt(), Interrupted, "interrupt", 130),
+        (EOFError(), NoOperatorInput, "end-of-input", 2),
+    ],
+)
+def test_interrupt_is_journaled_with_resume_command(
+    error: BaseException, raised: type[Exception], reason: str, code: int
+) -> None:
+    h = harness(load("deactivate-se-ee-roles.yaml"), GENERIC, params=SE)
+    h.operator = Interrupting(h.operator, "log-on", error)  # type: ignore[assignment]
+    with pytest.raises(raised) as caught:
+        h.run()
+    assert "ocsrun resume run-1" in str(caught.value)
+    assert exit_code_for(caught.value) == code
+    last = h.handle.saved[-1]
+    assert last.type == ev.RUN_INTERRUPTED
+    assert last.data == {"reason": reason, "step": "log-on"}
+
+
+def test_missing_answer_names_the_question() -> None:
+    h = harness(load("services-start-stop.yaml"), "defaults: {acknowledge: true}\n", params=SSS)
+    with pytest.raises(AnswersError, match=r"log-on: gate"):
+        h.run()
+
+
+def test_answers_list_running_out_is_an_error_not_a_loop() -> None:
+    answers = (
+        GENERIC
+        + """
+steps:
+  deactivate-roles.wizard.check-log: {evidence: [wizard-failure.log, wizard-failure.log]}
+"""
+    )
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    with pytest.raises(AnswersError, match="all 2 used"):
+        h.run()
