@@ -364,21 +364,38 @@ def _param_changes(
 # --- warnings -----------------------------------------------------------------
 
 
-def _warning_key(w: m.RunbookWarning, index: int) -> str:
-    return w.id or f"#{index + 1}"
+def _pair_warnings(
+    old: Sequence[m.RunbookWarning], new: Sequence[m.RunbookWarning]
+) -> tuple[dict[str, m.RunbookWarning], dict[str, m.RunbookWarning]]:
+    """Key warnings so the same warning has the same key on both sides.
+
+    Warnings with ids are keyed by id. Those without are matched by identical text first,
+    then the rest in order, so inserting one does not make every later one look changed.
+    """
+    a = {w.id: w for w in old if w.id}
+    b = {w.id: w for w in new if w.id}
+    old_free = [(i, w) for i, w in enumerate(old) if not w.id]
+    new_free = [(j, w) for j, w in enumerate(new) if not w.id]
+    for i, w in list(old_free):
+        twin = next(((j, v) for j, v in new_free if v.text == w.text), None)
+        if twin is not None:
+            a[f"#{i + 1}"], b[f"#{i + 1}"] = w, twin[1]
+            old_free.remove((i, w))
+            new_free.remove(twin)
+    for (i, w), (_, v) in zip(old_free, new_free, strict=False):
+        a[f"#{i + 1}"], b[f"#{i + 1}"] = w, v
+    paired = min(len(old_free), len(new_free))
+    for i, w in old_free[paired:]:
+        a[f"#{i + 1}"] = w
+    for j, v in new_free[paired:]:
+        b[f"#new-{j + 1}"] = v
+    return a, b
 
 
 def _warning_changes(
     path: str, field_name: str, old: Sequence[m.RunbookWarning], new: Sequence[m.RunbookWarning]
 ) -> list[Change]:
-    a = {_warning_key(w, i): w for i, w in enumerate(old)}
-    b = {_warning_key(w, i): w for i, w in enumerate(new)}
-    # Warnings without ids are matched by their text first, so inserting one does not make
-    # every later one look changed.
-    for k in [k for k in a if k.startswith("#") and k not in b]:
-        twin = next((j for j, w in b.items() if j.startswith("#") and w.text == a[k].text), None)
-        if twin is not None:
-            b[k] = b.pop(twin)
+    a, b = _pair_warnings(old, new)
     scope = f"step `{path}`" if path else "runbook"
     out = []
     for k, w in a.items():
