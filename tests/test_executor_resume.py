@@ -145,11 +145,13 @@ def test_changes_summarise_what_changed() -> None:
 
 
 def test_replay_ignores_unknown_records_and_tracks_outcomes() -> None:
-    h = harness(
-        load("services-start-stop.yaml"),
-        "defaults: {after_step: done, acknowledge: true, gate: true, choice: single}\nsteps:\n  choose-action: {gate: ocs01.contoso.com}\n",
-        params={"action": "start", "check_service_with_command": False, "service_name": "RTCSRV"},
-    )
+    answers = """
+defaults: {after_step: done, acknowledge: true, gate: true, choice: single}
+steps:
+  choose-action: {gate: ocs01.contoso.com}
+"""
+    params = {"action": "start", "check_service_with_command": False, "service_name": "RTCSRV"}
+    h = harness(load("services-start-stop.yaml"), answers, params=params)
     h.run()
     h.handle.append("journal.torn-tail-set-aside", {"file": "journal.torn.1"})
     state = replay(h.handle.records())
