@@ -1,0 +1,772 @@
+"""Speed and memory of ocsrun, as ratios against baselines measured in the same run.
+
+    python benchmarks/run.py              # everything (about 5-8 minutes on 2 cores)
+    python benchmarks/run.py --only 1,4   # some items
+    python benchmarks/run.py --reps 5     # more repetitions per timing
+
+Machines are shared and noisy, so every number is a ratio to a baseline timed in the same run,
+repetitions are interleaved (a, b, a, b, ...) so a burst of load hits both sides, and a timing
+is the **best** (minimum) of its repetitions, except start-up times (item 4), which are the
+**median** of many short runs. Memory is the peak RSS of a fresh child process (os.wait4).
+Every command runs as a child process of this script, exactly as a user would run it.
+See benchmarks/README.md for the set-up and what each item means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(HERE))
+
+import corpus  # noqa: E402  (sibling module; benchmarks/ is not a package)
+
+SCHEMA = ROOT / "schemas" / "runbook.schema.json"
+CORPORA = HERE / ".corpus"
+VENV = HERE / ".venv"
+CORPUS_SIZE = 1000
+SMALL_SIZE = 10
+BIG_STEPS = 5000
+BIG_BASE_STEPS = 500
+JOURNAL_STEPS = 50  # the runbook whose journal item 6 grows with notes
+
+
+# --- the table ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    item: str
+    what: str
+    ratio: float | None  # None: not measured, or shown for information only
+    target: float | None
+    higher_is_better: bool = False
+    unit: str = "x"
+    detail: str = ""
+
+    @property
+    def badness(self) -> float | None:
+        """How far from the target: > 1 misses it. None when there is no verdict."""
+        if self.ratio is None or self.target is None:
+            return None
+        if self.higher_is_better:
+            return self.target / self.ratio if self.ratio > 0 else float("inf")
+        return self.ratio / self.target
+
+    @property
+    def verdict(self) -> str:
+        badness = self.badness
+        if badness is None:
+            return "-" if self.target is None and self.ratio is not None else "n/m"
+        return "PASS" if badness <= 1 else "FAIL"
+
+    def shown_ratio(self) -> str:
+        if self.ratio is None:
+            return "-"
+        return f"{self.ratio:.3g}{'' if self.unit == 'x' else ' '}{self.unit}"
+
+    def shown_target(self) -> str:
+        if self.target is None:
+            return "-"
+        sign = ">=" if self.higher_is_better else "<="
+        return f"{sign} {self.target:g}{'' if self.unit == 'x' else ' '}{self.unit}"
+
+
+@dataclass
+class Table:
+    rows: list[Row] = field(default_factory=list)
+
+    def add(self, row: Row) -> None:
+        self.rows.append(row)
+        # Print as we go: a long run shows progress, and a crash later keeps what was measured.
+        print(
+            f"  -> {row.item} {row.what}: {row.shown_ratio()} (target {row.shown_target()}, "
+            f"{row.verdict}) {row.detail}",
+            flush=True,
+        )
+
+    def print(self) -> None:
+        headers = ("item", "what", "ratio", "target", "result", "measured")
+        cells = [
+            (r.item, r.what, r.shown_ratio(), r.shown_target(), r.verdict, r.detail)
+            for r in self.rows
+        ]
+        widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers[:-1])]
+        line = "  ".join(h.ljust(w) for h, w in zip(headers[:-1], widths, strict=True))
+        print()
+        print(line + "  " + headers[-1])
+        print("-" * (len(line) + 10))
+        for cell in cells:
+            print(
+                "  ".join(c.ljust(w) for c, w in zip(cell[:-1], widths, strict=True))
+                + "  "
+                + cell[-1]
+            )
+        print()
+        judged = [r for r in self.rows if r.badness is not None]
+        if not judged:
+            print("worst: none 0 vs target 0 (FAIL)  [nothing was measured]")
+            return
+        worst = max(judged, key=lambda r: r.badness or 0.0)
+        print(
+            f"worst: {worst.item} {worst.shown_ratio()} vs target {worst.shown_target()} "
+            f"({worst.verdict})"
+        )
+
+
+# --- running children ---------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    wall: float  # seconds
+    rss_kb: int  # peak resident set size of the child
+    code: int
+    stdout: bytes
+    stderr: bytes
+
+
+def run_child(
+    argv: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> Child:
+    """Run argv to completion; wall time, and peak RSS from the kernel's own accounting."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(
+            list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+        )
+        # wait4, not wait: it returns this one child's rusage (ru_maxrss in KiB on Linux).
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Child(wall, usage.ru_maxrss, process.returncode, out.read(), err.read())
+
+
+def best_of(commands: dict[str, Callable[[], Child]], reps: int) -> dict[str, list[Child]]:
+    """Run each command `reps` times, interleaved; all runs are kept (callers take min/median)."""
+    runs: dict[str, list[Child]] = {name: [] for name in commands}
+    for _ in range(reps):
+        for name, command in commands.items():
+            runs[name].append(command())
+    return runs
+
+
+def fastest(children: list[Child]) -> Child:
+    return min(children, key=lambda c: c.wall)
+
+
+def median_wall(children: list[Child]) -> float:
+    return statistics.median(c.wall for c in children)
+
+
+def ocsrun_argv() -> list[str]:
+    """The console script next to this interpreter (what users run), else `python -m ocsrun`."""
+    script = Path(sys.executable).parent / "ocsrun"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-m", "ocsrun"]
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def fail(child: Child, what: str) -> str:
+    tail = (child.stderr or child.stdout).decode("utf-8", "replace").strip().splitlines()[-3:]
+    return f"{what} exited {child.code}: {' | '.join(tail)}"
+
+
+# --- set-up -------------------------------------------------------------------------------------
+
+
+def ensure_corpus(name: str, count: int, *, broken_every: int = 0) -> Path:
+    """Generate a corpus once; a stamp of the generator's source and arguments marks it done."""
+    out = CORPORA / name
+    stamp = out / ".stamp"
+    key = json.dumps(
+        {
+            "source": (HERE / "corpus.py").read_text(encoding="utf-8"),
+            "count": count,
+            "seed": corpus.DEFAULT_SEED,
+            "broken_every": broken_every,
+        },
+        sort_keys=True,
+    )
+    if stamp.is_file() and stamp.read_text(encoding="utf-8") == key:
+        return out
+    print(f"generating {name} ({count} runbooks)...", flush=True)
+    if out.exists():
+        shutil.rmtree(out)
+    corpus.generate(out, count, broken_every=broken_every)
+    stamp.write_text(key, encoding="utf-8")
+    return out
+
+
+def precompile() -> None:
+    """Byte-compile the package, as an installed wheel is, so start-up is not measured compiling.
+
+    (With PYTHONDONTWRITEBYTECODE set, an editable checkout would otherwise recompile ocsrun's
+    sources in every child process.)
+    """
+    compileall.compile_dir(str(ROOT / "ocsrun"), quiet=1)
+
+
+def jobs_supported(ocsrun: list[str]) -> bool:
+    child = run_child([*ocsrun, "validate", "--help"], env=child_env())
+    return b"--jobs" in child.stdout
+
+
+# --- items --------------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, reps: int) -> None:
+        self.reps = reps
+        self.table = Table()
+        self.ocsrun = ocsrun_argv()
+        self.env = child_env()
+        self.serial_validate: Child | None = None  # item 1's best ocsrun run, reused by 3
+        self.big_corpus: Path | None = None
+
+    def corpus(self) -> Path:
+        if self.big_corpus is None:
+            self.big_corpus = ensure_corpus(f"n{CORPUS_SIZE}", CORPUS_SIZE)
+        return self.big_corpus
+
+    def validate_argv(self, directory: Path, jobs: int | None) -> list[str]:
+        argv = [*self.ocsrun, "validate"]
+        if jobs is not None:
+            argv += ["--jobs", str(jobs)]
+        return [*argv, str(directory)]
+
+    # 1 ----------------------------------------------------------------------------------------
+    def item1(self) -> None:
+        directory = self.corpus()
+        jobs = 1 if jobs_supported(self.ocsrun) else None
+        print(
+            f"[1] ocsrun validate vs the floor on {directory.name} ({self.reps} reps)", flush=True
+        )
+        runs = best_of(
+            {
+                "floor": lambda: run_child(
+                    [sys.executable, str(HERE / "floor.py"), str(SCHEMA), str(directory)],
+                    env=self.env,
+                ),
+                "ocsrun": lambda: run_child(self.validate_argv(directory, jobs), env=self.env),
+            },
+            self.reps,
+        )
+        floor, ours = fastest(runs["floor"]), fastest(runs["ocsrun"])
+        if floor.code != 0 or ours.code != 0:
+            bad = floor if floor.code else ours
+            self.table.add(
+                Row(
+                    "1",
+                    "validate vs floor",
+                    None,
+                    1.2,
+                    detail="not measured: " + fail(bad, "a run"),
+                )
+            )
+            return
+        self.serial_validate = ours
+        summary = ours.stdout.decode().strip().splitlines()[-1]
+        self.table.add(
+            Row(
+                "1",
+                "validate vs floor",
+                ours.wall / floor.wall,
+                1.2,
+                detail=f"ocsrun {ours.wall:.2f}s, floor {floor.wall:.2f}s (best of {self.reps}); "
+                f"{summary}",
+            )
+        )
+
+    # 2 ----------------------------------------------------------------------------------------
+    def item2(self) -> None:
+        if not jobs_supported(self.ocsrun):
+            self.table.add(
+                Row(
+                    "2",
+                    "--jobs 2 speed-up",
+                    None,
+                    1.7,
+                    higher_is_better=True,
+                    detail="not measured: `ocsrun validate` has no --jobs option",
+                )
+            )
+            return
+        directory = self.corpus()
+        print(f"[2] ocsrun validate --jobs 2 vs --jobs 1 ({self.reps} reps)", flush=True)
+        runs = best_of(
+            {
+                "1": lambda: run_child(self.validate_argv(directory, 1), env=self.env),
+                "2": lambda: run_child(self.validate_argv(directory, 2), env=self.env),
+            },
+            self.reps,
+        )
+        one, two = fastest(runs["1"]), fastest(runs["2"])
+        outputs = {c.stdout for c in runs["1"] + runs["2"]}
+        # The corpus is valid, so also compare on files with findings: same text, same order.
+        broken = ensure_corpus("broken200", 200, broken_every=3)
+        texts = {
+            run_child(self.validate_argv(broken, jobs), env=self.env).stdout
+            for jobs in (1, 2, 2, 1)
+        }
+        identical = len(outputs) == 1 and len(texts) == 1
+        findings = next(iter(texts)).decode().strip().splitlines()[-1] if texts else "?"
+        row = Row(
+            "2",
+            "--jobs 2 speed-up",
+            one.wall / two.wall,
+            1.7,
+            higher_is_better=True,
+            detail=f"jobs1 {one.wall:.2f}s, jobs2 {two.wall:.2f}s (best of {self.reps}); "
+            f"output {'identical' if identical else 'DIFFERS'} "
+            f"(also on broken200: {findings})",
+        )
+        if not identical:
+            row.ratio = 0.0  # a speed-up with different output does not count
+        self.table.add(row)
+        self.serial_validate = self.serial_validate or one
+
+    # 3 ----------------------------------------------------------------------------------------
+    def ensure_check_jsonschema(self) -> Path | str:
+        """benchmarks/.venv/bin/check-jsonschema, installed from PyPI on first use."""
+        exe = VENV / "bin" / "check-jsonschema"
+        if exe.is_file():
+            return exe
+        print("installing check-jsonschema into benchmarks/.venv ...", flush=True)
+        try:
+            subprocess.run(
+                [sys.executable, "-m", "venv", str(VENV)], check=True, capture_output=True
+            )
+            subprocess.run(
+                [str(VENV / "bin" / "pip"), "install", "-q", "check-jsonschema"],
+                check=True,
+                capture_output=True,
+                timeout=600,
+            )
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
+            stderr = getattr(error, "stderr", b"") or b""
+            last = stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [str(error)]
+            return f"cannot install check-jsonschema: {last[0]}"
+        return exe if exe.is_file() else "check-jsonschema installed no executable"
+
+    def item3(self) -> None:
+        exe = self.ensure_check_jsonschema()
+        if isinstance(exe, str):
+            self.table.add(
+                Row("3", "validate vs check-jsonschema", None, 0.15, detail="not measured: " + exe)
+            )
+            return
+        directory = self.corpus()
+        files = [str(p) for p in _files_under(directory)]
+        reps = max(1, self.reps // 2)  # it is slow; its noise matters less at this ratio
+        print(f"[3] check-jsonschema on the same {len(files)} files ({reps} reps)", flush=True)
+        jobs = 1 if jobs_supported(self.ocsrun) else None
+        runs = best_of(
+            {
+                "cjs": lambda: run_child(
+                    [str(exe), "--schemafile", str(SCHEMA), *files], env=self.env
+                ),
+                "ocsrun": lambda: run_child(self.validate_argv(directory, jobs), env=self.env),
+            },
+            reps,
+        )
+        theirs = fastest(runs["cjs"])
+        ours = fastest(runs["ocsrun"] + ([self.serial_validate] if self.serial_validate else []))
+        if theirs.code != 0:
+            self.table.add(
+                Row(
+                    "3",
+                    "validate vs check-jsonschema",
+                    None,
+                    0.15,
+                    detail="not measured: " + fail(theirs, "check-jsonschema"),
+                )
+            )
+            return
+        version = run_child([str(exe), "--version"]).stdout.decode().strip().split()[-1]
+        self.table.add(
+            Row(
+                "3",
+                "validate vs check-jsonschema",
+                ours.wall / theirs.wall,
+                0.15,
+                detail=f"ocsrun {ours.wall:.2f}s, check-jsonschema {version} {theirs.wall:.2f}s "
+                f"(best of {reps}; ocsrun single job)",
+            )
+        )
+
+    # 4 ----------------------------------------------------------------------------------------
+    def item4(self) -> None:
+        reps = max(15, self.reps * 7)
+        print(f"[4] start-up: --version, --help vs python -c pass ({reps} reps)", flush=True)
+        runs = best_of(
+            {
+                "pass": lambda: run_child([sys.executable, "-c", "pass"], env=self.env),
+                "version": lambda: run_child([*self.ocsrun, "--version"], env=self.env),
+                "help": lambda: run_child([*self.ocsrun, "--help"], env=self.env),
+            },
+            reps,
+        )
+        base = median_wall(runs["pass"])
+        heavy = self.heavy_modules()
+        for key in ("version", "help"):
+            wall = median_wall(runs[key])
+            self.table.add(
+                Row(
+                    "4" + ("a" if key == "version" else "b"),
+                    f"ocsrun --{key} vs python -c pass",
+                    wall / base,
+                    2.5,
+                    detail=f"{wall * 1000:.0f}ms vs {base * 1000:.0f}ms (median of {reps}); "
+                    f"heavy modules loaded: {heavy[key] or 'none'}",
+                )
+            )
+
+    def heavy_modules(self) -> dict[str, str]:
+        """Which heavy modules `--version` / `--help` import (there should be none)."""
+        probe = (
+            "import sys\n"
+            "from ocsrun.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            "heavy = ('jsonschema', 'jinja2', 'yaml', 'referencing', 'ocsrun.executor',"
+            " 'ocsrun.validation', 'ocsrun.rules', 'ocsrun.localstore')\n"
+            "print(','.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
+        )
+        found = {}
+        for key in ("version", "help"):
+            child = run_child([sys.executable, "-c", probe, f"--{key}"], env=self.env)
+            found[key] = child.stderr.decode().strip().splitlines()[-1:] or [""]
+            found[key] = found[key][0]
+        return found
+
+    # 5 and 6 --------------------------------------------------------------------------------
+    def run_argv(self, runbook: Path, answers: Path, state: Path, *, fsync: bool) -> list[str]:
+        command = ["run", str(runbook), "--answers", str(answers), "--state-dir", str(state)]
+        if fsync:
+            return [*self.ocsrun, *command]
+        # The same command with os.fsync made a no-op in the child: what the executor costs
+        # itself, apart from the disk's flush latency.
+        shim = (
+            "import os, sys\nos.fsync = lambda fd: None\nfrom ocsrun.cli import main\n"
+            "sys.argv[0] = 'ocsrun'\nmain(sys.argv[1:])\n"
+        )
+        return [sys.executable, "-c", shim, *command]
+
+    def executor_available(self) -> str | None:
+        child = run_child([*self.ocsrun, "run", "--help"], env=self.env)
+        if child.code != 0 or b"--answers" not in child.stdout:
+            return "`ocsrun run --answers` is not available"
+        return None
+
+    def item5(self, work: Path) -> None:
+        missing = self.executor_available()
+        if missing:
+            self.table.add(
+                Row(
+                    "5",
+                    "executor per step (no fsync)",
+                    None,
+                    0.5,
+                    unit="ms",
+                    detail="not measured: " + missing,
+                )
+            )
+            return
+        big = CORPORA / "big"
+        runbooks = {n: corpus.write_big(big, n) for n in (BIG_BASE_STEPS, BIG_STEPS)}
+        answers = work / "answers.yaml"
+        answers.write_text(_answers_yaml(finish=True), encoding="utf-8")
+        reps = max(1, self.reps - 1)
+        print(f"[5] executor: {BIG_STEPS} vs {BIG_BASE_STEPS} steps, scripted operator", flush=True)
+        counter = iter(range(10**6))
+
+        def once(steps: int, fsync: bool) -> Callable[[], Child]:
+            def go() -> Child:
+                state = work / f"state-{next(counter)}"
+                argv = self.run_argv(runbooks[steps], answers, state, fsync=fsync)
+                child = run_child(argv, env=self.env, cwd=work)
+                shutil.rmtree(state, ignore_errors=True)
+                return child
+
+            return go
+
+        for fsync, label, item, the_reps in (
+            (False, "no fsync", "5a", reps),
+            (True, "with fsync", "5b", 1),
+        ):
+            runs = best_of(
+                {"big": once(BIG_STEPS, fsync), "base": once(BIG_BASE_STEPS, fsync)}, the_reps
+            )
+            big_run, base_run = fastest(runs["big"]), fastest(runs["base"])
+            if big_run.code != 0 or base_run.code != 0:
+                bad = big_run if big_run.code else base_run
+                self.table.add(
+                    Row(
+                        item,
+                        f"executor per step ({label})",
+                        None,
+                        0.5 if not fsync else None,
+                        unit="ms",
+                        detail="not measured: " + fail(bad, "ocsrun run"),
+                    )
+                )
+                continue
+            per_step = (big_run.wall - base_run.wall) / (BIG_STEPS - BIG_BASE_STEPS) * 1000
+            self.table.add(
+                Row(
+                    item,
+                    f"executor per step ({label})",
+                    per_step,
+                    0.5 if not fsync else None,
+                    unit="ms",
+                    detail=f"({big_run.wall:.2f}s - {base_run.wall:.2f}s) / "
+                    f"{BIG_STEPS - BIG_BASE_STEPS} steps (best of {the_reps}); includes "
+                    "loading and validating those steps"
+                    + ("" if not fsync else "; information only"),
+                )
+            )
+
+    def item6(self, work: Path) -> None:
+        missing = self.executor_available()
+        if missing:
+            for item, what in (
+                ("6a", "resume, 10k records"),
+                ("6b", "runs show, 10k records"),
+                ("6c", "memory 10k vs 1k records"),
+            ):
+                self.table.add(
+                    Row(
+                        item,
+                        what,
+                        None,
+                        0.3 if item != "6c" else 1.25,
+                        unit="s" if item != "6c" else "x",
+                        detail="not measured: " + missing,
+                    )
+                )
+            return
+        print("[6] resume and runs show on 1k- and 10k-record journals", flush=True)
+        runbook = corpus.write_big(CORPORA / "big", JOURNAL_STEPS)
+        finish = work / "finish.yaml"
+        finish.write_text(_answers_yaml(finish=True), encoding="utf-8")
+        measured: dict[int, dict[str, Child]] = {}
+        for records in (1000, 10000):
+            made = self.journal(work, runbook, records)
+            if isinstance(made, str):
+                self.table.add(
+                    Row(
+                        "6",
+                        "resume / runs show",
+                        None,
+                        0.3,
+                        unit="s",
+                        detail="not measured: " + made,
+                    )
+                )
+                return
+            state, run_id, count = made
+            resume = []
+            for rep in range(self.reps):
+                copy = work / f"resume-{records}-{rep}"
+                shutil.copytree(state, copy)
+                resume.append(
+                    run_child(
+                        [
+                            *self.ocsrun,
+                            "resume",
+                            run_id,
+                            "--answers",
+                            str(finish),
+                            "--state-dir",
+                            str(copy),
+                        ],
+                        env=self.env,
+                        cwd=work,
+                    )
+                )
+                shutil.rmtree(copy, ignore_errors=True)
+            show = [
+                run_child(
+                    [*self.ocsrun, "runs", "--state-dir", str(state), "show", run_id],
+                    env=self.env,
+                    cwd=work,
+                )
+                for _ in range(self.reps)
+            ]
+            for name, children in (("resume", resume), ("runs show", show)):
+                if any(c.code != 0 for c in children):
+                    bad = next(c for c in children if c.code != 0)
+                    self.table.add(
+                        Row(
+                            "6",
+                            name,
+                            None,
+                            0.3,
+                            unit="s",
+                            detail="not measured: " + fail(bad, name),
+                        )
+                    )
+                    return
+            measured[records] = {
+                "resume": fastest(resume),
+                "show": fastest(show),
+                "count": count,  # type: ignore[dict-item]
+            }
+        big, small = measured[10000], measured[1000]
+        for item, key, label in (("6a", "resume", "resume"), ("6b", "show", "runs show")):
+            child = big[key]
+            self.table.add(
+                Row(
+                    item,
+                    f"{label}, {big['count']} records",
+                    child.wall,
+                    0.3,
+                    unit="s",
+                    detail=f"best of {self.reps}; peak RSS {child.rss_kb / 1024:.0f} MiB",
+                )
+            )
+        ratios = {key: big[key].rss_kb / small[key].rss_kb for key in ("resume", "show")}
+        worst_key = max(ratios, key=lambda k: ratios[k])
+        self.table.add(
+            Row(
+                "6c",
+                f"memory {big['count']} vs {small['count']} records",
+                ratios[worst_key],
+                1.25,
+                detail="peak RSS "
+                + ", ".join(
+                    f"{k} {big[k].rss_kb / 1024:.0f}/{small[k].rss_kb / 1024:.0f} MiB"
+                    for k in ("resume", "show")
+                ),
+            )
+        )
+
+    def journal(self, work: Path, runbook: Path, records: int) -> tuple[Path, str, int] | str:
+        """An unfinished run with about `records` journal records (notes make it long)."""
+        state = work / f"journal-{records}"
+        if state.exists():
+            shutil.rmtree(state)
+        # Every 10th step is a gate (no notes there); about 2 records per step besides notes.
+        action_steps = JOURNAL_STEPS - JOURNAL_STEPS // 10
+        notes = max(0, (records - 2 * JOURNAL_STEPS - 4) // action_steps)
+        answers = work / f"answers-{records}.yaml"
+        answers.write_text(
+            _answers_yaml(finish=False, notes=notes, steps=JOURNAL_STEPS), encoding="utf-8"
+        )
+        child = run_child(
+            self.run_argv(runbook, answers, state, fsync=False), env=self.env, cwd=work
+        )
+        runs = sorted((state / "runs").glob("*/journal.jsonl")) if state.exists() else []
+        if not runs:
+            return fail(child, "ocsrun run (making the journal)")
+        journal = runs[-1]
+        count = sum(1 for _ in journal.open("rb"))
+        return state, journal.parent.name, count
+
+    # 7 ----------------------------------------------------------------------------------------
+    def item7(self) -> None:
+        small = ensure_corpus(f"n{SMALL_SIZE}", SMALL_SIZE)
+        directory = self.corpus()
+        jobs = 1 if jobs_supported(self.ocsrun) else None
+        print("[7] peak memory: validating 1,000 files vs 10 files", flush=True)
+        runs = best_of(
+            {
+                "small": lambda: run_child(self.validate_argv(small, jobs), env=self.env),
+                "big": lambda: run_child(self.validate_argv(directory, jobs), env=self.env),
+            },
+            max(1, self.reps // 2),
+        )
+        small_rss = statistics.median(c.rss_kb for c in runs["small"])
+        big_rss = statistics.median(c.rss_kb for c in runs["big"])
+        self.table.add(
+            Row(
+                "7",
+                "peak RSS 1000 vs 10 files",
+                big_rss / small_rss,
+                1.5,
+                detail=f"{big_rss / 1024:.0f} MiB vs {small_rss / 1024:.0f} MiB (median)",
+            )
+        )
+
+
+def _files_under(directory: Path) -> list[Path]:
+    import floor
+
+    return floor.files_under(directory)
+
+
+def _answers_yaml(*, finish: bool, notes: int = 0, steps: int = 0) -> str:
+    """A scripted operator: every step done, every gate confirmed, warnings acknowledged."""
+    lines = [
+        "target: host.example.com",
+        "defaults: {after_step: done, acknowledge: true, gate: true}",
+        "steps:",
+    ]
+    if finish:
+        lines.append('  final: {choice: "yes"}')
+    for number in range(1, steps + 1):
+        if number % 10 == 0 or not notes:
+            continue  # gate steps are not asked after_step
+        after = json.dumps(["note"] * notes + ["done"])
+        texts = json.dumps([f"note {i} on step {number}" for i in range(notes)])
+        lines.append(f"  step-{number}: {{after_step: {after}, note: {texts}}}")
+    if lines[-1] == "steps:":
+        lines[-1] = "steps: {}"
+    return "\n".join(lines) + "\n"
+
+
+ITEMS = ("1", "2", "3", "4", "5", "6", "7")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per timing (default 3)")
+    parser.add_argument("--only", default=",".join(ITEMS), help="items to run, e.g. 1,2,4")
+    args = parser.parse_args(argv)
+    chosen = [item.strip() for item in args.only.split(",") if item.strip()]
+    precompile()
+    bench = Bench(max(1, args.reps))
+    print(
+        f"ocsrun: {' '.join(bench.ocsrun)}; python {sys.version.split()[0]}; "
+        f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
+    with tempfile.TemporaryDirectory(prefix="ocsrun-bench-") as tmp:
+        work = Path(tmp)
+        for item in chosen:
+            if item in ("5", "6"):
+                getattr(bench, f"item{item}")(work)
+            elif item in ITEMS:
+                getattr(bench, f"item{item}")()
+            else:
+                parser.error(f"unknown item {item!r}; choose from {', '.join(ITEMS)}")
+    bench.table.print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
