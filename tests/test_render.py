@@ -183,3 +183,10 @@ def test_cli_html_and_usage_errors(capsys: pytest.CaptureFixture[str], tmp_path:
     assert "--output-dir" in err
     code, _, _ = run_main(capsys, "render", str(tmp_path / "missing.yaml"))
     assert code == 2
+
+
+def test_cli_directory_skips_fragments(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, _ = run_main(capsys, "render", str(RUNBOOKS), "--output-dir", str(tmp_path))
+    assert code == 0
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(load_runbook(p).id + ".md" for p in BUNDLED)

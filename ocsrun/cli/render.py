@@ -26,12 +26,13 @@ FORMATS = ("md", "html")
     help="With --output-dir: write nothing; exit 1 listing renders that are stale or missing.",
 )
 def render(runbooks: tuple[str, ...], fmt: str, output_dir: Path | None, check: bool) -> int:
-    """Render runbooks (files or bundled ids) as printable checklists.
+    """Render runbooks (files, directories or bundled ids) as printable checklists.
+
+    Fragments found in a directory are skipped: they are expanded inside each runbook.
 
     Output is deterministic, so rendered files can be committed next to the YAML and kept in
     step by CI with --check.
     """
-    from ocsrun import catalog
     from ocsrun.build import load_runbook
     from ocsrun.render import output_name
     from ocsrun.render import render as render_runbook
@@ -39,8 +40,10 @@ def render(runbooks: tuple[str, ...], fmt: str, output_dir: Path | None, check: 
     if check and output_dir is None:
         raise UsageError("--check needs --output-dir (the directory of committed renders)")
     rendered: list[tuple[str, str]] = []
-    for argument in runbooks:
-        model = load_runbook(catalog.resolve(argument), argument)
+    for path, display, from_directory in _files(runbooks):
+        model = load_runbook(path, display)
+        if from_directory and model.kind == "fragment":
+            continue  # rendered inside every runbook that includes it
         rendered.append((output_name(model, fmt), render_runbook(model, fmt)))
     if output_dir is None:
         click.echo("\n".join(text for _, text in rendered), nl=False)
@@ -52,6 +55,21 @@ def render(runbooks: tuple[str, ...], fmt: str, output_dir: Path | None, check: 
         (output_dir / name).write_bytes(text.encode("utf-8"))
         click.echo(f"wrote {output_dir / name}", err=True)
     return EXIT_OK
+
+
+def _files(arguments: tuple[str, ...]) -> list[tuple[Path, str, bool]]:
+    """(file, name to show, found in a directory) for files, directories and bundled ids."""
+    from ocsrun import catalog
+
+    out: list[tuple[Path, str, bool]] = []
+    for argument in arguments:
+        given = Path(argument)
+        if given.is_dir():
+            found = sorted(p for p in given.rglob("*") if p.suffix in {".yaml", ".yml"})
+            out += [(p, str(p), True) for p in found if p.is_file()]
+        else:
+            out.append((catalog.resolve(argument), argument, False))
+    return out
 
 
 def _check(output_dir: Path, rendered: list[tuple[str, str]]) -> int:
