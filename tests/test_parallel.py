@@ -1,0 +1,91 @@
+"""validate_parallel gives exactly what the serial path gives, in the same order.
+
+Correctness only: nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from ocsrun import parallel
+from ocsrun.reporters import REPORTERS
+from ocsrun.validation import FileResult, expand_paths, validate_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+
+
+def _plain(results: list[FileResult]) -> list[tuple[str, list[str]]]:
+    return [(r.path, [f"{d} ({d.severity.value})" for d in r.diagnostics]) for r in results]
+
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Generated runbooks, a third of them broken, plus the invalid test cases and the bundled
+    runbooks (related ids that resolve only across files)."""
+    root = tmp_path_factory.mktemp("mixed")
+    corpus.generate(root / "generated", 40, broken_every=3)
+    return root
+
+
+def _paths(*given: Path) -> list[Path]:
+    return expand_paths([str(p) for p in given])
+
+
+@pytest.mark.parametrize("jobs", [2, 3])
+def test_parallel_equals_serial(mixed: Path, jobs: int) -> None:
+    paths = _paths(mixed, ROOT / "tests" / "data" / "runbooks", ROOT / "runbooks")
+    serial = validate_paths([str(p) for p in paths])
+    together = parallel.validate_parallel(paths, jobs)
+    assert _plain(together) == _plain(serial)
+    assert any(r.errors for r in serial)  # the comparison covers findings, not only silence
+    for name, report in REPORTERS.items():
+        assert report(together) == report(serial), name
+
+
+def test_unknown_related_across_chunks(tmp_path: Path) -> None:
+    # File i names files i-1 and i-2 as related; dropping some files must warn in the others,
+    # whichever worker validated them.
+    paths = corpus.generate(tmp_path, 40)
+    kept = [p for i, p in enumerate(paths) if i % 5 != 0]
+    serial = validate_paths([str(p) for p in kept])
+    together = parallel.validate_parallel(kept, 2)
+    assert _plain(together) == _plain(serial)
+    assert any(d.rule == "unknown-related" for r in together for d in r.diagnostics)
+
+
+def test_stable_across_runs(mixed: Path) -> None:
+    paths = _paths(mixed)
+    first = _plain(parallel.validate_parallel(paths, 2))
+    assert _plain(parallel.validate_parallel(paths, 2)) == first
+
+
+def test_one_job_or_few_files_is_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = corpus.generate(tmp_path, 3)
+    started = []
+    monkeypatch.setattr(parallel, "ProcessPoolExecutor", lambda *a, **k: started.append(1))
+    assert _plain(parallel.validate_parallel(paths, 1)) == _plain(
+        validate_paths([str(p) for p in paths])
+    )
+    parallel.validate_parallel(paths, 4)  # 3 files: not worth a pool
+    assert started == []
+
+
+def test_chunks_cover_everything_in_order() -> None:
+    paths = [Path(f"f{i}") for i in range(23)]
+    for count in (1, 2, 5, 23, 40):
+        chunks = parallel._chunks(paths, count)
+        assert [p for chunk in chunks for p in chunk] == paths
+        assert all(chunks)
+        sizes = {len(c) for c in chunks}
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_resolve_jobs() -> None:
+    assert parallel.resolve_jobs(3) == 3
+    assert parallel.resolve_jobs(0) >= 1
