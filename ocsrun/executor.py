@@ -85,6 +85,7 @@ class Executor:
         self.resume_command = resume_command
         self.choices: dict[str, str] = {}
         self.active: list[ActiveGate] = []
+        self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
         self.current: str | None = None
         self.started_at = clock()
         self.gates = GateChecker(self, gate_runner or LocalGateRunner())
@@ -377,8 +378,13 @@ class Executor:
                 "loop_index": n,
                 "loop_total": len(items),
             }
-            self.operator.show(Screen("info", f"{loop.var} {n}/{len(items)}: {loop.label(item)}"))
-            self.run_scope(loop.steps, f"{path}[{item}].", inner)
+            position = f"{loop.var} {n}/{len(items)}: {loop.label(item)}"
+            self.operator.show(Screen("info", position))
+            self.loops.append(position)
+            try:
+                self.run_scope(loop.steps, f"{path}[{item}].", inner)
+            finally:
+                self.loops.pop()
         self.finish(step, path, items=list(items))
         return None
 
@@ -409,7 +415,11 @@ class Executor:
     ) -> Screen:
         elapsed = format_duration((self.clock() - self.started_at).total_seconds())
         body = render(step.instructions, context, path)
-        lines = [f"Elapsed: {elapsed}", *(f"Note: {n}" for n in step.notes)]
+        attempt = self.state.step(path).attempt
+        lines = [*self.loops, f"Elapsed: {elapsed}"]
+        if attempt > 1:
+            lines.append(f"Attempt {attempt}")
+        lines += [f"Note: {n}" for n in step.notes]
         if step.required:
             lines.append("Required: this step cannot be skipped")
         return Screen("step", f"Step {index}/{total} · {path} · {step.title}", body, tuple(lines))

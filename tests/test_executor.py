@@ -234,6 +234,7 @@ def test_for_each_runs_in_declared_order_and_shows_position() -> None:
     assert "role 2/3: Web Components Server" in titles
     wizard = next(s for s in h.operator.transcript if "[front-end].wizard.run-wizard" in s.title)
     assert "Front End Server" in wizard.body and TARGET in wizard.body
+    assert "role 3/3: Front End Server" in wizard.lines
     finished_once(h)
 
 
