@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -11,11 +12,21 @@ if TYPE_CHECKING:
     from ocsrun.timeline import Timeline
 
 
-def _timeline(ctx: click.Context, run_id: str) -> Timeline:
+_STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where runs are kept (also accepted before the subcommand, on `ocsrun runs`).",
+)
+
+
+def _timeline(ctx: click.Context, run_id: str, state_dir: Path | None) -> Timeline:
     from ocsrun import timeline
     from ocsrun.cli.runs import store
+    from ocsrun.localstore import LocalDirStore
 
-    handle = store(ctx).open_run(run_id)
+    runs = LocalDirStore(state_dir) if state_dir is not None else store(ctx)
+    handle = runs.open_run(run_id)
     try:
         return timeline.build(handle.info, handle.records())
     finally:
@@ -24,13 +35,14 @@ def _timeline(ctx: click.Context, run_id: str) -> Timeline:
 
 @click.command("show")
 @click.argument("run_id")
+@_STATE_DIR
 @click.pass_context
-def show(ctx: click.Context, run_id: str) -> int:
+def show(ctx: click.Context, run_id: str, state_dir: Path | None) -> int:
     """Timeline of RUN_ID: each step, outcome, duration, who, notes, overrides, evidence."""
     from ocsrun.sanitize import clean
     from ocsrun.timeline import text_lines
 
-    for line in text_lines(_timeline(ctx, run_id)):
+    for line in text_lines(_timeline(ctx, run_id, state_dir)):
         click.echo(clean(line))
     return 0
 
@@ -38,10 +50,11 @@ def show(ctx: click.Context, run_id: str) -> int:
 @click.command("report")
 @click.argument("run_id")
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
+@_STATE_DIR
 @click.pass_context
-def report(ctx: click.Context, run_id: str, fmt: str) -> int:
+def report(ctx: click.Context, run_id: str, fmt: str, state_dir: Path | None) -> int:
     """A hand-over / change-record document for RUN_ID."""
-    timeline = _timeline(ctx, run_id)
+    timeline = _timeline(ctx, run_id, state_dir)
     if fmt == "json":
         click.echo(json.dumps(timeline.as_data(), indent=2, ensure_ascii=False))
     else:
