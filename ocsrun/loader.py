@@ -40,10 +40,20 @@ _BOMS = (
     (b"\xfe\xff", "a UTF-16 byte order mark"),
 )
 # A cheap pre-filter; a hit is confirmed with the real scanner.
-_ANCHOR_HINT = re.compile(r"(?:^|[\s\[{,])[&*][^\s,\[\]{}]")
+# Where an anchor could start a node. Matches inside strings are harmless: the builder only
+# rejects a match where a node really starts (an anchored node starts at its `&`). An alias
+# always needs an anchor first, so rejecting anchors rejects aliases (and billion laughs) too.
+_ANCHOR_HINT = re.compile(r"&[^\s,\[\]{}]")
+_BEFORE_ANCHOR = frozenset(" \t\r\n[{,")
+# An anchor after a tag (`!!str &a x`) starts its node at the tag; the scanner finds those.
+_TAGGED_ANCHOR = re.compile(r"![^\s]*[ \t]+&")
+_ANCHOR_NAME = re.compile(r"&([^\s,\[\]{}]+)")
 _TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
-_LINE_INDENT = re.compile(r"^( *)((?:[-?] +)*)", re.MULTILINE)
-_FLOW = re.compile(r"[\[\]{}]")
+# libyaml's composer recurses on the C stack and crashes somewhere past 20,000 levels. Block
+# nesting needs at least one column of indentation (or `- `/`? `) per two levels, flow nesting
+# one bracket per level, so text under these bounds cannot get near that.
+_SAFE_BRACKETS = 2000
+_DEEP_LINE = re.compile(r"^[ ?-]{1000}", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -106,8 +116,8 @@ def load_text(data: bytes, display: str) -> Document:
     if len(data) > MAX_FILE_BYTES:
         raise _too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
     text = _decode(data, display)
-    _check_depth(text, display)
-    _check_anchors(text, display)
+    _guard_depth(text, display)
+    anchors = _anchor_candidates(text, display)
     root = _compose(text, display)
     if root is None:
         raise LoadError(
@@ -119,8 +129,8 @@ def load_text(data: bytes, display: str) -> Document:
             _pos(display, root),
             rule="not-a-mapping",
         )
-    builder = _Builder(display, check_length=len(text) > MAX_SCALAR_CHARS)
-    value = builder.build(root)
+    builder = _Builder(text, display, anchors=anchors)
+    value = builder.build(root, 1)
     return Document(display, value, text, tuple(builder.diagnostics), root)
 
 
@@ -158,12 +168,14 @@ def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _check_depth(text: str, display: str) -> None:
-    """Refuse nesting beyond MAX_DEPTH before the C composer, which recurses on the C stack."""
-    if _depth_bound(text) <= MAX_DEPTH:
+def _guard_depth(text: str, display: str) -> None:
+    """Refuse very deep nesting before the C composer can crash on it.
+
+    The exact limit (MAX_DEPTH) is enforced by the builder; this only has to be cheap and safe.
+    """
+    if text.count("[") + text.count("{") <= _SAFE_BRACKETS and _DEEP_LINE.search(text) is None:
         return
-    # The bound is loose (brackets in strings count too), so confirm with the event stream,
-    # which libyaml produces iteratively, and stop at the first level too deep.
+    # Possibly deep: walk the event stream, which libyaml produces iteratively.
     depth = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
@@ -182,31 +194,38 @@ def _mark(mark: Any) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
-def _depth_bound(text: str) -> int:
-    """An upper bound on nesting: open flow brackets plus block levels (at most 2 per column)."""
-    flow = deepest = 0
-    for char in _FLOW.findall(text):
-        flow += 1 if char in "[{" else -1
-        deepest = max(deepest, flow)
-    block = max((len(m.group(1)) + len(m.group(2)) for m in _LINE_INDENT.finditer(text)), default=0)
-    return deepest + 2 * (block + 1)
+def _anchor_candidates(text: str, display: str) -> frozenset[tuple[int, int]]:
+    """0-based (line, column) of every `&` that might start an anchored node."""
+    if "&" not in text:
+        return frozenset()
+    if _TAGGED_ANCHOR.search(text):
+        _scan_anchors(text, display)
+    found = set()
+    for match in _ANCHOR_HINT.finditer(text):
+        offset = match.start()
+        if offset and text[offset - 1] not in _BEFORE_ANCHOR:
+            continue
+        line = text.count("\n", 0, offset)
+        found.add((line, offset - (text.rfind("\n", 0, offset) + 1)))
+    return frozenset(found)
 
 
-def _check_anchors(text: str, display: str) -> None:
-    if _ANCHOR_HINT.search(text) is None:
-        return
+def _scan_anchors(text: str, display: str) -> None:
     try:
         for token in yaml.scan(text, Loader=_Loader):
-            if isinstance(token, yaml.AnchorToken | yaml.AliasToken):
-                kind = "anchor" if isinstance(token, yaml.AnchorToken) else "alias"
+            if isinstance(token, yaml.AnchorToken):
                 mark = token.start_mark
-                raise LoadError(
-                    f"YAML {kind} '{token.value}' is not allowed; use a fragment (`uses:`) instead",
-                    Position(display, mark.line + 1, mark.column + 1),
-                    rule="yaml-alias",
-                )
+                raise _anchor_error(display, str(token.value), mark.line, mark.column)
     except yaml.YAMLError:
         return  # composing will report it
+
+
+def _anchor_error(display: str, name: str, line: int, column: int) -> LoadError:
+    return LoadError(
+        f"YAML anchor '{name}' is not allowed (nor aliases); use a fragment (`uses:`) instead",
+        Position(display, line + 1, column + 1),
+        rule="yaml-alias",
+    )
 
 
 def _compose(text: str, display: str) -> Node | None:
@@ -241,21 +260,40 @@ def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadE
 class _Builder:
     """Turns composed nodes into plain values; records duplicate keys instead of failing."""
 
-    def __init__(self, display: str, *, check_length: bool) -> None:
+    def __init__(self, text: str, display: str, *, anchors: frozenset[tuple[int, int]]) -> None:
+        self.text = text
         self.display = display
-        self.check_length = check_length
+        # No scalar can be longer than the whole text: skip the per-scalar check when short.
+        self.check_length = len(text) > MAX_SCALAR_CHARS
+        self.anchors = anchors
         self.diagnostics: list[Diagnostic] = []
 
-    def build(self, node: Node) -> Any:
+    def build(self, node: Node, depth: int) -> Any:
+        """The plain value of node; depth is the nesting level of the collection it is in."""
+        if self.anchors:
+            self._check_anchor(node)
         if isinstance(node, ScalarNode):
             return self.scalar(node)
+        if depth > MAX_DEPTH:
+            line, col = _mark(node.start_mark)
+            raise _too_large(self.display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
         if isinstance(node, SequenceNode):
             self._check_tag(node, _SEQ)
-            return [self.build(child) for child in node.value]
+            return [self.build(child, depth + 1) for child in node.value]
         self._check_tag(node, _MAP)
-        return self.mapping(node)
+        return self.mapping(node, depth)
 
-    def mapping(self, node: Node) -> dict[str, Any]:
+    def _check_anchor(self, node: Node) -> None:
+        mark = node.start_mark
+        if (mark.line, mark.column) in self.anchors:
+            name = self._anchor_name(mark.index)
+            raise _anchor_error(self.display, name, mark.line, mark.column)
+
+    def _anchor_name(self, index: int) -> str:
+        match = _ANCHOR_NAME.match(self.text, index)
+        return match.group(1) if match else "?"
+
+    def mapping(self, node: Node, depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
@@ -264,10 +302,12 @@ class _Builder:
                     _pos(self.display, key_node),
                     rule="yaml-syntax",
                 )
+            if self.anchors:
+                self._check_anchor(key_node)
             key = key_node.value
             if key in result:
                 self._duplicate(node, key_node)
-            result[key] = self.build(value_node)
+            result[key] = self.build(value_node, depth + 1)
         return result
 
     def _duplicate(self, node: Node, key_node: ScalarNode) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -99,27 +99,40 @@ def _environment() -> Any:
     return jinja2.Environment(autoescape=False)
 
 
-def _undeclared(tree: Any) -> frozenset[str]:
-    from jinja2 import meta
+def _undeclared(tree: Any, *, assigns: bool) -> frozenset[str]:
+    """Names a parsed template reads without defining them itself (minus Jinja's globals)."""
+    from jinja2 import meta, nodes
 
-    env = _environment()
-    return frozenset(meta.find_undeclared_variables(tree)) - set(env.globals)
+    if assigns:  # {% for %} / {% set %} define names: let Jinja's own analysis sort them out
+        names = set(meta.find_undeclared_variables(tree))
+    else:  # outputs only: every loaded name comes from outside, and this walk is much cheaper
+        names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    return frozenset(names) - set(_environment().globals)
 
 
-@cache
+# `{{ name }}` alone is by far the most common template; it needs no parser.
+_SIMPLE_OUTPUT = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
+_JINJA_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
+
+
+@lru_cache(maxsize=8192)
 def _template(source: str) -> Parsed:
     if "{" not in source:
         return _NO_TEMPLATE
+    rest = _SIMPLE_OUTPUT.sub("", source)
+    if not any(opener in rest for opener in ("{{", "{%", "{#")):
+        names = frozenset(_SIMPLE_OUTPUT.findall(source)) - _JINJA_LITERALS
+        return Parsed(None, names - set(_environment().globals))
     from jinja2 import TemplateSyntaxError
 
     try:
         tree = _environment().parse(source)
     except TemplateSyntaxError as error:
         return Parsed(f"{error.message} (line {error.lineno})", frozenset())
-    return Parsed(None, _undeclared(tree), tree)
+    return Parsed(None, _undeclared(tree, assigns="{%" in source), tree)
 
 
-@cache
+@lru_cache(maxsize=8192)
 def _expression(source: str) -> Parsed:
     from jinja2 import TemplateSyntaxError, nodes
     from jinja2.parser import Parser
@@ -134,7 +147,7 @@ def _expression(source: str) -> Parsed:
     except TemplateSyntaxError as error:
         return Parsed(str(error.message), frozenset())
     tree = nodes.Template([nodes.Output([expression])]).set_environment(_environment())
-    return Parsed(None, _undeclared(tree), expression)
+    return Parsed(None, _undeclared(tree, assigns=False), expression)
 
 
 def _impossible(source: str, domains: dict[str, set[str]]) -> str | None:
