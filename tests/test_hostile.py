@@ -1,0 +1,371 @@
+"""Hostile input: every case in tests/data/hostile/cases.yaml, through the real CLI.
+
+Each case names an input (a committed file, or a generator below for what must not be
+committed: big files, deep nesting, FIFOs, devices, symlinks), the commands to run it
+through, and what must come out: the documented exit code, and one output line that holds
+the position, the rule id and a fragment of the message. Every run is a subprocess with a
+timeout; its wall time and peak memory (ru_maxrss from wait4) are checked against generous
+safety nets only. The real limits live in the code; these nets catch a limit that is missing.
+
+The worst time and memory are written to `hostile-report.txt` in pytest's base temp
+directory (or $OCSRUN_HOSTILE_REPORT) and printed at the end of the session (visible with -s).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+HOSTILE = ROOT / "tests" / "data" / "hostile"
+FIXTURES = HOSTILE / "fixtures"
+CASES_FILE = HOSTILE / "cases.yaml"
+
+# Safety nets, far above what any case needs; the code's own limits must hold well below.
+WALL_LIMIT_S = 20.0
+RSS_LIMIT_BYTES = 1024**3
+KILL_AFTER_S = 60.0
+EXIT_CODES = {0, 1, 2, 3, 4, 130}
+TRACEBACK = "Traceback (most recent call last)"
+# Raw control characters other than newline and tab: what would let input drive the terminal.
+RAW_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+
+BASE_TEXT = (FIXTURES / "base.yaml").read_text(encoding="utf-8")
+
+
+# --- running the CLI, measured ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    argv: tuple[str, ...]
+    code: int
+    out: str
+    err: str
+    seconds: float
+    max_rss: int  # bytes
+
+    @property
+    def text(self) -> str:
+        return self.out + self.err
+
+
+def cli_env(state: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "OCSRUN_STATE_DIR": str(state),
+            "NO_COLOR": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "LC_ALL": "C.UTF-8",
+        }
+    )
+    return env
+
+
+def run_cli(args: list[str], cwd: Path, state: Path) -> Outcome:
+    """`python -m ocsrun ARGS` with no stdin; wall time and the child's own peak RSS."""
+    argv = (sys.executable, "-m", "ocsrun", *args)
+    out_path, err_path = state.parent / ".cli-out", state.parent / ".cli-err"
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        start = time.monotonic()
+        child = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=cli_env(state),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            start_new_session=True,
+        )
+        status, usage = _wait(child.pid, start)
+        seconds = time.monotonic() - start
+    code = os.waitstatus_to_exitcode(status)
+    return Outcome(
+        argv=tuple(args),
+        code=code,
+        out=out_path.read_bytes().decode("utf-8", errors="replace"),
+        err=err_path.read_bytes().decode("utf-8", errors="replace"),
+        seconds=seconds,
+        max_rss=usage.ru_maxrss * 1024,  # Linux reports KiB
+    )
+
+
+def _wait(pid: int, start: float) -> tuple[int, Any]:
+    # wait4 gives this child's own rusage; RUSAGE_CHILDREN would mix in every earlier case.
+    while True:
+        done, status, usage = os.wait4(pid, os.WNOHANG)
+        if done:
+            return status, usage
+        if time.monotonic() - start > KILL_AFTER_S:
+            os.killpg(pid, signal.SIGKILL)
+            _, status, usage = os.wait4(pid, 0)
+            pytest.fail(f"still running after {KILL_AFTER_S:.0f}s: a limit is missing")
+        time.sleep(0.01)
+
+
+# --- the session report -------------------------------------------------------------------
+
+
+@dataclass
+class Worst:
+    seconds: float = 0.0
+    seconds_case: str = ""
+    rss: int = 0
+    rss_case: str = ""
+    runs: int = 0
+    cases: int = 0
+
+    def note(self, case: str, outcome: Outcome) -> None:
+        self.runs += 1
+        if outcome.seconds > self.seconds:
+            self.seconds, self.seconds_case = outcome.seconds, f"{case} ({outcome.argv[0]})"
+        if outcome.max_rss > self.rss:
+            self.rss, self.rss_case = outcome.max_rss, f"{case} ({outcome.argv[0]})"
+
+
+@pytest.fixture(scope="session")
+def worst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worst]:
+    record = Worst()
+    yield record
+    if not record.runs:
+        return
+    report = (
+        f"hostile cases: {record.cases}, CLI runs: {record.runs}\n"
+        f"worst time: {record.seconds:.2f} s in {record.seconds_case}\n"
+        f"worst peak RSS: {record.rss / 2**20:.1f} MiB in {record.rss_case}\n"
+    )
+    target = os.environ.get("OCSRUN_HOSTILE_REPORT")
+    path = Path(target) if target else tmp_path_factory.getbasetemp() / "hostile-report.txt"
+    path.write_text(report, encoding="utf-8")
+    print(f"\n{report}(written to {path})")
+
+
+# --- generators for what is never committed -------------------------------------------------
+
+Generated = tuple[Path, str]  # (working directory, the path argument as given)
+
+
+def _write(directory: Path, name: str, data: str | bytes) -> Generated:
+    path = directory / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    path.write_bytes(data)
+    return directory, name
+
+
+def nesting_flow(tmp: Path) -> Generated:
+    depth = 100_000
+    return _write(tmp, "deep.yaml", "format: ocsrun/v1\nx: " + "[" * depth + "]" * depth + "\n")
+
+
+def nesting_block(tmp: Path) -> Generated:
+    return _write(tmp, "deep.yaml", "format: ocsrun/v1\nx:\n  " + "- " * 100_000 + "end\n")
+
+
+def nesting_mapping(tmp: Path) -> Generated:
+    depth = 100_000
+    return _write(tmp, "deep.yaml", "format: ocsrun/v1\nx: " + "{a: " * depth + "}" * depth + "\n")
+
+
+def file_50mb(tmp: Path) -> Generated:
+    path = tmp / "big.yaml"
+    line = b"# " + b"padding " * 12 + b"\n"
+    with path.open("wb") as out:
+        out.write(BASE_TEXT.encode())
+        out.write(line * ((50 * 2**20 - len(BASE_TEXT)) // len(line)))
+    return tmp, path.name
+
+
+def string_10mb(tmp: Path) -> Generated:
+    title = "x" * (10 * 2**20)
+    return _write(tmp, "title.yaml", BASE_TEXT.replace("title: Base runbook", f"title: {title}"))
+
+
+def string_over_scalar_limit(tmp: Path) -> Generated:
+    # Sized from the loader's own limits: one string just over the string limit, in a file
+    # under the file limit, so it is the string limit that must catch it.
+    from ocsrun.loader import MAX_FILE_BYTES, MAX_SCALAR_CHARS
+
+    title = "y" * (MAX_SCALAR_CHARS + 1)
+    text = BASE_TEXT.replace("title: Base runbook", f"title: {title}")
+    assert len(text.encode()) < MAX_FILE_BYTES
+    return _write(tmp, "title.yaml", text)
+
+
+def billion_laughs(tmp: Path) -> Generated:
+    lines = ["a0: &a0 [" + ", ".join(["lol"] * 20) + "]"]
+    for level in range(1, 20):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 20) + "]")
+    return _write(tmp, "laughs.yaml", "\n".join(lines) + "\n")
+
+
+def alias_flood(tmp: Path) -> Generated:
+    return _write(tmp, "aliases.yaml", "format: ocsrun/v1\nanchor: &x value\nmany: [" + ", ".join(["*x"] * 100_000) + "]\n")
+
+
+def flow_list_flood(tmp: Path) -> Generated:
+    from ocsrun.loader import MAX_FILE_BYTES
+
+    count = (MAX_FILE_BYTES - len(BASE_TEXT) - 100) // 2
+    return _write(tmp, "flood.yaml", BASE_TEXT + "x-flood: [" + "a," * count + "]\n")
+
+
+def duplicate_key_flood(tmp: Path) -> Generated:
+    from ocsrun.loader import MAX_FILE_BYTES
+
+    count = (MAX_FILE_BYTES - len(BASE_TEXT) - 100) // 5
+    return _write(tmp, "dups.yaml", BASE_TEXT + "k: 1\n" * count)
+
+
+def fifo_runbook(tmp: Path) -> Generated:
+    os.mkfifo(tmp / "pipe.yaml")
+    return tmp, "pipe.yaml"
+
+
+def fifo_in_directory(tmp: Path) -> Generated:
+    _write(tmp, "tree/good.yaml", BASE_TEXT)
+    os.mkfifo(tmp / "tree" / "pipe.yaml")
+    return tmp, "tree"
+
+
+def dev_zero_runbook(tmp: Path) -> Generated:
+    return tmp, "/dev/zero"
+
+
+def symlink_to_urandom(tmp: Path) -> Generated:
+    (tmp / "random.yaml").symlink_to("/dev/urandom")
+    return tmp, "random.yaml"
+
+
+def _include_main(tmp: Path) -> Path:
+    text = BASE_TEXT + "  - id: call\n    title: Call call\n    uses: fragments/frag.yaml\n"
+    _write(tmp, "tree/main.yaml", text)
+    (tmp / "tree" / "fragments").mkdir()
+    return tmp / "tree" / "fragments" / "frag.yaml"
+
+
+def include_symlink_escape(tmp: Path) -> Generated:
+    fragment = _include_main(tmp)
+    outside = (HOSTILE / "includes" / "cycle" / "fragments" / "b.yaml").read_text(encoding="utf-8")
+    _write(tmp, "outside/frag.yaml", outside)
+    fragment.symlink_to(tmp / "outside" / "frag.yaml")
+    return tmp, "tree/main.yaml"
+
+
+def include_symlink_dev_zero(tmp: Path) -> Generated:
+    _include_main(tmp).symlink_to("/dev/zero")
+    return tmp, "tree/main.yaml"
+
+
+def include_fifo(tmp: Path) -> Generated:
+    os.mkfifo(_include_main(tmp))
+    return tmp, "tree/main.yaml"
+
+
+GENERATORS: dict[str, Callable[[Path], Generated]] = {
+    f.__name__: f
+    for f in (
+        nesting_flow,
+        nesting_block,
+        nesting_mapping,
+        file_50mb,
+        string_10mb,
+        string_over_scalar_limit,
+        billion_laughs,
+        alias_flood,
+        flow_list_flood,
+        duplicate_key_flood,
+        fifo_runbook,
+        fifo_in_directory,
+        dev_zero_runbook,
+        symlink_to_urandom,
+        include_symlink_escape,
+        include_symlink_dev_zero,
+        include_fifo,
+    )
+}
+
+
+# --- the cases ----------------------------------------------------------------------------
+
+
+def load_cases() -> list[dict[str, Any]]:
+    loaded = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
+    assert isinstance(loaded, list)
+    return loaded
+
+
+CASES = load_cases()
+
+
+def command_args(command: str, target: str, tmp: Path) -> list[str]:
+    if command == "validate":
+        return ["validate", target]
+    if command == "render":
+        return ["render", target]
+    if command == "diff":
+        # A pull request that replaces a good runbook with the hostile one: it must fail the diff.
+        base = tmp / "diff-base.yaml"
+        base.write_text(BASE_TEXT, encoding="utf-8")
+        return ["diff", "--fail-on", "safety", str(base), target]
+    if command == "rehearse":
+        return ["rehearse", target, "--answers", str(FIXTURES / "answers.yaml")]
+    raise AssertionError(f"unknown command {command!r} in {CASES_FILE.name}")
+
+
+def test_the_corpus_is_complete_and_consistent() -> None:
+    names = [case["name"] for case in CASES]
+    assert len(names) == len(set(names)), "case names must be unique"
+    assert len(CASES) >= 60
+    committed = {str(p.relative_to(HOSTILE)) for p in HOSTILE.rglob("*") if p.is_file()}
+    used = {case["file"] for case in CASES if "file" in case}
+    assert used <= committed, f"cases name missing files: {sorted(used - committed)}"
+    for case in CASES:
+        assert ("file" in case) != ("generate" in case), case["name"]
+        assert case.get("generate", "validate") == "validate" or case["generate"] in GENERATORS
+        assert case["exit"] in EXIT_CODES
+        assert case["message"] or case["rule"], case["name"]
+
+
+@pytest.mark.parametrize(
+    ("case", "command"),
+    [
+        pytest.param(case, command, id=f"{case['name']}-{command}")
+        for case in CASES
+        for command in case.get("commands", ["validate"])
+    ],
+)
+def test_hostile_input(case: dict[str, Any], command: str, tmp_path: Path, worst: Worst) -> None:
+    if "generate" in case:
+        cwd, target = GENERATORS[case["generate"]](tmp_path)
+    else:
+        cwd, target = HOSTILE, case["file"]
+    outcome = run_cli(command_args(command, target, tmp_path), cwd, tmp_path / "state")
+    worst.note(case["name"], outcome)
+    if command == "validate":
+        worst.cases += 1
+
+    shown = outcome.text[-3000:]
+    assert TRACEBACK not in outcome.text, shown
+    assert outcome.code == case["exit"], f"exit {outcome.code}, expected {case['exit']}:\n{shown}"
+    assert not RAW_CONTROLS.search(outcome.text), f"raw control characters reach the terminal:\n{shown!r}"
+    assert outcome.seconds < WALL_LIMIT_S, f"{outcome.seconds:.1f}s: a limit is missing"
+    assert outcome.max_rss < RSS_LIMIT_BYTES, f"{outcome.max_rss / 2**20:.0f} MiB: a limit is missing"
+    where = target + (f":{case['position']}" if case.get("position") else "")
+    wanted = [where, case["message"] or "", f"[{case['rule']}]" if case["rule"] else ""]
+    matching = [line for line in outcome.text.splitlines() if all(w in line for w in wanted)]
+    assert matching, f"no line holds all of {wanted}:\n{shown}"
