@@ -214,7 +214,11 @@ def billion_laughs(tmp: Path) -> Generated:
 
 
 def alias_flood(tmp: Path) -> Generated:
-    return _write(tmp, "aliases.yaml", "format: ocsrun/v1\nanchor: &x value\nmany: [" + ", ".join(["*x"] * 100_000) + "]\n")
+    return _write(
+        tmp,
+        "aliases.yaml",
+        "format: ocsrun/v1\nanchor: &x value\nmany: [" + ", ".join(["*x"] * 100_000) + "]\n",
+    )
 
 
 def flow_list_flood(tmp: Path) -> Generated:
@@ -362,9 +366,13 @@ def test_hostile_input(case: dict[str, Any], command: str, tmp_path: Path, worst
     shown = outcome.text[-3000:]
     assert TRACEBACK not in outcome.text, shown
     assert outcome.code == case["exit"], f"exit {outcome.code}, expected {case['exit']}:\n{shown}"
-    assert not RAW_CONTROLS.search(outcome.text), f"raw control characters reach the terminal:\n{shown!r}"
+    assert not RAW_CONTROLS.search(outcome.text), (
+        f"raw control characters reach the terminal:\n{shown!r}"
+    )
     assert outcome.seconds < WALL_LIMIT_S, f"{outcome.seconds:.1f}s: a limit is missing"
-    assert outcome.max_rss < RSS_LIMIT_BYTES, f"{outcome.max_rss / 2**20:.0f} MiB: a limit is missing"
+    assert outcome.max_rss < RSS_LIMIT_BYTES, (
+        f"{outcome.max_rss / 2**20:.0f} MiB: a limit is missing"
+    )
     where = target + (f":{case['position']}" if case.get("position") else "")
     wanted = [where, case["message"] or "", f"[{case['rule']}]" if case["rule"] else ""]
     matching = [line for line in outcome.text.splitlines() if all(w in line for w in wanted)]
