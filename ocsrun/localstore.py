@@ -21,6 +21,7 @@ every byte that was ever acknowledged:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import hashlib
@@ -163,8 +164,10 @@ class LocalRunHandle:
             os.ftruncate(fd, before)
             os.fsync(fd)
         except OSError as undo:
-            # Re-read the tail next time: what is on disk is now unknown.
-            self._load_tail()
+            # What is on disk is now unknown: re-read the tail so a leftover
+            # partial line is treated as a torn tail by the next append.
+            with contextlib.suppress(JournalCorrupt, OSError):
+                self._load_tail()
             raise StorageFull(
                 f"could not write a journal record to {self._journal} ({reason}), and could "
                 f"not remove the partial write ({undo.strerror}); free space, then resume "

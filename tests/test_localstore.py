@@ -460,7 +460,8 @@ print("ready", flush=True)
 i = 0
 while True:
     i += 1
-    handle.append("step.done", {"i": i, "pad": "x" * (i % 300)})
+    record = handle.append("step.done", {"i": i, "pad": "x" * (i % 300)})
+    print(record.seq, flush=True)  # acknowledged: must survive the kill
 """
 
 
@@ -481,12 +482,15 @@ def test_sigkill_mid_append_loses_nothing_acknowledged(store: LocalDirStore) -> 
         time.sleep(rng.uniform(0.0, 0.05))
         child.send_signal(signal.SIGKILL)
         child.wait()
+        acknowledged = [int(line) for line in child.stdout.read().split(b"\n") if line]
         report = store.verify(info.run_id)
         assert {p.kind for p in report.problems} <= {"torn-tail"}, report.problems
         with store.open_run(info.run_id) as handle:
             seqs = [r.seq for r in handle.records()]
         assert seqs == list(range(1, len(seqs) + 1))
         assert len(seqs) == report.records
+        if acknowledged:
+            assert acknowledged[-1] <= len(seqs), "an acknowledged record was lost"
     with store.open_run(info.run_id) as handle:
         types = [r.type for r in handle.records()]
     assert types.count("run.resumed") == 20
