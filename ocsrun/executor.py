@@ -11,6 +11,7 @@ is not finished. Event types are listed in `ocsrun.events`.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from typing import Any
 
 from ocsrun import events as ev
 from ocsrun import model as m
-from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, RunAborted
+from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, OcsrunError, RunAborted
 from ocsrun.gates import GateRunner
 from ocsrun.gatestep import GateChecker
 from ocsrun.operator import Ask, Operator, Screen
@@ -119,6 +120,16 @@ class Executor:
             raise NoOperatorInput(self._resume_text("end of input at a prompt")) from None
         except AnswersError:
             self._interrupted("answers")
+            raise
+        except RunAborted:
+            raise  # already journaled as run.aborted
+        except OcsrunError as error:
+            # A template failing at run time, the disk filling up: say so in the journal
+            # if it still takes a record, so `runs show` tells why the run stopped.
+            with contextlib.suppress(OcsrunError, OSError):
+                self.record(
+                    ev.RUN_INTERRUPTED, reason="error", step=self.current, error=error.message[:300]
+                )
             raise
 
     def _resume_text(self, what: str) -> str:

@@ -8,8 +8,9 @@ with parsed options and nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -79,6 +80,23 @@ def _operator(answers: Path | None, rehearsal: bool) -> tuple[Operator, Any]:
     return TerminalOperator(rehearsal=rehearsal), None
 
 
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a dropped SSH session) stop a run like Ctrl-C: journaled first."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    caught = (signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, interrupt) for sig in caught}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def resume_command(run_id: str, state_dir: Path) -> str:
     return f"ocsrun resume {run_id} --state-dir {shlex.quote(str(state_dir))}"
 
@@ -106,7 +124,8 @@ def start(options: RunOptions) -> int:
             broken = getattr(held, "broken", None)
             if broken is not None:
                 handle.append(ev.LOCK_BROKEN, {"holder": _as_dict(broken)})
-            _executor(plan, operator, handle, store).run()
+            with _signals_interrupt():
+                _executor(plan, operator, handle, store).run()
         finally:
             handle.close()
     finally:
@@ -237,7 +256,8 @@ def resume(options: ResumeOptions) -> int:
         )
         try:
             plan = Plan(runbook, Path(info.runbook_path), info.target, params, info.rehearsal)
-            _executor(plan, operator, handle, store, state).resume(changed)
+            with _signals_interrupt():
+                _executor(plan, operator, handle, store, state).resume(changed)
         finally:
             if held is not None:
                 held.release()

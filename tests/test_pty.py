@@ -160,6 +160,18 @@ def test_ctrl_c_records_the_interruption_and_names_the_resume_command(tmp_path: 
     assert done == ["log-on", "path", "right-only", "run-wizard", "check-log"]
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP])
+def test_terminate_or_hangup_is_journaled_like_ctrl_c(tmp_path: Path, sig: int) -> None:
+    state = tmp_path / "state"
+    child = start(state)
+    child.expect("Type understood")
+    child.kill(sig)
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert journal(state, run_id_of(state))[-1]["type"] == "run.interrupted"
+
+
 def test_end_of_input_at_a_prompt_is_exit_2_not_a_hang(tmp_path: Path) -> None:
     state = tmp_path / "state"
     child = start(state)
