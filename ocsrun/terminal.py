@@ -50,7 +50,8 @@ class TerminalOperator:
         return click.style(text, **style) if self.colour else text
 
     def _echo(self, text: str = "", **style: Any) -> None:
-        click.echo(self._style(clean(text), **style))
+        # color= makes our decision final (click would otherwise strip styles off a non-TTY).
+        click.echo(self._style(clean(text), **style), color=self.colour)
 
     def show(self, screen: Screen) -> None:
         colour = _LEVEL_COLOURS.get(screen.level)
