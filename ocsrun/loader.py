@@ -7,11 +7,13 @@ diagnostic needs a position, so valid files pay nothing for them.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -22,6 +24,7 @@ from ocsrun.errors import LoadError, Position
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_SCALAR_CHARS = 1024 * 1024
+MAX_NODES = 250_000  # the bundled runbooks have a few thousand; this stops floods of tiny items
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -99,24 +102,38 @@ def _pos(path: str, node: Node) -> Position:
 def load_document(path: Path, display: str | None = None) -> Document:
     shown = display if display is not None else str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise _too_large(shown, f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
-        with path.open("rb") as handle:
-            # Read one byte past the limit so a file that grew since stat() is still caught.
-            data = handle.read(MAX_FILE_BYTES + 1)
+        # Non-blocking, and checked on the open descriptor: a FIFO or device (even one swapped
+        # in after a check by name) must neither block nor stream forever.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         raise LoadError(
             f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
         ) from None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = _read_regular(handle, shown)
+        except OSError as error:
+            raise LoadError(
+                f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
+            ) from None
     return load_text(data, shown)
+
+
+def _read_regular(handle: BinaryIO, shown: str) -> bytes:
+    info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        raise LoadError("not a regular file", Position(shown), rule="io")
+    if info.st_size > MAX_FILE_BYTES:
+        raise _too_large(shown, f"file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}")
+    # One byte past the limit, so a file that grew since fstat() is still caught.
+    return handle.read(MAX_FILE_BYTES + 1)
 
 
 def load_text(data: bytes, display: str) -> Document:
     if len(data) > MAX_FILE_BYTES:
         raise _too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
     text = _decode(data, display)
-    _guard_depth(text, display)
+    _guard_structure(text, display)
     anchors = _anchor_candidates(text, display)
     root = _compose(text, display)
     if root is None:
@@ -168,26 +185,40 @@ def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _guard_depth(text: str, display: str) -> None:
-    """Refuse very deep nesting before the C composer can crash on it.
+def _guard_structure(text: str, display: str) -> None:
+    """Refuse very deep nesting and node floods before the C composer builds (or crashes on) them.
 
-    The exact limit (MAX_DEPTH) is enforced by the builder; this only has to be cheap and safe.
+    The exact depth limit is enforced by the builder; this only has to be cheap and safe. Every
+    node takes at least one character, so short texts cannot hold too many.
     """
-    if text.count("[") + text.count("{") <= _SAFE_BRACKETS and _DEEP_LINE.search(text) is None:
+    if (
+        len(text) <= MAX_NODES
+        and text.count("[") + text.count("{") <= _SAFE_BRACKETS
+        and _DEEP_LINE.search(text) is None
+    ):
         return
-    # Possibly deep: walk the event stream, which libyaml produces iteratively.
-    depth = 0
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    line, col = _mark(event.start_mark)
-                    raise _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
+        _walk_events(text, display)
     except yaml.YAMLError:
         return  # composing will report the syntax error with its mark
+
+
+def _walk_events(text: str, display: str) -> None:
+    """Count depth and nodes on the event stream, which libyaml produces iteratively."""
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                line, col = _mark(event.start_mark)
+                raise _too_large(display, f"more than {MAX_NODES} nodes", line, col)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, col = _mark(event.start_mark)
+                raise _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
 
 
 def _mark(mark: Any) -> tuple[int, int]:

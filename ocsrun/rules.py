@@ -6,6 +6,7 @@ schema errors is still checked), so every access goes through the small guards b
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -129,6 +130,9 @@ def _template(source: str) -> Parsed:
         tree = _environment().parse(source)
     except TemplateSyntaxError as error:
         return Parsed(f"{error.message} (line {error.lineno})", frozenset())
+    unsafe = _unsafe(tree)
+    if unsafe:
+        return Parsed(unsafe, frozenset())
     return Parsed(None, _undeclared(tree, assigns="{%" in source), tree)
 
 
@@ -147,7 +151,58 @@ def _expression(source: str) -> Parsed:
     except TemplateSyntaxError as error:
         return Parsed(str(error.message), frozenset())
     tree = nodes.Template([nodes.Output([expression])]).set_environment(_environment())
+    unsafe = _unsafe(tree)
+    if unsafe:
+        return Parsed(unsafe, frozenset())
     return Parsed(None, _undeclared(tree, assigns=False), expression)
+
+
+def _unsafe(tree: Any) -> str | None:
+    """What a template uses that runbooks may not: private attributes, and constructs that
+    can make rendering explode (huge strings, huge numbers, loops). The run-time sandbox
+    refuses most of these too; saying so at validation time names the line."""
+    from jinja2 import nodes
+
+    problems: list[str] = []
+    for node in tree.find_all(
+        (nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.BinExpr, nodes.Stmt)
+    ):
+        problem = _unsafe_node(node)
+        if problem and problem not in problems:
+            problems.append(problem)
+    return "not allowed in runbook templates: " + "; ".join(problems) if problems else None
+
+
+def _unsafe_node(node: Any) -> str | None:
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Getattr):
+        return f"attribute '{node.attr}' (private)" if node.attr.startswith("_") else None
+    if isinstance(node, nodes.Getitem):
+        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        return f"item '{key}' (private)" if isinstance(key, str) and key.startswith("_") else None
+    if isinstance(node, nodes.Mul | nodes.Pow):
+        return f"operator '{node.operator}' (it can build huge values)"
+    return _unsafe_construct(node)
+
+
+def _unsafe_construct(node: Any) -> str | None:
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Filter):
+        return "the 'attr' filter" if node.name == "attr" else None
+    if isinstance(node, nodes.For):
+        return "'for' loops (use a for_each step)"
+    banned = (
+        nodes.Macro,
+        nodes.CallBlock,
+        nodes.Include,
+        nodes.Import,
+        nodes.FromImport,
+        nodes.Extends,
+        nodes.Block,
+    )
+    return f"'{type(node).__name__.lower()}' statements" if isinstance(node, banned) else None
 
 
 def _impossible(source: str, domains: dict[str, set[str]]) -> str | None:
@@ -500,9 +555,73 @@ def _compile(pattern: str) -> re.Pattern[str] | str:
     if len(pattern) > MAX_REGEX:
         return f"it is {len(pattern)} characters long; the limit is {MAX_REGEX}"
     try:
-        return re.compile(pattern)
+        compiled = re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as error:
         return str(error)
+    return _backtracking(pattern) or compiled
+
+
+def _backtracking(pattern: str) -> str | None:
+    """Why a regex could backtrack catastrophically (nested or overlapping repeats), if it can.
+
+    Evidence files are matched line by line on the operator's machine; a pattern like
+    `^(a+)+$` would hang the run on one unlucky line.
+    """
+    try:
+        parser = importlib.import_module("re._parser")
+        tree = parser.parse(pattern)
+    except Exception:  # a private module: if it changes, only this heuristic is lost
+        return None
+    # The opcodes are re-exported by the parser module.
+    return _repeat_problem(tree, parser)
+
+
+def _repeat_problem(sub: Any, c: Any) -> str | None:
+    """Walk the parsed regex; at each unbounded repeat, look at what it repeats."""
+    for op, av in sub:
+        children: list[Any] = []
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            body = _body(av[2], c)
+            if av[1] == c.MAXREPEAT:
+                problem = _repeated_body_problem(body, c)
+                if problem:
+                    return problem
+            children = [av[2]]
+        elif op == c.SUBPATTERN:
+            children = [av[3]]
+        elif op == c.BRANCH:
+            children = list(av[1])
+        elif op in (c.ASSERT, c.ASSERT_NOT):
+            children = [av[1]]
+        for child in children:
+            problem = _repeat_problem(child, c)
+            if problem:
+                return problem
+    return None
+
+
+def _body(sub: Any, c: Any) -> list[Any]:
+    items = list(sub)
+    while len(items) == 1 and items[0][0] == c.SUBPATTERN:
+        items = list(items[0][1][3])
+    return items
+
+
+def _repeated_body_problem(body: list[Any], c: Any) -> str | None:
+    repeats = [av for op, av in body if op in (c.MAX_REPEAT, c.MIN_REPEAT)]
+    # Only repeats, nothing fixed between them: `(a+)+`, `(\w+\s?)+`. A fixed separator, as
+    # in `[a-z]+(,[a-z]+)*`, decides where each round starts and keeps matching linear.
+    if body and len(repeats) == len(body) and any(av[1] > 1 for av in repeats):
+        return "nested repeats (like (a+)+) can backtrack catastrophically"
+    for op, av in body:
+        if op == c.BRANCH:
+            firsts = [list(alternative)[:1] for alternative in av[1]]
+            if any(a == b for i, a in enumerate(firsts) for b in firsts[i + 1 :]):
+                return (
+                    "overlapping alternatives under a repeat (like (a|a)*) can backtrack "
+                    "catastrophically"
+                )
+    return None
 
 
 def discrepancy_step(ctx: Context) -> Iterator[Diagnostic]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,8 +52,25 @@ def validate_file(
 
 
 def _sorted(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
-    unique = {(d.position, d.rule, d.message): d for d in diagnostics}
+    unique = {(d.position, d.rule, d.message): _printable(d) for d in diagnostics}
     return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
+
+
+# Messages quote keys and values from the file; an escape sequence or a bidi override in them
+# must show as text, not act on the terminal, and a newline must not split a report line.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _printable(diagnostic: Diagnostic) -> Diagnostic:
+    message = _UNPRINTABLE.sub(_escape, diagnostic.message)
+    if message == diagnostic.message:
+        return diagnostic
+    return Diagnostic(diagnostic.position, diagnostic.severity, message, diagnostic.rule)
 
 
 def expand_paths(paths: Sequence[str]) -> list[Path]:
@@ -62,13 +81,23 @@ def expand_paths(paths: Sequence[str]) -> list[Path]:
         if path.is_dir():
             for file in _walk_dir(path, given):
                 found.setdefault(file)
-        elif path.is_file():
-            if not os.access(path, os.R_OK):
-                raise UsageError(f"cannot read '{given}': permission denied")
-            found.setdefault(path)
         else:
-            raise UsageError(f"no such file or directory: '{given}'")
+            _check_file(path, given)
+            found.setdefault(path)
     return list(found)
+
+
+def _check_file(path: Path, shown: str) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise UsageError(f"no such file or directory: '{shown}'") from None
+    except OSError as error:
+        raise UsageError(f"cannot read '{shown}': {error.strerror or error}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"'{shown}' is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read '{shown}': permission denied")
 
 
 def _walk_dir(directory: Path, given: str) -> list[Path]:
@@ -80,6 +109,8 @@ def _walk_dir(directory: Path, given: str) -> list[Path]:
     for root, dirs, names in os.walk(directory, onerror=fail):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         files += [Path(root) / n for n in names if n.endswith(SUFFIXES) and not n.startswith(".")]
+    for file in files:
+        _check_file(file, str(file))
     return sorted(files)
 
 
