@@ -532,7 +532,7 @@ def bad_regex(ctx: Context) -> Iterator[Diagnostic]:
     for path, pattern in _regexes(ctx.data):
         problem = _compile(pattern)
         if isinstance(problem, str):
-            yield ctx.error(path, f"regex does not compile: {problem}", "bad-regex")
+            yield ctx.error(path, f"regex {problem}", "bad-regex")
 
 
 def _regexes(data: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
@@ -553,11 +553,11 @@ def _regexes(data: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
 def _compile(pattern: str) -> re.Pattern[str] | str:
     """The compiled regex, or why it is refused."""
     if len(pattern) > MAX_REGEX:
-        return f"it is {len(pattern)} characters long; the limit is {MAX_REGEX}"
+        return f"is {len(pattern)} characters long; the limit is {MAX_REGEX}"
     try:
         compiled = re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as error:
-        return str(error)
+        return f"does not compile: {error}"
     return _backtracking(pattern) or compiled
 
 
@@ -612,14 +612,14 @@ def _repeated_body_problem(body: list[Any], c: Any) -> str | None:
     # Only repeats, nothing fixed between them: `(a+)+`, `(\w+\s?)+`. A fixed separator, as
     # in `[a-z]+(,[a-z]+)*`, decides where each round starts and keeps matching linear.
     if body and len(repeats) == len(body) and any(av[1] > 1 for av in repeats):
-        return "nested repeats (like (a+)+) can backtrack catastrophically"
+        return "has nested repeats (like (a+)+), which can backtrack catastrophically"
     for op, av in body:
         if op == c.BRANCH:
             firsts = [list(alternative)[:1] for alternative in av[1]]
             if any(a == b for i, a in enumerate(firsts) for b in firsts[i + 1 :]):
                 return (
-                    "overlapping alternatives under a repeat (like (a|a)*) can backtrack "
-                    "catastrophically"
+                    "has overlapping alternatives under a repeat (like (a|a)*), which can "
+                    "backtrack catastrophically"
                 )
     return None
 
