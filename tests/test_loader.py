@@ -1,0 +1,240 @@
+"""Loader edge cases: limits, encodings, positions, YAML 1.1 surprises, hostile shapes."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from ocsrun import loader
+from ocsrun.errors import LoadError
+from ocsrun.loader import load_document, load_text
+
+BASE = "format: ocsrun/v1\nkind: runbook\n"
+
+
+def rule_of(data: bytes) -> str:
+    with pytest.raises(LoadError) as caught:
+        load_text(data, "f.yaml")
+    return caught.value.rule
+
+
+def error_of(data: bytes) -> LoadError:
+    with pytest.raises(LoadError) as caught:
+        load_text(data, "f.yaml")
+    return caught.value
+
+
+def test_plain_values_are_json_compatible() -> None:
+    doc = load_text(b"a: 1\nb: [x, 2.5, true, null]\nc: {d: e}\n", "f.yaml")
+    assert doc.data == {"a": 1, "b": ["x", 2.5, True, None], "c": {"d": "e"}}
+    assert doc.diagnostics == ()
+    assert doc.path == "f.yaml"
+
+
+def test_dates_and_timestamps_stay_strings() -> None:
+    doc = load_text(b"d: 2026-11-25\nt: 2026-11-25T01:02:03Z\n", "f.yaml")
+    assert doc.data == {"d": "2026-11-25", "t": "2026-11-25T01:02:03Z"}
+
+
+def test_yaml11_forms_are_still_read_the_yaml11_way() -> None:
+    # The schema check explains these; the loader must not silently change YAML's meaning.
+    doc = load_text(b"a: no\nb: 0x10\nc: 20:00\nd: 'no'\n", "f.yaml")
+    assert doc.data == {"a": False, "b": 16, "c": 1200, "d": "no"}
+
+
+def test_non_string_scalar_keys_become_their_text() -> None:
+    doc = load_text(b"1: one\nyes: two\n", "f.yaml")
+    assert doc.data == {"1": "one", "yes": "two"}
+
+
+def test_every_duplicate_key_is_reported_with_both_positions() -> None:
+    doc = load_text(b"a: 1\nb:\n  c: 1\n  c: 2\na: 3\n", "f.yaml")
+    found = [(d.position.line, d.position.col, d.message, d.rule) for d in doc.diagnostics]
+    assert found == [
+        (4, 3, "duplicate key 'c' (first at 3:3)", "duplicate-key"),
+        (5, 1, "duplicate key 'a' (first at 1:1)", "duplicate-key"),
+    ]
+    assert doc.data["a"] == 3  # the last one wins, as in any YAML reader
+
+
+def test_position_of_value_key_and_missing_path() -> None:
+    doc = load_text(b"steps:\n  - id: a\n    title:   T\n", "f.yaml")
+    value = doc.position(["steps", 0, "title"])
+    assert (value.path, value.line, value.col) == ("f.yaml", 3, 14)
+    key = doc.position(["steps", 0, "title"], key=True)
+    assert (key.line, key.col) == (3, 5)
+    missing = doc.position(["steps", 0, "nope", 3])
+    assert (missing.line, missing.col) == (2, 5)  # the step mapping: nearest existing ancestor
+    assert doc.position([]).line == 1
+
+
+def test_position_follows_the_last_duplicate_like_the_data() -> None:
+    doc = load_text(b"a: 1\na: 2\n", "f.yaml")
+    assert doc.position(["a"]).line == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "rule"),
+    [
+        (b"", "empty-file"),
+        (b"# only\n   # comments\n\n", "empty-file"),
+        (b"- a\n- b\n", "not-a-mapping"),
+        (b"just text\n", "not-a-mapping"),
+        (b"a:\n\tb: 1\n", "tab-indent"),
+        (b"a: [1, 2\n", "yaml-syntax"),
+        (b"a: 1\n---\nb: 2\n", "yaml-syntax"),
+        (b"a: !!python/object:os.system x\n", "yaml-syntax"),
+        (b"a: !custom x\n", "yaml-syntax"),
+        (b"? [a]\n: 1\n", "yaml-syntax"),
+        (b"a: &x 1\nb: *x\n", "yaml-alias"),
+        (b"a: *undefined\n", "yaml-syntax"),
+        (b"a: !!str &x v\n", "yaml-alias"),
+        (b"\xef\xbb\xbfa: 1\n", "encoding"),
+        (b"\xff\xfea\x00:\x00", "encoding"),
+        (b"a: caf\xe9\n", "encoding"),
+        (b"a: b\x00c\n", "encoding"),
+    ],
+)
+def test_loader_errors_have_their_rule(data: bytes, rule: str) -> None:
+    assert rule_of(data) == rule
+
+
+def test_tab_indent_points_at_the_tab() -> None:
+    error = error_of(b"a:\n  b: 1\n  \tc: 2\n")
+    assert error.rule == "tab-indent"
+    assert error.position is not None
+    assert (error.position.line, error.position.col) == (3, 3)
+
+
+def test_syntax_error_carries_libyaml_mark() -> None:
+    error = error_of(b"a: 1\nb: [x\nc: 2\n")
+    assert error.rule == "yaml-syntax"
+    assert error.position is not None and error.position.line >= 2
+
+
+def test_anchor_like_text_inside_strings_is_fine() -> None:
+    doc = load_text(b'a: "&x *y"\nb: |\n  &anchor\n  *alias\nc: x & y\nd: "**bold**"\n', "f.yaml")
+    assert doc.data["a"] == "&x *y"
+    assert doc.data["b"] == "&anchor\n*alias\n"
+    assert doc.data["c"] == "x & y"
+
+
+def test_billion_laughs_is_refused_before_expansion() -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, 12):
+        prev = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([prev] * 9)}]")
+    error = error_of(("\n".join(lines) + "\n").encode())
+    assert error.rule == "yaml-alias"
+    assert error.position is not None and (error.position.line, error.position.col) == (1, 5)
+
+
+@pytest.mark.parametrize("depth", [65, 1_000, 100_000])
+def test_deep_flow_nesting_is_refused_without_crashing(depth: int) -> None:
+    error = error_of(b"a: " + b"[" * depth + b"]" * depth + b"\n")
+    assert error.rule == "too-large"
+    assert "nesting deeper than 64" in error.message
+    assert error.position is not None and (error.position.line, error.position.col) == (1, 67)
+
+
+def test_deep_block_nesting_is_refused() -> None:
+    text = "".join(f"{'  ' * level}k{level}:\n" for level in range(70)) + "  " * 70 + "end: 1\n"
+    assert rule_of(text.encode()) == "too-large"
+
+
+def test_nesting_at_the_limit_is_accepted() -> None:
+    # The top-level mapping is level 1; 63 more sequences make exactly 64.
+    doc = load_text(b"a: " + b"[" * 63 + b"]" * 63 + b"\n", "f.yaml")
+    assert "a" in doc.data
+
+
+def test_node_flood_is_refused() -> None:
+    items = ",".join(["1"] * (loader.MAX_NODES + 10))
+    error = error_of(f"a: [{items}]\n".encode())
+    assert error.rule == "too-large"
+    assert "nodes" in error.message
+
+
+def test_long_string_is_refused_with_its_position() -> None:
+    data = b"a: 1\nb: " + b"x" * (loader.MAX_SCALAR_CHARS + 1) + b"\n"
+    error = error_of(data)
+    assert error.rule == "too-large"
+    assert error.position is not None and (error.position.line, error.position.col) == (2, 4)
+
+
+def test_oversized_file_is_refused_from_its_size(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as handle:
+        handle.truncate(loader.MAX_FILE_BYTES + 1)  # sparse: the size alone must decide
+    with pytest.raises(LoadError) as caught:
+        load_document(big)
+    assert caught.value.rule == "too-large"
+    assert "the limit is" in caught.value.message
+
+
+def test_oversized_text_is_refused() -> None:
+    assert rule_of(b"a: 1\n" + b"#" * loader.MAX_FILE_BYTES) == "too-large"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(LoadError) as caught:
+        load_document(fifo)
+    assert "not a regular file" in caught.value.message
+
+
+def test_missing_file_is_a_load_error_with_the_display_path(tmp_path: Path) -> None:
+    with pytest.raises(LoadError) as caught:
+        load_document(tmp_path / "nope.yaml", display="shown.yaml")
+    assert caught.value.position is not None and caught.value.position.path == "shown.yaml"
+
+
+def test_load_document_keeps_display_path_and_text(tmp_path: Path) -> None:
+    file = tmp_path / "r.yaml"
+    file.write_text(BASE, encoding="utf-8")
+    doc = load_document(file, display="r.yaml")
+    assert doc.path == "r.yaml"
+    assert doc.text == BASE
+    assert doc.data == {"format": "ocsrun/v1", "kind": "runbook"}
+
+
+def test_random_bytes_never_raise_anything_but_load_error() -> None:
+    generator = random.Random(2007)
+    pieces = [
+        b"a:",
+        b" ",
+        b"\n",
+        b"- ",
+        b"[",
+        b"]",
+        b"{",
+        b"}",
+        b"&x",
+        b"*x",
+        b"'",
+        b'"',
+        b"#",
+        b"\t",
+        b"\xff",
+        b"|",
+        b">",
+        b"!!",
+        b"? ",
+        b",",
+        b"key",
+        b"1",
+        b"---",
+        b"%YAML 1.1",
+    ]
+    for _ in range(2000):
+        data = b"".join(generator.choice(pieces) for _ in range(generator.randint(0, 40)))
+        try:
+            doc = load_text(data, "f.yaml")
+        except LoadError:
+            continue
+        assert isinstance(doc.data, dict)
