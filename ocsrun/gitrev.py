@@ -109,23 +109,31 @@ class Side:
     root: Path
     rev: str | None
     scratch: Path | None = None
-    _texts: dict[str, str | None] = field(default_factory=dict)
+    _data: dict[str, bytes | None] = field(default_factory=dict)
     _written: set[str] = field(default_factory=set)
 
-    def text(self, path: str) -> str | None:
-        if path not in self._texts:
-            self._texts[path] = self._read(path)
-        return self._texts[path]
+    def data(self, path: str) -> bytes | None:
+        if path not in self._data:
+            self._data[path] = self._read(path)
+        return self._data[path]
 
-    def _read(self, path: str) -> str | None:
+    def text(self, path: str) -> str | None:
+        data = self.data(path)
+        return None if data is None else data.decode("utf-8", "replace")
+
+    def _read(self, path: str) -> bytes | None:
         if self.rev is None:
+            file = self.root / path
+            # Never open a FIFO or device: reading it could block forever.
+            if not file.is_file():
+                return None
             try:
-                return (self.root / path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
+                return file.read_bytes()
+            except OSError:
                 return None
         try:
-            return git(["show", f"{self.rev}:{path}"], self.root).decode("utf-8")
-        except (UsageError, UnicodeDecodeError):
+            return git(["show", f"{self.rev}:{path}"], self.root)
+        except UsageError:
             return None
 
     def local(self, path: str) -> Path:
@@ -136,11 +144,11 @@ class Side:
         if folder not in self._written:
             self._written.add(folder)
             for name in list_files(self.root, self.rev, [folder or "."]):
-                text = self.text(name)
-                if text is not None:
+                data = self.data(name)
+                if data is not None:
                     target = self.scratch / name
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(text, encoding="utf-8")
+                    target.write_bytes(data)
         return self.scratch / path
 
 
@@ -163,14 +171,15 @@ class Loaded:
 def load_side(side: Side, path: str) -> Loaded:
     from ocsrun.build import load_runbook
 
-    text = side.text(path)
-    if text is None:
-        return Loaded(None, None, f"cannot read {path} at {side.rev or 'the working tree'}")
+    # Load first: the loader reports unreadable, binary or non-regular files precisely.
     try:
-        return Loaded(text, load_runbook(side.local(path), path))
+        runbook = load_runbook(side.local(path), path)
     except OcsrunError as error:
         where = side.rev or "working tree"
-        return Loaded(text, None, f"does not load at {where}: {error.message}")
+        return Loaded(
+            side.text(path) if side.rev else None, None, f"does not load at {where}: {error}"
+        )
+    return Loaded(side.text(path), runbook)
 
 
 def _data(text: str | None) -> dict[str, Any] | None:
@@ -246,8 +255,10 @@ def _whole(kind: Kind, runbook: m.Runbook, verb: str) -> Change:
 def compare_paths(old: Path, new: Path) -> FileDiff:
     """`ocsrun diff OLD NEW`: two files on disk."""
     for path in (old, new):
-        if not path.is_file():
+        if not path.exists():
             raise UsageError(f"no such file: {path}")
+        if not path.is_file():
+            raise UsageError(f"{path}: not a regular file")
     here = Side(Path(), None)
     sides = [load_side(here, str(path)) for path in (old, new)]
     # Two different files are compared as versions of one runbook, not as a rename.

@@ -67,6 +67,10 @@ def _files(arguments: tuple[str, ...]) -> list[tuple[Path, str, bool]]:
         if given.is_dir():
             found = sorted(p for p in given.rglob("*") if p.suffix in {".yaml", ".yml"})
             out += [(p, str(p), True) for p in found if p.is_file()]
+        elif given.is_file():
+            out.append((given, argument, False))
+        elif given.exists():
+            raise UsageError(f"{argument}: not a regular file")
         else:
             out.append((catalog.resolve(argument), argument, False))
     return out

@@ -51,13 +51,18 @@ LOGCHECK = """        - id: logcheck
 # name -> list of (old text, new text) replacements applied to base.yaml
 CASES: dict[str, list[tuple[str, str]]] = {
     # safety-relevant
-    "gate-removed": [(FINISH + "      on_failure:\n        action: abort\n        message: Stop.\n", "")],
+    "gate-removed": [
+        (FINISH + "      on_failure:\n        action: abort\n        message: Stop.\n", "")
+    ],
     "gate-removed-kind": [
-        ("""    gate:
+        (
+            """    gate:
       type: typed_confirmation
       prompt: You typed the host name.
       expect: "{{ target }}"
-""", "    instructions: Type the host name.\n")
+""",
+            "    instructions: Type the host name.\n",
+        )
     ],
     "gate-weakened": [
         ("      type: typed_confirmation\n", "      type: confirm\n"),
@@ -67,13 +72,16 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "gate-weakened-abort": [("        action: abort\n", "        action: retry\n")],
     "gate-weakened-checklist": [("      items: [One, Two]\n", "      items: [One]\n")],
     "gate-type-changed": [
-        ("""      type: confirm
+        (
+            """      type: confirm
       prompt: Everything is done.
-""", """      type: time_window
+""",
+            """      type: time_window
       prompt: Everything is done.
       windows:
         - hours: "20:00-06:00"
-""")
+""",
+        )
     ],
     "expect-changed": [('      expect: "{{ target }}"\n', '      expect: "yes"\n')],
     "evidence-loosened": [("uses: fragments/check.yaml", "uses: fragments/check-no-forbid.yaml")],
@@ -81,15 +89,21 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "time-window-widened": [("        - days: [sat, sun]\n", "        - days: [fri, sat, sun]\n")],
     "override-loosened": [("      override: never\n", "      override: reason\n")],
     "on-failure-changed": [
-        ("      items: [One, Two]\n", "      items: [One, Two]\n      on_failure:\n"
-         "        action: goto\n        goto: intro\n")
+        (
+            "      items: [One, Two]\n",
+            "      items: [One, Two]\n      on_failure:\n"
+            "        action: goto\n        goto: intro\n",
+        )
     ],
     "warning-removed": [
-        ("""    warnings:
+        (
+            """    warnings:
       - id: careful
         severity: warning
         text: Be careful.
-""", "")
+""",
+            "",
+        )
     ],
     "warning-severity-lowered": [("    severity: danger\n", "    severity: caution\n")],
     "order-changed": [
@@ -106,27 +120,39 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "step-moved-before-gate": [(WINDOW + AFTER_WINDOW, AFTER_WINDOW + WINDOW)],
     "condition-changed": [("    when: way == 'left'\n", "    when: way == 'right'\n")],
     "command-changed": [
-        ('        argv: [check, "{{ target }}"]\n', '        argv: [check, --force, "{{ target }}"]\n')
+        (
+            '        argv: [check, "{{ target }}"]\n',
+            '        argv: [check, --force, "{{ target }}"]\n',
+        )
     ],
     "param-default-changed": [("    default: careful\n", "    default: fast\n")],
     # not safety-relevant
     "gate-added": [
-        (AFTER_WINDOW, AFTER_WINDOW + """  - id: extra-gate
+        (
+            AFTER_WINDOW,
+            AFTER_WINDOW
+            + """  - id: extra-gate
     title: One more check
     gate:
       type: confirm
       prompt: It is still fine.
-""")
+""",
+        )
     ],
     "gate-strengthened": [
-        ("      type: confirm\n      prompt: Everything is done.\n",
-         "      type: typed_confirmation\n      prompt: Everything is done.\n"
-         '      expect: "done"\n')
+        (
+            "      type: confirm\n      prompt: Everything is done.\n",
+            "      type: typed_confirmation\n      prompt: Everything is done.\n"
+            '      expect: "done"\n',
+        )
     ],
     "gate-limit-changed": [("        timeout: 30s\n", "        timeout: 60s\n")],
     "warning-added": [
-        ("        text: Be careful.\n", "        text: Be careful.\n"
-         "      - id: slow\n        severity: caution\n        text: This is slow.\n")
+        (
+            "        text: Be careful.\n",
+            "        text: Be careful.\n"
+            "      - id: slow\n        severity: caution\n        text: This is slow.\n",
+        )
     ],
     "warning-severity-raised": [("        severity: warning\n", "        severity: danger\n")],
     "step-added": [(AFTER_WINDOW, AFTER_WINDOW + "  - id: tidy\n    title: Tidy up\n")],
@@ -134,33 +160,48 @@ CASES: dict[str, list[tuple[str, str]]] = {
     "step-moved": [(DO_ITEM + LOGCHECK, LOGCHECK + DO_ITEM)],
     "step-made-required": [(LEFT_ONLY, LEFT_ONLY + "    required: true\n")],
     "step-kind-changed": [
-        ("    instructions: Go left.\n", """    choice:
+        (
+            "    instructions: Go left.\n",
+            """    choice:
       var: speed
       prompt: How fast?
       options:
         - value: slow
           label: Slowly
-""")
+""",
+        )
     ],
     "choice-changed": [
-        ("          label: Right\n", "          label: Right\n        - value: up\n          label: Up\n")
+        (
+            "          label: Right\n",
+            "          label: Right\n        - value: up\n          label: Up\n",
+        )
     ],
     "loop-changed": [("        b: [a]\n", "        b: [a]\n        c: [b]\n")],
     "fragment-changed": [("uses: fragments/check.yaml", "uses: fragments/check-copy.yaml")],
     "param-added": [
-        ("  items:\n", "  extra:\n    type: bool\n    default: false\n    description: Extra.\n"
-         "  items:\n")
+        (
+            "  items:\n",
+            "  extra:\n    type: bool\n    default: false\n    description: Extra.\n  items:\n",
+        )
     ],
     "param-removed": [
-        ("""  mode:
+        (
+            """  mode:
     type: enum
     values: [fast, careful]
     default: careful
     description: How to go.
-""", "")
+""",
+            "",
+        )
     ],
-    "param-changed": [("    description: How to go.\n", "    description: How to go, fast or carefully.\n")],
-    "wording-changed": [("    title: Read this first\n", "    title: Read this before anything else\n")],
+    "param-changed": [
+        ("    description: How to go.\n", "    description: How to go, fast or carefully.\n")
+    ],
+    "wording-changed": [
+        ("    title: Read this first\n", "    title: Read this before anything else\n")
+    ],
     "metadata-changed": [("  version: 1.0.0\n", "  version: 1.1.0\n")],
     # text-only edits: same runbook
     "whitespace-only": [
