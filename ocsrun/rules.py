@@ -351,7 +351,7 @@ def _duplicates(
 
 def step_kind_conflict(ctx: Context) -> Iterator[Diagnostic]:
     for ref in ctx.steps:
-        kinds = [k for k in KIND_KEYS if k in ref.step]
+        kinds = [k for k in ref.step if k in KIND_KEYS]  # document order: blame the later one
         if len(kinds) > 1:
             yield ctx.error(
                 (*ref.path, kinds[1]),
