@@ -785,13 +785,13 @@ class _GateDiff:
     def _type_change(self) -> None:
         a, b = self.a.type, self.b.type
         ra, rb = _GATE_STRENGTH.get(a), _GATE_STRENGTH.get(b)
-        detail = f"{a} → {b}"
+        detail = f"type `{a}` → `{b}`"
         if ra is not None and rb is not None and rb < ra:
             self.add(Kind.GATE_WEAKENED, "type", detail, a, b)
         elif ra is not None and rb is not None and rb > ra:
             self.add(Kind.GATE_STRENGTHENED, "type", detail, a, b)
         else:
-            self.add(Kind.GATE_TYPE_CHANGED, "type", f"gate type changed: {detail}", a, b)
+            self.add(Kind.GATE_TYPE_CHANGED, "type", f"gate {detail}", a, b)
 
     def _on_failure(self) -> None:
         fa, fb = self.a.on_failure, self.b.on_failure
@@ -1091,9 +1091,9 @@ def _windows_text(windows: Sequence[m.TimeWindow]) -> str:
         return "any time"
     parts = []
     for w in windows:
-        days = ",".join(w.days) if w.days else "any day"
-        parts.append(f"{days} {w.hours}" if w.hours else days)
-    return "; ".join(parts)
+        days = ", ".join(w.days) if w.days else "any day"
+        parts.append(f"{days} {w.hours}" if w.hours else f"{days} (all day)")
+    return " or ".join(parts)
 
 
 # --- choices, loops, calls ----------------------------------------------------
