@@ -1,0 +1,459 @@
+"""Execution safety: what a runbook (or the files and programs it points at) can make happen.
+
+- Templates render in Jinja2's sandbox with StrictUndefined: no Python objects, no files, no
+  environment, and no unbounded time or memory.
+- Command gates: argv only, a parameter is one whole argument, a minimal environment, a
+  timeout that kills the whole process group, output bounded and stripped of control sequences.
+- Text from a runbook, an evidence file or a command never drives the operator's terminal.
+- Secret params never reach the screen, the journal, a report or an error.
+- Evidence files that are huge, binary, a FIFO or a device are refused quickly, not read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocsrun.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+TRACEBACK = "Traceback (most recent call last)"
+RAW_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+CANARY_ENV = "OCSRUN_TEST_CANARY"
+CANARY_VALUE = "canary-7f3a9c1e-env-value"
+SECRET = "S3cr3t-Pa55-b8d21"
+
+HEAD = """\
+format: ocsrun/v1
+kind: runbook
+metadata:
+  id: test.safety
+  title: Safety
+  version: 1.0.0
+  source: {document: ocsrun tests, section: safety}
+"""
+ANSWERS = "defaults: {after_step: done, gate: true, acknowledge: true, after_failure: abort}\n"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out, err = capsys.readouterr()
+    code = done.value.code
+    output = out + err
+    assert TRACEBACK not in output, output
+    assert code in {0, 1, 2, 3, 4, 130}
+    return (code if isinstance(code, int) else 0), output
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(CANARY_ENV, CANARY_VALUE)
+    (tmp_path / "answers.yaml").write_text(ANSWERS, encoding="utf-8")
+    return tmp_path
+
+
+def state_text(work: Path) -> str:
+    """Everything the run store holds, as text: journals, snapshots, info, set-aside tails."""
+    parts = []
+    for path in sorted((work / "state").rglob("*")):
+        if path.is_file():
+            parts.append(path.read_bytes().decode("utf-8", errors="replace"))
+    return "\n".join(parts)
+
+
+def journal_records(work: Path) -> list[dict[str, Any]]:
+    (journal,) = (work / "state" / "runs").glob("*/journal.jsonl")
+    return [json.loads(line) for line in journal.read_bytes().splitlines()]
+
+
+def run_book(
+    capsys: pytest.CaptureFixture[str], work: Path, body: str, *extra: str, command: str = "run"
+) -> tuple[int, str]:
+    (work / "rb.yaml").write_text(HEAD + body, encoding="utf-8")
+    return cli(capsys, command, "rb.yaml", "--answers", "answers.yaml", *extra)
+
+
+# --- the template sandbox ----------------------------------------------------------------
+
+ESCAPES = [
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ cycler.__init__.__globals__.os.environ }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ lipsum.__globals__['os'] }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ self.__init__.__globals__ }}",
+    "{{ mode|attr('__class__') }}",
+    "{{ '{0.__class__.__base__}'.format(mode) }}",
+    "{{ mode.__class__.__base__.__subclasses__() }}",
+    "{{ environ }}{{ os }}{{ config }}",
+    "{% include '/etc/passwd' %}",
+    "{% import 'os' as os %}{{ os }}",
+    "{% extends '/etc/hostname' %}",
+    "{% set x = mode.__class__ %}{{ x }}",
+]
+
+
+@pytest.mark.parametrize("payload", ESCAPES)
+def test_sandbox_escapes_fail_cleanly_and_reveal_nothing(
+    payload: str, work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    body = (
+        "params:\n  mode: {type: string, default: fast}\nsteps:\n"
+        f"  - id: one\n    title: One\n    instructions: {json.dumps(payload)}\n"
+    )
+    code, output = run_book(capsys, work, body, command="rehearse")
+    assert code == 1, output
+    assert "<class" not in output and "<function" not in output and "<module" not in output
+    assert CANARY_VALUE not in output
+    assert "root:" not in output  # /etc/passwd
+    errors = [line for line in output.splitlines() if line.startswith("ocsrun: error:")]
+    assert len(errors) == 1, output
+    if (work / "state").exists():
+        assert CANARY_VALUE not in state_text(work)
+
+
+BOMBS = [
+    pytest.param("{{ 'x' * 1000000000 }}", id="string-times"),
+    pytest.param("{{ 9 ** 9 ** 9 }}", id="power"),
+    pytest.param("{{ (range(100000)|list) * 100000 }}", id="list-times"),
+    pytest.param(
+        "{% for i in range(100000) %}{% for j in range(100000) %}.{% endfor %}{% endfor %}",
+        id="nested-loops",
+    ),
+    pytest.param("{{ lipsum(100000, false, 100000, 100000) }}", id="lipsum"),
+    pytest.param("{{ range(100000)|join(mode * 100000) }}", id="join-amplify"),
+]
+
+
+@pytest.mark.parametrize("payload", BOMBS)
+def test_template_bombs_are_bounded(payload: str, tmp_path: Path) -> None:
+    """Time and memory a template can take are bounded (nets: 20 s, 1 GiB; typical: < 1 s)."""
+    book = tmp_path / "rb.yaml"
+    book.write_text(
+        HEAD + "params:\n  mode: {type: string, default: fast}\nsteps:\n"
+        f"  - id: one\n    title: One\n    instructions: {json.dumps(payload)}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "answers.yaml").write_text(ANSWERS, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    start = time.monotonic()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ocsrun", "rehearse", "rb.yaml", "--answers", "answers.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    usage = None
+    while time.monotonic() - start < 60:
+        pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+        if pid:
+            break
+        time.sleep(0.02)
+    else:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        pytest.fail("the template ran for a minute: no bound on template work")
+    seconds = time.monotonic() - start
+    assert child.stderr is not None
+    err = child.stderr.read().decode("utf-8", errors="replace")
+    child.stderr.close()
+    assert TRACEBACK not in err
+    assert os.waitstatus_to_exitcode(status) == 1, err
+    assert seconds < 20, f"{seconds:.1f}s"
+    assert usage.ru_maxrss * 1024 < 1024**3, f"{usage.ru_maxrss // 1024} MiB"
+
+
+def test_undefined_names_are_errors_not_empty_text(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `when` reads a name the validator cannot see declared only at run time: StrictUndefined.
+    body = (
+        "params:\n  mode: {type: string, default: fast}\nsteps:\n"
+        '  - id: one\n    title: One\n    instructions: "{{ mode.nope }}"\n'
+    )
+    code, output = run_book(capsys, work, body, command="rehearse")
+    assert code == 1, output
+    assert "nope" in output
+
+
+# --- command gates ------------------------------------------------------------------------
+
+
+def command_step(argv: list[str], *, timeout: str = "30s", extra: str = "") -> str:
+    return (
+        "  - id: cmd\n    title: Command\n    gate:\n      type: command\n"
+        "      prompt: The command succeeds.\n"
+        "      on_failure: {action: abort}\n"
+        f"      command: {{argv: {json.dumps(argv)}, timeout: {timeout}{extra}}}\n"
+    )
+
+
+def test_a_param_is_one_whole_argument_never_a_shell_string(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hostile = "a b; touch pwned $(touch pwned2) `touch pwned3` * | cat > pwned4 'q\" \\n"
+    probe = "import json,sys; open('argv.json','w').write(json.dumps(sys.argv[1:]))"
+    body = "params:\n  value: {type: string}\nsteps:\n" + command_step(
+        [sys.executable, "-c", probe, "{{ value }}", "x{{ value }}y"]
+    )
+    code, output = run_book(capsys, work, body, "--param", f"value={hostile}")
+    assert code == 0, output
+    assert json.loads((work / "argv.json").read_text()) == [hostile, f"x{hostile}y"]
+    assert not list(work.glob("pwned*"))
+
+
+def test_commands_get_a_minimal_environment(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    probe = "import json,os; open('env.json','w').write(json.dumps(dict(os.environ)))"
+    code, output = run_book(capsys, work, "steps:\n" + command_step([sys.executable, "-c", probe]))
+    assert code == 0, output
+    env = json.loads((work / "env.json").read_text())
+    assert CANARY_ENV not in env
+    assert set(env) <= {"PATH", "LANG", "LC_ALL", "LC_CTYPE", "HOME", "TZ", "PWD"}
+
+
+def test_timeout_kills_the_whole_process_group(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The command starts a grandchild that ignores SIGTERM and outlives it unless the group dies.
+    probe = (
+        "import subprocess,sys,time;"
+        "p=subprocess.Popen([sys.executable,'-c',"
+        "'import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)']);"
+        "open('grandchild.pid','w').write(str(p.pid)); time.sleep(300)"
+    )
+    start = time.monotonic()
+    code, output = run_book(
+        capsys, work, "steps:\n" + command_step([sys.executable, "-c", probe], timeout="2s")
+    )
+    assert time.monotonic() - start < 30
+    assert code == 4, output  # the gate failed with on_failure: abort
+    pid = int((work / "grandchild.pid").read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the grandchild survived the timeout"
+    failed = [r for r in journal_records(work) if r["type"] == "gate.failed"]
+    assert failed and "timed out" in json.dumps(failed[-1]["data"])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie is dead for our purpose; it only waits for its parent to reap it.
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_output_is_bounded_and_stripped_of_control_sequences(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    probe = (
+        "import sys; sys.stdout.write('\\x1b]0;pwned\\x07\\x1b[2J\\x1b[1A\\rHIDE\\x9b31m' * 10);"
+        "sys.stdout.write('z' * 5_000_000); sys.exit(3)"
+    )
+    code, output = run_book(
+        capsys,
+        work,
+        "steps:\n" + command_step([sys.executable, "-c", probe], extra=", max_output: 4KiB"),
+    )
+    assert code == 4, output
+    assert not RAW_CONTROLS.search(output), repr(output[-2000:])
+    journal = state_text(work)
+    assert "\\u001b" not in journal and "\\u009b" not in journal and "\x1b" not in journal
+    failed = [r for r in journal_records(work) if r["type"] == "gate.failed"]
+    assert failed
+    assert len(json.dumps(failed[-1]["data"])) < 3 * 4096 + 2000
+    assert len(output) < 200_000
+
+
+# --- text shown to the operator -----------------------------------------------------------
+
+
+def test_runbook_text_cannot_drive_the_terminal(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    evil = "\\e]0;pwned\\a\\e[2J\\e[1;1H\\rDANGER hidden\\e[8m\\u202egnp.exe\\x9b0m\\x7f"
+    body = (
+        "warnings:\n"
+        f'  - {{id: w, severity: danger, text: "{evil}"}}\n'
+        "steps:\n"
+        f'  - id: one\n    title: "One {evil}"\n    instructions: "{evil}"\n'
+        f'    notes: ["{evil}"]\n'
+    )
+    (work / "answers.yaml").write_text(
+        "defaults: {after_step: done, acknowledge: true}\nwarnings: {w: understood}\n",
+        encoding="utf-8",
+    )
+    code, output = run_book(capsys, work, body, command="rehearse")
+    assert code == 0, output
+    assert not RAW_CONTROLS.search(output), repr(output)
+    assert "\u202e" not in output
+    assert "DANGER hidden" in output
+
+
+def test_evidence_lines_cannot_drive_the_terminal(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (work / "log.txt").write_bytes(b"Task one \x1b[2J\x1b]0;x\x07Success\nerror \x1b[8mhidden\r\n")
+    body = (
+        "steps:\n  - id: ev\n    title: Evidence\n    gate:\n      type: evidence\n"
+        "      prompt: The log is clean.\n      on_failure: {action: abort}\n"
+        "      evidence: {checks: [{forbid: error}]}\n"
+    )
+    (work / "answers.yaml").write_text(
+        ANSWERS + "steps: {ev: {evidence: log.txt}}\n", encoding="utf-8"
+    )
+    code, output = run_book(capsys, work, body)
+    assert code == 4, output
+    assert not RAW_CONTROLS.search(output), repr(output)
+    assert "\x1b" not in state_text(work)
+
+
+# --- evidence files that are not log files ---------------------------------------------------
+
+
+def _evidence_run(capsys: pytest.CaptureFixture[str], work: Path, given: str) -> tuple[int, str]:
+    body = (
+        "steps:\n  - id: ev\n    title: Evidence\n    gate:\n      type: evidence\n"
+        "      prompt: The log shows success.\n      on_failure: {action: abort}\n"
+        "      evidence: {max_bytes: 1MiB, checks: [{require: Success}]}\n"
+    )
+    (work / "answers.yaml").write_text(
+        ANSWERS + f"steps: {{ev: {{evidence: {json.dumps(given)}}}}}\n", encoding="utf-8"
+    )
+    start = time.monotonic()
+    result = run_book(capsys, work, body)
+    assert time.monotonic() - start < 20
+    return result
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("huge", "limit"),
+        ("binary", "binary"),
+        ("fifo", "not a regular file"),
+        ("dev-zero", "not a regular file"),
+        ("dev-urandom", "not a regular file"),
+        ("directory", "not a regular file"),
+        ("missing", "cannot open"),
+    ],
+)
+def test_evidence_that_is_not_a_log_is_refused(
+    kind: str, reason: str, work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    given = {"dev-zero": "/dev/zero", "dev-urandom": "/dev/urandom", "directory": "."}.get(
+        kind, f"evidence-{kind}"
+    )
+    if kind == "huge":
+        with (work / given).open("wb") as out:
+            out.truncate(50 * 2**20)  # sparse: 50 MiB, over the 1 MiB max_bytes
+    elif kind == "binary":
+        (work / given).write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) + b"Success")
+    elif kind == "fifo":
+        os.mkfifo(work / given)
+    code, output = _evidence_run(capsys, work, given)
+    assert code == 4, output
+    assert not RAW_CONTROLS.search(output), repr(output[-500:])
+    failed = [r for r in journal_records(work) if r["type"] == "gate.failed"]
+    assert failed, output
+    assert reason in json.dumps(failed[-1]["data"]), failed[-1]
+
+
+def test_catastrophic_regex_on_a_hostile_log_is_bounded(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Validation may refuse the pattern outright; if it lets it through, matching is bounded.
+    (work / "log.txt").write_text(("a" * 40 + "!\n") * 2000, encoding="utf-8")
+    body = (
+        "steps:\n  - id: ev\n    title: Evidence\n    gate:\n      type: evidence\n"
+        "      prompt: The log is clean.\n      on_failure: {action: abort}\n"
+        "      evidence: {checks: [{forbid: '^(a|aa)+$'}]}\n"
+    )
+    (work / "answers.yaml").write_text(
+        ANSWERS + "steps: {ev: {evidence: log.txt}}\n", encoding="utf-8"
+    )
+    start = time.monotonic()
+    code, output = run_book(capsys, work, body)
+    assert time.monotonic() - start < 20, "a backtracking pattern ran unbounded"
+    assert code in {1, 4}, output
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+
+SECRET_BOOK = """\
+params:
+  password:
+    type: string
+    secret: true
+    pattern: '^[A-Za-z0-9-]+$'
+  user: {type: string, default: admin}
+steps:
+  - id: login
+    title: Log in as {{ user }}
+    instructions: Use the password you were given.
+"""
+
+
+def test_secrets_never_reach_screen_journal_report_or_errors(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The command prints its arguments and fails: its output must not carry the secret either.
+    probe = "import sys; print('login failed for', sys.argv[1:]); sys.exit(1)"
+    body = SECRET_BOOK + command_step([sys.executable, "-c", probe, "--pw={{ password }}"])
+    code, output = run_book(capsys, work, body, "--param", f"password={SECRET}")
+    assert code == 4, output
+    seen = [output, state_text(work)]
+    (run_id,) = [p.name for p in (work / "state" / "runs").iterdir()]
+    for args in (("runs", "show", run_id), ("runs", "report", run_id), ("runs", "list")):
+        seen.append(cli(capsys, *args)[1])
+    seen.append(cli(capsys, "runs", "report", run_id, "--format", "json")[1])
+    for text in seen:
+        assert SECRET not in text
+    assert "***" in state_text(work)
+
+
+def test_a_bad_secret_value_is_not_echoed_in_the_error(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = SECRET + " with spaces;"
+    code, output = run_book(capsys, work, SECRET_BOOK, "--param", f"password={bad}")
+    assert code == 2, output
+    assert "password" in output
+    assert SECRET not in output
+    if (work / "state").exists():
+        assert SECRET not in state_text(work)
+
+
+def test_a_secret_given_in_an_answers_file_is_not_journaled(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (work / "answers.yaml").write_text(
+        ANSWERS + f"params: {{password: {SECRET}}}\n", encoding="utf-8"
+    )
+    code, output = run_book(capsys, work, SECRET_BOOK)
+    assert code == 0, output
+    assert SECRET not in output
+    assert SECRET not in state_text(work)
