@@ -1,0 +1,137 @@
+"""`ocsrun validate`: output formats, exit codes, usage errors, start-up cost."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ocsrun import reporters
+from ocsrun.cli.validate import validate
+from ocsrun.diagnostic import Diagnostic, Severity
+from ocsrun.errors import Position
+from ocsrun.validation import FileResult, expand_paths, validate_paths
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNBOOKS = ROOT / "tests" / "data" / "runbooks"
+VALID = RUNBOOKS / "valid"
+INVALID = RUNBOOKS / "invalid"
+LINE = r"^[^:]+:\d+:\d+: (error|warning): .+ \[[a-z-]+\]$"
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(validate, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_valid_directory_exits_0_with_summary() -> None:
+    code, out, err = invoke(str(VALID))
+    assert code == 0
+    assert out == "3 files checked: no problems\n"
+    assert err == ""
+
+
+def test_errors_exit_1_one_line_each_sorted() -> None:
+    files = [str(INVALID / "duplicate-id.yaml"), str(INVALID / "bad-regex.yaml")]
+    code, out, _ = invoke(*files)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[-1] == "2 files checked: 8 errors in 2 files"
+    body = lines[:-1]
+    assert len(body) == 8
+    assert all(re.match(LINE, line) for line in body)
+    assert body[0].startswith(str(INVALID / "bad-regex.yaml") + ":15:14: error: ")
+    assert body == sorted(
+        body, key=lambda line: (line.split(":")[0], *map(int, line.split(":")[1:3]))
+    )
+
+
+def test_warnings_alone_exit_0() -> None:
+    code, out, _ = invoke(str(INVALID / "unknown-related.yaml"))
+    assert code == 0
+    assert "warning: related runbook 'test.nowhere'" in out
+    assert out.splitlines()[-1] == "1 file checked: 1 warning in 1 file"
+
+
+def test_related_ids_resolve_across_files_validated_together() -> None:
+    alone = validate_paths([str(VALID / "foreach.yaml")])
+    together = validate_paths([str(VALID)])
+    assert [d.rule for d in alone[0].diagnostics] == ["unknown-related"]
+    assert all(not r.diagnostics for r in together)
+
+
+def test_json_format_is_the_documented_object() -> None:
+    code, out, _ = invoke("--format", "json", str(INVALID / "goto-forward.yaml"), str(VALID))
+    assert code == 1
+    report = json.loads(out)
+    assert report["version"] == 1
+    assert [f["path"] for f in report["files"]] == sorted(f["path"] for f in report["files"])
+    goto = next(f for f in report["files"] if f["path"].endswith("goto-forward.yaml"))
+    assert goto["diagnostics"] == [
+        {
+            "line": 15,
+            "col": 40,
+            "severity": "error",
+            "message": "goto 'b' jumps forward and would skip steps",
+            "rule": "goto-forward",
+        }
+    ]
+    assert report["summary"] == {"files": 4, "errors": 1, "warnings": 0, "files_with_problems": 1}
+
+
+def test_binary_file_is_an_error_not_a_crash() -> None:
+    code, out, _ = invoke(str(INVALID / "encoding-nul-bytes.yaml"))
+    assert code == 1
+    assert ":6:12: error: file contains NUL bytes" in out
+
+
+@pytest.mark.parametrize("args", [[], ["does/not/exist.yaml"], [str(VALID), "nope"]])
+def test_usage_errors_exit_2_with_one_line(args: list[str]) -> None:
+    code, out, err = invoke(*args)
+    assert code == 2
+    assert out == ""
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("ocsrun validate: ")
+
+
+def test_unknown_format_is_a_usage_error() -> None:
+    code, _, _ = invoke("--format", "xml", str(VALID))
+    assert code == 2
+
+
+def test_expand_paths_recurses_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    for name in ("b.yaml", "a.yml", "sub/c.yaml", ".hidden/d.yaml", "notes.txt", "sub/.e.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x: 1\n", encoding="utf-8")
+    found = [p.relative_to(tmp_path).as_posix() for p in expand_paths([str(tmp_path)])]
+    assert found == ["a.yml", "b.yaml", "sub/c.yaml"]
+
+
+def test_reporters_summary_wording() -> None:
+    def result(path: str, *severities: Severity) -> FileResult:
+        diagnostics = tuple(Diagnostic(Position(path, 1, 1), s, "m", "r") for s in severities)
+        return FileResult(path, diagnostics, None)
+
+    results = [
+        result("a", Severity.ERROR, Severity.ERROR),
+        result("b", Severity.WARNING),
+        result("c"),
+    ]
+    assert reporters.summary_line(results) == "3 files checked: 2 errors, 1 warning in 2 files"
+    assert reporters.summary_line([result("c")]) == "1 file checked: no problems"
+    assert set(reporters.REPORTERS) >= {"text", "json"}
+
+
+def test_importing_the_command_stays_light() -> None:
+    code = (
+        "import sys, ocsrun.cli.validate; "
+        "print(sorted(m for m in ('jsonschema', 'jinja2', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
