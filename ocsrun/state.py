@@ -72,7 +72,10 @@ def _step_hashes(steps: Iterable[Mapping[str, Any]], prefix: str = "") -> dict[s
 
 def changes(old: Mapping[str, Any], new: m.Runbook) -> list[str]:
     """What changed between a snapshot and the runbook now on disk; [] when nothing did."""
-    current = dump(new)
+    # Where the file was loaded from is not content: a relative path at `run` and an
+    # absolute one at `resume` name the same runbook.
+    old = {k: v for k, v in old.items() if k != "path"}
+    current = {k: v for k, v in dump(new).items() if k != "path"}
     if _digest(old) == _digest(current):
         return []
     lines: list[str] = []

@@ -129,6 +129,7 @@ def test_changes_summarise_what_changed() -> None:
     rb = load("deactivate-se-ee-roles.yaml")
     old = dump(rb)
     assert changes(old, rb) == []
+    assert changes(old, dataclasses.replace(rb, path="elsewhere/same.yaml")) == []
     steps = [s for s in rb.steps if s.id != "backup"]
     steps[0] = dataclasses.replace(steps[0], title="New title")
     newer = dataclasses.replace(
