@@ -86,10 +86,18 @@ class Executor:
         self.resume_command = resume_command
         self.choices: dict[str, str] = {}
         self.active: list[ActiveGate] = []
+        self._hashes: dict[int, str] = {}
         self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
         self.current: str | None = None
         self.started_at = clock()
         self.gates = GateChecker(self, gate_runner or LocalGateRunner())
+
+    def hash_of(self, step: m.Step) -> str:
+        # Steps are frozen and live as long as the runbook: hash each once, not per event.
+        key = id(step)
+        if key not in self._hashes:
+            self._hashes[key] = content_hash(step)
+        return self._hashes[key]
 
     # --- the journal -------------------------------------------------------------
 
@@ -309,7 +317,7 @@ class Executor:
         if step.kind in ("for_each", "call"):
             self._restore_inside(path)
             return True
-        if record.hash != content_hash(step):
+        if record.hash != self.hash_of(step):
             self.operator.show(
                 Screen("info", f"{path} changed since it was answered; asking again")
             )
@@ -340,7 +348,7 @@ class Executor:
             path,
             when=step.when,
             values=redacted(self.runbook.params, values),
-            hash=content_hash(step),
+            hash=self.hash_of(step),
         )
         self.state.step(path).outcome = ev.STEP_AUTO_SKIPPED
         self.operator.show(Screen("info", f"Skipped {path}: `{step.when}` is false"))
@@ -354,14 +362,14 @@ class Executor:
             path,
             title=step.title,
             kind=step.kind,
-            hash=content_hash(step),
+            hash=self.hash_of(step),
             index=index,
             total=total,
         )
         return record.attempt
 
     def finish(self, step: m.Step, path: str, event: str = ev.STEP_DONE, **data: Any) -> None:
-        self.step_event(event, path, hash=content_hash(step), **data)
+        self.step_event(event, path, hash=self.hash_of(step), **data)
         self.state.step(path).outcome = event
 
     def _container_started(
