@@ -30,6 +30,7 @@ from ocsrun.units import format_duration
 
 Clock = Callable[[], datetime]
 AFTER_STEP = ("done", "skip", "failed", "retry", "note", "abort")
+DANGER_WORD = "understood"  # typed to acknowledge a danger-level warning
 
 
 def utc_now() -> datetime:
@@ -87,10 +88,26 @@ class Executor:
         self.choices: dict[str, str] = {}
         self.active: list[ActiveGate] = []
         self._hashes: dict[int, str] = {}
+        # Longest first, so a secret containing another is hidden whole.
+        self.secrets = sorted(
+            {str(self.params[p.name]) for p in runbook.params if p.secret and p.name in self.params}
+            - {""},
+            key=len,
+            reverse=True,
+        )
         self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
         self.current: str | None = None
         self.started_at = clock()
         self.gates = GateChecker(self, gate_runner or LocalGateRunner())
+
+    def hide(self, text: str) -> str:
+        """Text with every secret param value replaced by ***, for screens and the journal."""
+        for secret in self.secrets:
+            text = text.replace(secret, ev.SECRET)
+        return text
+
+    def shown(self, template: str, context: Mapping[str, Any], path: str) -> str:
+        return self.hide(render(template, context, path))
 
     def hash_of(self, step: m.Step) -> str:
         # Steps are frozen and live as long as the runbook: hash each once, not per event.
@@ -218,8 +235,6 @@ class Executor:
 
     # --- asking --------------------------------------------------------------------
 
-    DANGER_WORD = "understood"
-
     def acknowledge(self, step: str, key: str, warning: m.RunbookWarning) -> str | None:
         """Show and acknowledge one warning; danger ones need the word typed. Returns it."""
         self.operator.show(
@@ -237,9 +252,9 @@ class Executor:
                 self.abort(step, f"warning {key} not acknowledged")
             return None
         for _ in range(3):
-            if self.operator.type_text(ask, self.DANGER_WORD).strip() == self.DANGER_WORD:
-                return self.DANGER_WORD
-            self.operator.show(Screen("problem", f"Type {self.DANGER_WORD} to go on", level="fail"))
+            if self.operator.type_text(ask, DANGER_WORD).strip() == DANGER_WORD:
+                return DANGER_WORD
+            self.operator.show(Screen("problem", f"Type {DANGER_WORD} to go on", level="fail"))
         self.abort(step, f"danger warning {key} not confirmed")
         raise AssertionError("unreachable")
 
@@ -433,7 +448,7 @@ class Executor:
         self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
     ) -> Screen:
         elapsed = format_duration((self.clock() - self.started_at).total_seconds())
-        body = render(step.instructions, context, path)
+        body = self.shown(step.instructions, context, path)
         attempt = self.state.step(path).attempt
         lines = [*self.loops, f"Elapsed: {elapsed}"]
         if attempt > 1:
@@ -469,7 +484,7 @@ class Executor:
     def _choice(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
         choice = step.choice
         assert choice is not None
-        prompt = render(choice.prompt, context, path)
+        prompt = self.shown(choice.prompt, context, path)
         options = tuple((o.value, o.label) for o in choice.options)
         value = self.operator.choose(Ask(path, "choice", prompt), options)
         self.step_event(ev.CHOICE_ANSWERED, path, var=choice.var, value=value)

@@ -41,7 +41,7 @@ class GateChecker:
             self.activate(path, step, self.x.clock(), self.x.state.step(path).overridden, context)
             return None
         rule = gate.on_failure
-        message = render(rule.message, context, path) if rule.message else "The check failed."
+        message = self.x.shown(rule.message, context, path) if rule.message else "Check failed."
         if rule.action == "abort":
             self.x.abort(path, message)
         action = self.x.operator.action(Ask(path, "after_failure", message), (rule.action, "abort"))
@@ -62,7 +62,7 @@ class GateChecker:
         """Ask / evaluate the gate once; journal gate.passed, .overridden or .failed."""
         gate = step.gate
         assert gate is not None
-        prompt = render(gate.prompt, context, path)
+        prompt = self.x.shown(gate.prompt, context, path)
         ok, data = getattr(self, "_" + gate.type)(gate, path, prompt, context)
         if ok == "overridden":
             self.x.step_event(ev.GATE_OVERRIDDEN, path, type=gate.type, **data)
@@ -103,13 +103,13 @@ class GateChecker:
         self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]
     ) -> Any:
         expected = render(gate.expect or "", ctx, path)
-        typed = self.x.operator.type_text(Ask(path, "gate", prompt), expected).strip()
-        if typed == expected:
-            return True, {"typed": typed}
+        typed = self.x.operator.type_text(Ask(path, "gate", prompt), self.x.hide(expected))
+        if typed.strip() == expected:
+            return True, {"typed": self.x.hide(expected)}
         return False, {"reason": "what was typed does not match"}
 
     def _checklist(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
-        items = tuple(render(i, ctx, path) for i in gate.items)
+        items = tuple(self.x.shown(i, ctx, path) for i in gate.items)
         ticked = set(self.x.operator.checklist(Ask(path, "checklist", prompt), items))
         missing = [i for i in items if i not in ticked]
         if missing:
@@ -146,7 +146,7 @@ class GateChecker:
 
     def _command(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
         argv = tuple(render(a, ctx, path) for a in gate.argv)
-        shown = self._redact_argv(argv)
+        shown = tuple(self.x.hide(a) for a in argv)
         if self.x.rehearsal:
             self.x.operator.show(
                 Screen("info", "Rehearsal: command not run", "", (" ".join(shown),))
@@ -160,20 +160,6 @@ class GateChecker:
             data["reason"] = f"{why}, expected exit {gate.expect_exit}"
             data["lines"] = result.output.splitlines()[-20:]
         return ok, data
-
-    def _redact_argv(self, argv: tuple[str, ...]) -> tuple[str, ...]:
-        secrets = [
-            str(self.x.params[p.name])
-            for p in self.x.runbook.params
-            if p.secret and p.name in self.x.params and str(self.x.params[p.name])
-        ]
-
-        def hide(arg: str) -> str:
-            for secret in secrets:
-                arg = arg.replace(secret, ev.SECRET)
-            return arg
-
-        return tuple(hide(arg) for arg in argv)
 
     # --- staleness ----------------------------------------------------------------
 

@@ -539,3 +539,53 @@ steps:
     h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
     with pytest.raises(AnswersError, match="all 2 used"):
         h.run()
+
+
+# --- secrets ----------------------------------------------------------------------------
+
+
+def test_secret_never_reaches_screens_or_journal() -> None:
+    from test_executor_helpers import build, runbook_dict
+
+    rb = build(
+        runbook_dict(
+            [
+                {
+                    "id": "use",
+                    "title": "Use it",
+                    "instructions": "Password is {{ pw }}.",
+                    "when": "pw != 'x'",
+                },
+                {
+                    "id": "type",
+                    "title": "Type it",
+                    "gate": {
+                        "type": "typed_confirmation",
+                        "prompt": "Type {{ pw }}",
+                        "expect": "{{ pw }}",
+                    },
+                },
+                {
+                    "id": "cmd",
+                    "title": "Command",
+                    "gate": {
+                        "type": "command",
+                        "prompt": "ok",
+                        "command": {"argv": ["tool", "--pw={{ pw }}"]},
+                    },
+                },
+            ],
+            params={"pw": {"type": "string", "secret": True}},
+        )
+    )
+    answers = "defaults: {after_step: done}\nsteps: {type: {gate: s3cr3t-value}}\n"
+    h = harness(rb, answers, params={"pw": "s3cr3t-value"}, target=None)
+    h.run()
+    assert h.gates.ran == [("tool", "--pw=s3cr3t-value")]  # the command itself gets it
+    journal = "".join(str(r.data) for r in h.handle.saved)
+    screens = "".join(f"{s.title}{s.body}{s.lines}" for s in h.operator.transcript)
+    prompts = "".join(a.prompt for a in h.operator.asked)
+    for text in (journal, screens, prompts):
+        assert "s3cr3t" not in text
+    assert "Password is ***." in screens
+    assert h.handle.of(ev.PARAM_SET) == [{"name": "pw", "value": "***"}]
