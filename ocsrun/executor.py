@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ocsrun import containers, manual
 from ocsrun import events as ev
 from ocsrun import model as m
 from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, OcsrunError, RunAborted
@@ -29,7 +30,6 @@ from ocsrun.templating import evaluate, names_in, render
 from ocsrun.units import format_duration
 
 Clock = Callable[[], datetime]
-AFTER_STEP = ("done", "skip", "failed", "retry", "note", "abort")
 DANGER_WORD = "understood"  # typed to acknowledge a danger-level warning
 
 
@@ -267,6 +267,11 @@ class Executor:
             self.operator.show(Screen("problem", f"A {ask.name} is needed", level="fail"))
         raise AnswersError(f"no {ask.name} given for {ask.describe()}")
 
+    def retry(self, path: str, cause: str | None) -> None:
+        """Journal that `path` is entered again; its earlier outcome no longer counts."""
+        attempt = self.state.step(path).attempt + 1
+        self.record(ev.STEP_RETRY, step=path, attempt=attempt, reset=[path], cause=cause)
+
     def abort(self, step: str, reason: str) -> None:
         self.record(ev.RUN_ABORTED, step=step or None, reason=reason)
         self.operator.show(Screen("result", "Run aborted", reason, level="fail"))
@@ -317,9 +322,9 @@ class Executor:
         # Only before a step that will run: a skipped step relies on nothing.
         self.gates.recheck_active(path)
         if step.kind == "for_each":
-            return self._for_each(step, path, context, index, total)
+            return containers.for_each(self, step, path, context, (index, total))
         if step.kind == "call":
-            return self._call(step, path, context, index, total)
+            return containers.call(self, step, path, context, (index, total))
         while True:
             outcome = self._leaf(step, path, context, index, total)
             if outcome != RETRY:
@@ -330,7 +335,7 @@ class Executor:
         if record is None or record.outcome not in ev.FINISHING:
             return False
         if step.kind in ("for_each", "call"):
-            self._restore_inside(path)
+            containers.restore_inside(self, path)
             return True
         if record.hash != self.hash_of(step):
             self.operator.show(
@@ -344,13 +349,6 @@ class Executor:
                 path, step, _parse_ts(record.gate_passed), record.overridden, context
             )
         return True
-
-    def _restore_inside(self, path: str) -> None:
-        """Answers given inside a finished for-each or fragment, for later `when:`s."""
-        for inner, record in self.state.steps.items():
-            inside = inner.startswith((path + ".", path + "["))
-            if inside and record.choice is not None and record.outcome == ev.STEP_DONE:
-                self.choices[record.choice[0]] = record.choice[1]
 
     def _auto_skip(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
         from ocsrun.params import redacted
@@ -368,7 +366,7 @@ class Executor:
         self.state.step(path).outcome = ev.STEP_AUTO_SKIPPED
         self.operator.show(Screen("info", f"Skipped {path}: `{step.when}` is false"))
 
-    def _enter(self, step: m.Step, path: str, index: int, total: int, extra: str = "") -> int:
+    def enter(self, step: m.Step, path: str, index: int, total: int) -> int:
         record = self.state.step(path)
         record.attempt += 1
         record.outcome = None
@@ -387,64 +385,7 @@ class Executor:
         self.step_event(event, path, hash=self.hash_of(step), **data)
         self.state.step(path).outcome = event
 
-    def _container_started(
-        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
-    ) -> None:
-        # Entered once; a resume inside it, or a goto back into it, does not start it again.
-        if self.state.step(path).attempt == 0:
-            self._enter(step, path, index, total)
-        self.operator.show(self._screen(step, path, context, index, total))
-
-    def _for_each(
-        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
-    ) -> Outcome:
-        loop = step.for_each
-        assert loop is not None
-        self._container_started(step, path, context, index, total)
-        self._warnings(step, path, context)
-        chosen = loop.items if loop.items is not None else tuple(context.get(loop.over or "", ()))
-        items = loop.ordered(tuple(chosen))
-        for n, item in enumerate(items, 1):
-            inner = {
-                **context,
-                loop.var: item,
-                "labels": dict(loop.labels),
-                "loop_index": n,
-                "loop_total": len(items),
-            }
-            position = f"{loop.var} {n}/{len(items)}: {loop.label(item)}"
-            self.operator.show(Screen("info", position))
-            self.loops.append(position)
-            try:
-                self.run_scope(loop.steps, f"{path}[{item}].", inner)
-            finally:
-                self.loops.pop()
-        self.finish(step, path, items=list(items))
-        return None
-
-    def _call(
-        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
-    ) -> Outcome:
-        from ocsrun.params import coerce
-
-        call = step.call
-        assert call is not None
-        self._container_started(step, path, context, index, total)
-        args = dict(call.args)
-        inner: dict[str, Any] = {"target": context.get("target")}
-        for param in call.params:
-            if param.name in args:
-                inner[param.name] = coerce(param, render(args[param.name], context, path))
-            elif param.default is not None:
-                inner[param.name] = param.default
-        self._warnings(step, path, context)
-        for i, warning in enumerate(call.warnings, 1):
-            self._one_warning(path, warning.id or f"fragment#{i}", warning)
-        self.run_scope(call.steps, path + ".", inner)
-        self.finish(step, path)
-        return None
-
-    def _screen(
+    def screen(
         self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
     ) -> Screen:
         elapsed = format_duration((self.clock() - self.started_at).total_seconds())
@@ -458,11 +399,11 @@ class Executor:
             lines.append("Required: this step cannot be skipped")
         return Screen("step", f"Step {index}/{total} · {path} · {step.title}", body, tuple(lines))
 
-    def _warnings(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+    def warnings(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
         for i, warning in enumerate(step.warnings, 1):
-            self._one_warning(path, warning.id or f"#{i}", warning)
+            self.one_warning(path, warning.id or f"#{i}", warning)
 
-    def _one_warning(self, path: str, key: str, warning: m.RunbookWarning) -> None:
+    def one_warning(self, path: str, key: str, warning: m.RunbookWarning) -> None:
         typed = self.acknowledge(path, key, warning)
         self.step_event(
             ev.STEP_WARNING_ACK, path, warning=key, severity=warning.severity.value, typed=typed
@@ -471,57 +412,15 @@ class Executor:
     def _leaf(
         self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
     ) -> Outcome:
-        self._enter(step, path, index, total)
-        self.operator.show(self._screen(step, path, context, index, total))
-        self._warnings(step, path, context)
+        self.enter(step, path, index, total)
+        self.operator.show(self.screen(step, path, context, index, total))
+        self.warnings(step, path, context)
         if step.choice is not None:
-            self._choice(step, path, context)
+            manual.choice(self, step, path, context)
             return None
         if step.gate is not None:
             return self.gates.gate_step(step, path, context)
-        return self._after_step(step, path)
-
-    def _choice(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
-        choice = step.choice
-        assert choice is not None
-        prompt = self.shown(choice.prompt, context, path)
-        options = tuple((o.value, o.label) for o in choice.options)
-        value = self.operator.choose(Ask(path, "choice", prompt), options)
-        self.step_event(ev.CHOICE_ANSWERED, path, var=choice.var, value=value)
-        self.choices[choice.var] = value
-        self.state.step(path).choice = (choice.var, value)
-        self.finish(step, path)
-
-    def _after_step(self, step: m.Step, path: str) -> Outcome:
-        actions = tuple(a for a in AFTER_STEP if a != "skip" or step.skippable)
-        while True:
-            action = self.operator.action(Ask(path, "after_step", "Step outcome"), actions)
-            if action == "done":
-                self.finish(step, path)
-                return None
-            if action == "note":
-                self.step_event(ev.STEP_NOTE, path, text=self.ask_text(Ask(path, "note", "Note")))
-                continue
-            if action == "skip":
-                reason = self.ask_text(Ask(path, "reason", "Why skip this step?"))
-                self.finish(step, path, ev.STEP_SKIPPED, reason=reason)
-                return None
-            if action == "failed":
-                reason = self.ask_text(Ask(path, "reason", "What failed?"))
-                self.step_event(ev.STEP_FAILED, path, reason=reason)
-                action = self.operator.action(
-                    Ask(path, "after_failure", "The step failed"), ("retry", "abort")
-                )
-            if action == "retry":
-                self.record(
-                    ev.STEP_RETRY,
-                    step=path,
-                    attempt=self.state.step(path).attempt + 1,
-                    reset=[path],
-                    cause=path,
-                )
-                return RETRY
-            self.abort(path, "operator chose abort")
+        return manual.after_step(self, step, path)
 
 
 def _parse_ts(text: str) -> datetime:

@@ -49,13 +49,7 @@ class GateChecker:
             self.x.abort(path, "operator chose abort after a failed check")
         if action == "goto" and rule.goto is not None:
             return Goto(rule.goto)
-        self.x.record(
-            ev.STEP_RETRY,
-            step=path,
-            attempt=self.x.state.step(path).attempt + 1,
-            reset=[path],
-            cause=path,
-        )
+        self.x.retry(path, cause=path)
         return RETRY
 
     def check(self, step: m.Step, path: str, context: Mapping[str, Any]) -> bool:
