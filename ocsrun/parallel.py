@@ -67,6 +67,19 @@ def validate_parallel(paths: list[Path], jobs: int) -> list[FileResult]:
     return _apply_related(outcomes)
 
 
+def validate_given(given: Sequence[str], jobs: int = 1) -> list[FileResult]:
+    """`validation.validate_paths` (same path checks, same usage errors) with `jobs` processes.
+
+    The command line calls this for every `--jobs` value: even with one job it keeps memory
+    flat, because no parsed document outlives its file.
+    """
+    from ocsrun.validation import expand_paths, validate_paths
+
+    if not given:
+        return validate_paths(given)  # raises its "no paths given" usage error
+    return validate_parallel(expand_paths(given), jobs)
+
+
 def _serial(paths: Sequence[Path]) -> list[FileResult]:
     from ocsrun.validation import validate_file
 

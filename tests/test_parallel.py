@@ -89,3 +89,15 @@ def test_chunks_cover_everything_in_order() -> None:
 def test_resolve_jobs() -> None:
     assert parallel.resolve_jobs(3) == 3
     assert parallel.resolve_jobs(0) >= 1
+
+
+def test_validate_given_matches_validate_paths(tmp_path: Path) -> None:
+    from ocsrun.errors import UsageError
+
+    corpus.generate(tmp_path, 4, broken_every=2)
+    given = [str(tmp_path), str(ROOT / "runbooks")]
+    assert _plain(parallel.validate_given(given, 1)) == _plain(validate_paths(given))
+    with pytest.raises(UsageError):
+        parallel.validate_given([], 2)
+    with pytest.raises(UsageError):
+        parallel.validate_given([str(tmp_path / "missing.yaml")], 2)
