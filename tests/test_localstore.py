@@ -307,6 +307,27 @@ def test_next_append_sets_the_torn_tail_aside(store: LocalDirStore) -> None:
     assert store.verify(info.run_id).ok
 
 
+def test_set_aside_is_journalled_even_if_the_first_write_fails(tmp_path: Path) -> None:
+    writer = FullDisk("enospc")
+    writer.failing = False
+    store = LocalDirStore(tmp_path, writer=writer)
+    info = make_info()
+    with store.create_run(info, b"") as handle:
+        fill(handle, 2)
+    with journal_path(handle).open("ab") as out:
+        out.write(b"torn!")
+    with store.open_run(info.run_id) as reopened:
+        writer.failing = True
+        with pytest.raises(StorageFull):
+            reopened.append("run.resumed", {})
+        assert (handle.path / "journal.torn.1").read_bytes() == b"torn!"
+        writer.failing = False
+        reopened.append("run.resumed", {})
+        types = [r.type for r in reopened.records()]
+    assert types == ["step.done", "step.done", "journal.torn-tail-set-aside", "run.resumed"]
+    assert store.verify(info.run_id).ok
+
+
 def test_each_set_aside_gets_its_own_file(store: LocalDirStore) -> None:
     info = make_info()
     store.create_run(info, b"").close()
