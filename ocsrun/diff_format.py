@@ -105,7 +105,24 @@ def _totals(files: int, safety: int, other: int, errors: int) -> str:
 # --- Markdown --------------------------------------------------------------------
 
 
-def as_markdown(files: Sequence[FileDiff]) -> str:
+# GitHub refuses comments over 65,536 characters; keep well under it.
+MAX_COMMENT_CHARS = 60_000
+
+
+def as_markdown(files: Sequence[FileDiff], limit: int = MAX_COMMENT_CHARS) -> str:
+    """The PR comment; values are dropped, then the tail cut, if it would be too long."""
+    text = _markdown(files, values=True)
+    if len(text) <= limit:
+        return text
+    text = _markdown(files, values=False)
+    if len(text) <= limit:
+        return text
+    note = "\n\n*(truncated: run `ocsrun diff` locally for the full list)*\n"
+    cut = text[: limit - len(note)]
+    return cut[: cut.rfind("\n")] + note
+
+
+def _markdown(files: Sequence[FileDiff], *, values: bool) -> str:
     lines = [_headline(files), ""]
     if files:
         lines += _table(files)
@@ -113,7 +130,7 @@ def as_markdown(files: Sequence[FileDiff]) -> str:
     if safety_files:
         lines += ["", "### ⚠ Safety-relevant changes", ""]
         for f in safety_files:
-            lines += _md_changes(f, [c for c in f.changes if c.safety])
+            lines += _md_changes(f, [c for c in f.changes if c.safety], values)
     errors = [f for f in files if f.error]
     if errors:
         lines += ["", "### Could not compare", ""]
@@ -131,7 +148,7 @@ def as_markdown(files: Sequence[FileDiff]) -> str:
             "",
         ]
         for f in other_files:
-            lines += _md_changes(f, [c for c in f.changes if not c.safety])
+            lines += _md_changes(f, [c for c in f.changes if not c.safety], values)
         lines += ["</details>"]
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -175,12 +192,12 @@ def _table(files: Sequence[FileDiff]) -> list[str]:
     return rows
 
 
-def _md_changes(f: FileDiff, changes: Sequence[Change]) -> list[str]:
+def _md_changes(f: FileDiff, changes: Sequence[Change], values: bool) -> list[str]:
     lines = [f"#### {_code(f.display)}", ""]
     for c in changes:
         where = f" {_code(c.path)}" if c.path else ""
         lines.append(f"- **{c.kind.value}**{where} — {_md_escape(c.summary)}")
-        if c.old is not None or c.new is not None:
+        if values and (c.old is not None or c.new is not None):
             lines += _md_value("old", c.old)
             lines += _md_value("new", c.new)
     lines.append("")

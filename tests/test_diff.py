@@ -216,6 +216,23 @@ def test_markdown_escapes_runbook_text() -> None:
     assert "title \\<b\\>\\*x\\*\\</b\\> \\| y" in text
 
 
+def test_markdown_stays_under_the_comment_limit() -> None:
+    long = "x" * 5000
+    changes = tuple(
+        Change(Kind.WORDING_CHANGED, f"s{i}", "title", f"step `s{i}` reworded", long, long)
+        for i in range(30)
+    )
+    diff = FileDiff("a.yaml", "a.yaml", "modified", changes)
+    short = as_markdown([diff], limit=60_000)
+    assert len(short) <= 60_000
+    assert long not in short  # values dropped first
+    assert short.count("**wording-changed**") == 30
+    cut = as_markdown([diff], limit=1_000)
+    assert len(cut) <= 1_000
+    assert cut.startswith("**✓ No safety-relevant changes**")
+    assert cut.endswith("*(truncated: run `ocsrun diff` locally for the full list)*\n")
+
+
 def test_text_format_marks_safety_changes_first() -> None:
     lines = as_text(_diffs("step-moved-before-gate")).splitlines()
     assert lines[1].startswith("  ! step-moved-before-gate:")
