@@ -623,6 +623,8 @@ def _removed(path: str, step: m.Step, *, parent_gone: bool) -> list[Change]:
         )
     # A step's warnings go with it; losing one is the same hazard as deleting it in place.
     out += _warning_changes(path, "warnings", step.warnings, ())
+    if step.call is not None:
+        out += _warning_changes(path, "fragment.warnings", step.call.warnings, ())
     return out
 
 
