@@ -481,17 +481,20 @@ class Bench:
         return found
 
     # 5 and 6 --------------------------------------------------------------------------------
-    def run_argv(self, runbook: Path, answers: Path, state: Path, *, fsync: bool) -> list[str]:
-        command = ["run", str(runbook), "--answers", str(answers), "--state-dir", str(state)]
+    def cli_argv(self, args: list[str], *, fsync: bool) -> list[str]:
         if fsync:
-            return [*self.ocsrun, *command]
-        # The same command with os.fsync made a no-op in the child: what the executor costs
-        # itself, apart from the disk's flush latency.
+            return [*self.ocsrun, *args]
+        # The same command with os.fsync made a no-op in the child: what ocsrun costs itself,
+        # apart from the disk's flush latency (slow and erratic on shared machines).
         shim = (
             "import os, sys\nos.fsync = lambda fd: None\nfrom ocsrun.cli import main\n"
             "sys.argv[0] = 'ocsrun'\nmain(sys.argv[1:])\n"
         )
-        return [sys.executable, "-c", shim, *command]
+        return [sys.executable, "-c", shim, *args]
+
+    def run_argv(self, runbook: Path, answers: Path, state: Path, *, fsync: bool) -> list[str]:
+        args = ["run", str(runbook), "--answers", str(answers), "--state-dir", str(state)]
+        return self.cli_argv(args, fsync=fsync)
 
     def executor_available(self) -> str | None:
         child = run_child([*self.ocsrun, "run", "--help"], env=self.env)
@@ -573,117 +576,106 @@ class Bench:
 
     def item6(self, work: Path) -> None:
         missing = self.executor_available()
+        rows = (
+            ("6a", "resume, 10k records (no fsync)", 0.3, "s"),
+            ("6b", "runs show, 10k records", 0.3, "s"),
+            ("6c", "peak RSS 10k vs 1k records", 1.25, "x"),
+        )
         if missing:
-            for item, what in (
-                ("6a", "resume, 10k records"),
-                ("6b", "runs show, 10k records"),
-                ("6c", "memory 10k vs 1k records"),
-            ):
+            for item, what, target, unit in rows:
                 self.table.add(
-                    Row(
-                        item,
-                        what,
-                        None,
-                        0.3 if item != "6c" else 1.25,
-                        unit="s" if item != "6c" else "x",
-                        detail="not measured: " + missing,
-                    )
+                    Row(item, what, None, target, unit=unit, detail="not measured: " + missing)
                 )
             return
         print("[6] resume and runs show on 1k- and 10k-record journals", flush=True)
         runbook = corpus.write_big(CORPORA / "big", JOURNAL_STEPS)
         finish = work / "finish.yaml"
         finish.write_text(_answers_yaml(finish=True), encoding="utf-8")
-        measured: dict[int, dict[str, Child]] = {}
+        measured: dict[int, tuple[int, Child, Child, Child]] = {}
         for records in (1000, 10000):
             made = self.journal(work, runbook, records)
             if isinstance(made, str):
-                self.table.add(
-                    Row(
-                        "6",
-                        "resume / runs show",
-                        None,
-                        0.3,
-                        unit="s",
-                        detail="not measured: " + made,
+                for item, what, target, unit in rows:
+                    self.table.add(
+                        Row(item, what, None, target, unit=unit, detail="not measured: " + made)
                     )
-                )
                 return
             state, run_id, count = made
-            resume = []
-            for rep in range(self.reps):
-                copy = work / f"resume-{records}-{rep}"
-                shutil.copytree(state, copy)
-                resume.append(
-                    run_child(
-                        [
-                            *self.ocsrun,
-                            "resume",
-                            run_id,
-                            "--answers",
-                            str(finish),
-                            "--state-dir",
-                            str(copy),
-                        ],
-                        env=self.env,
-                        cwd=work,
-                    )
-                )
+
+            def resume(fsync: bool, state: Path = state, run_id: str = run_id) -> Child:
+                # Each resume finishes the run, so each works on a fresh copy of the state.
+                copy = work / "resume-copy"
                 shutil.rmtree(copy, ignore_errors=True)
-            show = [
-                run_child(
-                    [*self.ocsrun, "runs", "--state-dir", str(state), "show", run_id],
-                    env=self.env,
-                    cwd=work,
-                )
-                for _ in range(self.reps)
-            ]
-            for name, children in (("resume", resume), ("runs show", show)):
-                if any(c.code != 0 for c in children):
-                    bad = next(c for c in children if c.code != 0)
-                    self.table.add(
-                        Row(
-                            "6",
-                            name,
-                            None,
-                            0.3,
-                            unit="s",
-                            detail="not measured: " + fail(bad, name),
-                        )
-                    )
-                    return
-            measured[records] = {
-                "resume": fastest(resume),
-                "show": fastest(show),
-                "count": count,  # type: ignore[dict-item]
-            }
-        big, small = measured[10000], measured[1000]
-        for item, key, label in (("6a", "resume", "resume"), ("6b", "show", "runs show")):
-            child = big[key]
-            self.table.add(
-                Row(
-                    item,
-                    f"{label}, {big['count']} records",
-                    seconds(child),
-                    0.3,
-                    unit="s",
-                    detail=f"{both(child)} (best {CLOCK} of {self.reps}); "
-                    f"peak RSS {child.rss_kb / 1024:.0f} MiB",
-                )
+                shutil.copytree(state, copy)
+                args = ["resume", run_id, "--answers", str(finish), "--state-dir", str(copy)]
+                child = run_child(self.cli_argv(args, fsync=fsync), env=self.env, cwd=work)
+                shutil.rmtree(copy, ignore_errors=True)
+                return child
+
+            show_args = ["runs", "--state-dir", str(state), "show", run_id]
+            runs = best_of(
+                {
+                    "resume": lambda: resume(False),
+                    "show": lambda args=show_args: run_child(  # type: ignore[misc]
+                        self.cli_argv(args, fsync=True), env=self.env, cwd=work
+                    ),
+                },
+                self.reps,
             )
-        ratios = {key: big[key].rss_kb / small[key].rss_kb for key in ("resume", "show")}
-        worst_key = max(ratios, key=lambda k: ratios[k])
+            for name, children in runs.items():
+                bad = [c for c in children if c.code != 0]
+                if bad:
+                    for item, what, target, unit in rows:
+                        self.table.add(
+                            Row(
+                                item,
+                                what,
+                                None,
+                                target,
+                                unit=unit,
+                                detail="not measured: " + fail(bad[0], name),
+                            )
+                        )
+                    return
+            synced = resume(True)
+            measured[records] = (count, fastest(runs["resume"]), fastest(runs["show"]), synced)
+        small, big = measured[1000], measured[10000]
+        count, resumed, shown, synced = big
+        self.table.add(
+            Row(
+                "6a",
+                f"resume, {count} records (no fsync)",
+                seconds(resumed),
+                0.3,
+                unit="s",
+                detail=f"{both(resumed)} (best {CLOCK} of {self.reps}); with real fsync "
+                f"{synced.wall:.2f}s wall (1 run, information); "
+                f"peak RSS {resumed.rss_kb / 1024:.0f} MiB",
+            )
+        )
+        self.table.add(
+            Row(
+                "6b",
+                f"runs show, {count} records",
+                seconds(shown),
+                0.3,
+                unit="s",
+                detail=f"{both(shown)} (best {CLOCK} of {self.reps}); "
+                f"peak RSS {shown.rss_kb / 1024:.0f} MiB",
+            )
+        )
+        ratios = {
+            "resume": resumed.rss_kb / small[1].rss_kb,
+            "show": shown.rss_kb / small[2].rss_kb,
+        }
         self.table.add(
             Row(
                 "6c",
-                f"memory {big['count']} vs {small['count']} records",
-                ratios[worst_key],
+                f"peak RSS {count} vs {small[0]} records",
+                max(ratios.values()),
                 1.25,
-                detail="peak RSS "
-                + ", ".join(
-                    f"{k} {big[k].rss_kb / 1024:.0f}/{small[k].rss_kb / 1024:.0f} MiB"
-                    for k in ("resume", "show")
-                ),
+                detail=f"resume {resumed.rss_kb / 1024:.0f}/{small[1].rss_kb / 1024:.0f} MiB, "
+                f"runs show {shown.rss_kb / 1024:.0f}/{small[2].rss_kb / 1024:.0f} MiB",
             )
         )
 
