@@ -232,7 +232,7 @@ def _call_lines(call: m.Call) -> tuple[str, ...]:
     given = {name for name, _ in call.args}
     for p in call.params:
         if p.name not in given and p.default is not None:
-            lines.append(f"`{p.name}` = {p.default!s} (fragment default)")
+            lines.append(f"`{p.name}` = {_param_row(p)[3]} (fragment default)")
     return tuple(lines)
 
 
