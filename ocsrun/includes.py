@@ -6,8 +6,10 @@ the top-level runbook, so a runbook directory can be reviewed, copied and bundle
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
 from ocsrun.errors import LoadError, Position
 from ocsrun.loader import Document, load_document
@@ -45,11 +47,50 @@ def resolve_include(including_file: Path, root_dir: Path, ref: str) -> Path:
     return resolved
 
 
+def uses_refs(steps: Any) -> Iterator[str]:
+    """Every `uses:` reference in a list of steps, nested for_each steps included."""
+    for step in steps if isinstance(steps, list) else ():
+        if not isinstance(step, dict):
+            continue
+        if isinstance(step.get("uses"), str):
+            yield step["uses"]
+        loop = step.get("for_each")
+        if isinstance(loop, dict):
+            yield from uses_refs(loop.get("steps"))
+
+
 @dataclass
 class FragmentCache:
-    """Fragments loaded once per validation run, however many runbooks include them."""
+    """Fragments loaded (and their includes followed) once per validation run, however many
+    runbooks include them."""
 
     loaded: dict[Path, Document | LoadError] = field(default_factory=dict)
+    reachable: dict[tuple[Path, Path], frozenset[Path]] = field(default_factory=dict)
+
+    def includes(self, fragment: Path, root_dir: Path) -> frozenset[Path]:
+        """Every file the fragment includes, directly or through others (itself, in a cycle)."""
+        key = (fragment, root_dir)
+        if key not in self.reachable:
+            self.reachable[key] = self._follow(fragment, root_dir)
+        return self.reachable[key]
+
+    def _follow(self, start: Path, root_dir: Path) -> frozenset[Path]:
+        seen: set[Path] = set()
+        todo = [start]
+        while todo:  # iterative: a long include chain must not exhaust the stack
+            current = todo.pop()
+            document = self.get(current)
+            if isinstance(document, LoadError):
+                continue
+            for ref in uses_refs(document.data.get("steps")):
+                try:
+                    target = resolve_include(current, root_dir, ref)
+                except LoadError:
+                    continue  # reported when that fragment is validated itself
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return frozenset(seen)
 
     def get(self, path: Path) -> Document | LoadError:
         if path not in self.loaded:

@@ -31,7 +31,6 @@ class Context:
     file: Path | None = None
     root_dir: Path | None = None
     fragments: FragmentCache = field(default_factory=FragmentCache)
-    include_stack: tuple[Path, ...] = ()
 
     @property
     def data(self) -> dict[str, Any]:
@@ -806,13 +805,9 @@ def _check_include(ctx: Context, ref: StepRef, uses: str) -> Iterator[Diagnostic
             path, f"include '{uses}' is not a usable fragment: {why}", "unknown-include"
         )
         return
-    if target in (*ctx.include_stack, ctx.file.resolve()):
-        yield ctx.error(
-            path, f"include '{uses}' leads back to a file that includes it", "include-cycle"
-        )
-        return
     yield from _include_args(ctx, ref, fragment)
-    if _has_cycle(ctx, target, fragment, (*ctx.include_stack, ctx.file.resolve())):
+    onward = ctx.fragments.includes(target, ctx.root_dir)
+    if target == ctx.file.resolve() or target in onward or ctx.file.resolve() in onward:
         yield ctx.error(
             path, f"include '{uses}' leads back to a file that includes it", "include-cycle"
         )
@@ -838,27 +833,6 @@ def _include_args(ctx: Context, ref: StepRef, fragment: Document) -> Iterator[Di
             "include-args",
             key="with" in ref.step,
         )
-
-
-def _has_cycle(ctx: Context, file: Path, fragment: Document, stack: tuple[Path, ...]) -> bool:
-    """Whether following the fragment's own includes reaches a file already on the stack."""
-    assert ctx.root_dir is not None
-    if len(stack) > 32:
-        return True  # deeper than any sensible include chain: treat as a cycle
-    for ref in walk_steps(fragment.data):
-        uses = _str(ref.step.get("uses"))
-        if uses is None:
-            continue
-        try:
-            target = resolve_include(file, ctx.root_dir, uses)
-        except LoadError:
-            continue  # reported when the fragment itself is validated
-        if target in stack or target == file:
-            return True
-        nested = ctx.fragments.get(target)
-        if isinstance(nested, Document) and _has_cycle(ctx, target, nested, (*stack, file)):
-            return True
-    return False
 
 
 RULES: tuple[Callable[[Context], Iterable[Diagnostic]], ...] = (
