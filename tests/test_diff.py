@@ -406,3 +406,12 @@ def test_fragment_file_diffs_on_its_own() -> None:
     diff = compare_paths(fragment, CASES / "fragments" / "check-no-forbid.yaml")
     assert kinds(diff) == {"evidence-loosened"}
     assert diff.changes[0].path == "check-log"
+
+
+def test_git_fragment_text_only_change_is_reported_on_the_fragment(repo: Path) -> None:
+    fragment = repo / "books" / "fragments" / "check.yaml"
+    fragment.write_text(fragment.read_text() + "# trailing comment\n", encoding="utf-8")
+    diffs = compare_revisions("HEAD", None, [], repo)
+    assert [(d.new_path, kinds(d)) for d in diffs] == [
+        ("books/fragments/check.yaml", {"comment-only"})
+    ]
