@@ -787,7 +787,7 @@ class _GateDiff:
     def _type_change(self) -> None:
         a, b = self.a.type, self.b.type
         ra, rb = _GATE_STRENGTH.get(a), _GATE_STRENGTH.get(b)
-        detail = f"type `{a}` → `{b}`"
+        detail = f"type `{a}` → `{b}`" + _what_is_lost(self.a, self.b)
         if ra is not None and rb is not None and rb < ra:
             self.add(Kind.GATE_WEAKENED, "type", detail, a, b)
         elif ra is not None and rb is not None and rb > ra:
@@ -1033,6 +1033,19 @@ class _GateDiff:
                     old,
                     new,
                 )
+
+
+def _what_is_lost(a: m.Gate, b: m.Gate) -> str:
+    """What the old gate type checked that the new one does not, for the reviewer's first line."""
+    if a.type == "typed_confirmation" and b.type != "typed_confirmation" and a.expect:
+        return f" (the operator no longer types {_code(a.expect)})"
+    if a.type == "evidence" and b.type != "evidence" and a.checks:
+        return f" ({len(a.checks)} evidence checks no longer run)"
+    if a.type == "command" and b.type != "command" and a.argv:
+        return f" (command {_code(_argv_text(a.argv))} no longer run)"
+    if a.type == "checklist" and b.type != "checklist" and a.items:
+        return f" ({len(a.items)} checklist items no longer ticked)"
+    return ""
 
 
 def _check_text(c: m.EvidenceCheck) -> str:

@@ -125,6 +125,7 @@ def test_changes_carry_old_and_new_values() -> None:
     c = _change("gate-weakened", "gate-weakened")
     assert (c.old, c.new) == ("typed_confirmation", "confirm")
     assert c.path == "confirm-host"
+    assert c.summary.endswith("(the operator no longer types `{{ target }}`)")
     c = _change("time-window-widened", "time-window-widened")
     assert c.old == [{"days": ["sat", "sun"], "hours": None}]
     assert c.new == [{"days": ["fri", "sat", "sun"], "hours": None}]
