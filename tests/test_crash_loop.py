@@ -2,8 +2,9 @@
 
 A seeded, bounded loop. Each iteration starts `ocsrun run` on a runbook with every step kind
 the executor journals (actions, a choice, gates, a for-each), kills it with SIGKILL once the
-journal holds a randomly chosen number of records (plus a random sub-millisecond delay, so
-some kills land inside a write), and in some iterations kills the first `resume` too. After
+journal holds a randomly chosen number of records (plus a random sub-millisecond delay), in
+some iterations leaves half a record behind as a crash inside a write would, and in some kills
+the first `resume` too. After
 every kill, `ocsrun runs verify` must pass, at most warning about the torn last line; then
 `ocsrun resume` must finish, with every step done exactly once and `runs verify` clean.
 
@@ -143,25 +144,37 @@ def newlines(state: Path) -> int:
 
 def start_and_kill(state: Path, args: list[str], cwd: Path, at: int, rng: random.Random) -> bool:
     """Run `ocsrun ARGS`; SIGKILL once the journal has `at` lines. False if it ended first."""
-    child = subprocess.Popen(
-        [sys.executable, "-m", "ocsrun", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=cwd,
-        env=env(state),
-    )
-    deadline = time.monotonic() + DEADLINE_S
-    while newlines(state) < at and child.poll() is None:
-        assert time.monotonic() < deadline, "the run never reached the kill point"
-        time.sleep(0.0005)
-    # Sometimes a little later, so the kill can land between write and fsync or mid-record.
-    time.sleep(rng.choice((0, 0, 0.0002, 0.0005, 0.001)))
-    if child.poll() is not None:
-        return False
-    os.kill(child.pid, signal.SIGKILL)
+    errors = state.parent / f"{state.name}.stderr"
+    with errors.open("wb") as stderr:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "ocsrun", *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            cwd=cwd,
+            env=env(state),
+        )
+        deadline = time.monotonic() + DEADLINE_S
+        while newlines(state) < at and child.poll() is None:
+            assert time.monotonic() < deadline, "the run never reached the kill point"
+            time.sleep(0.0005)
+        # Sometimes a little later, so the kill can land between write and fsync.
+        time.sleep(rng.choice((0, 0, 0.0002, 0.0005, 0.001)))
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
     child.wait()
-    return True
+    if child.returncode == -signal.SIGKILL:
+        return True
+    # It ended on its own before the kill: only acceptable if it finished its work.
+    assert child.returncode == 0, errors.read_text(errors="replace")
+    return False
+
+
+def tear(path: Path, rng: random.Random) -> None:
+    """What a crash inside a write leaves (power loss, a full page cache): half a record."""
+    line = path.read_bytes().splitlines()[-1]
+    with path.open("ab") as journal:
+        journal.write(line[: rng.randint(1, len(line) - 1)])
 
 
 def records(path: Path) -> list[dict[str, object]]:
@@ -226,6 +239,9 @@ def test_kill_9_at_random_points_then_resume(
         run_id = path.parent.name
         if killed:
             kills += 1
+            # One time in five, also leave half a record behind, as a crash mid-write would.
+            if rng.random() < 0.2 and path.read_bytes().endswith(b"\n"):
+                tear(path, rng)
             torn += not path.read_bytes().endswith(b"\n")
             check_verify(capsys, state, run_id, where)
             # One time in four, crash the resume as well, somewhere after its first record.
@@ -264,3 +280,4 @@ def test_kill_9_at_random_points_then_resume(
             f"{torn} left a torn tail, seed {SEED}"
         )
     assert kills >= ITERATIONS * 9 // 10, "most iterations must really kill the run"
+    assert torn >= ITERATIONS // 10, "torn tails must be among the crashes checked"
