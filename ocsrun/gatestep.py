@@ -57,7 +57,9 @@ class GateChecker:
         gate = step.gate
         assert gate is not None
         prompt = self.x.shown(gate.prompt, context, path)
-        ok, data = getattr(self, "_" + gate.type)(gate, path, prompt, context)
+        ok, raw = getattr(self, "_" + gate.type)(gate, path, prompt, context)
+        # Command output and log lines may echo a secret back: hide it before anyone sees it.
+        data = self._hidden(raw)
         if ok == "overridden":
             self.x.step_event(ev.GATE_OVERRIDDEN, path, type=gate.type, **data)
             self.x.state.step(path).overridden = True
@@ -154,6 +156,15 @@ class GateChecker:
             data["reason"] = f"{why}, expected exit {gate.expect_exit}"
             data["lines"] = result.output.splitlines()[-20:]
         return ok, data
+
+    def _hidden(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.x.hide(value)
+        if isinstance(value, dict):
+            return {k: self._hidden(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._hidden(v) for v in value]
+        return value
 
     # --- staleness ----------------------------------------------------------------
 

@@ -230,6 +230,7 @@ def resume(options: ResumeOptions) -> int:
     store = _store(options.state_dir)
     handle = store.open_run(options.run_id)
     try:
+        _check_journal(store, options.run_id)
         info = handle.info
         state = replay(handle.records())
         if state.finished:
@@ -264,6 +265,21 @@ def resume(options: ResumeOptions) -> int:
     finally:
         handle.close()
     return EXIT_OK
+
+
+def _check_journal(store: LocalDirStore, run_id: str) -> None:
+    """Refuse to build on a journal whose chain is broken (a torn tail alone is set aside)."""
+    from ocsrun.errors import JournalCorrupt
+    from ocsrun.journal import TORN_TAIL
+
+    problems = [p for p in store.verify(run_id).problems if p.kind != TORN_TAIL]
+    if problems:
+        first = problems[0]
+        where = f" at line {first.line}" if first.line else ""
+        raise JournalCorrupt(
+            f"the journal of run {run_id} does not verify{where}: {first.message}; "
+            f"nothing was changed (see `ocsrun runs verify {run_id}`)"
+        )
 
 
 def _current_runbook(handle: RunHandle, accept: bool) -> tuple[m.Runbook, list[str]]:
