@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from ocsrun import events as ev
 from ocsrun import model as m
-from ocsrun.errors import EXIT_OK, LockHeld, NoOperatorInput, SnapshotMismatch, StateError
+from ocsrun.errors import (
+    EXIT_OK,
+    LockHeld,
+    NoOperatorInput,
+    SnapshotMismatch,
+    StateError,
+    UsageError,
+)
 from ocsrun.operator import Ask, Operator, Screen
 
 if TYPE_CHECKING:
@@ -109,6 +116,10 @@ def start(options: RunOptions) -> int:
     from ocsrun.catalog import resolve
 
     operator, answers = _operator(options.answers, options.rehearse)
+    given = Path(options.runbook)
+    if given.exists() and not given.is_file():
+        # A FIFO or a device would block or stream forever; a directory is not a runbook.
+        raise UsageError(f"{options.runbook}: not a regular file")
     path = resolve(options.runbook)
     runbook = load_runbook(path)
     target, params = _settle(runbook, options, operator, answers)
