@@ -11,7 +11,7 @@ import os
 import re
 import stat
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,7 +42,6 @@ _BOMS = (
     (b"\xff\xfe", "a UTF-16 byte order mark"),
     (b"\xfe\xff", "a UTF-16 byte order mark"),
 )
-# A cheap pre-filter; a hit is confirmed with the real scanner.
 # Where an anchor could start a node. Matches inside strings are harmless: the builder only
 # rejects a match where a node really starts (an anchored node starts at its `&`). An alias
 # always needs an anchor first, so rejecting anchors rejects aliases (and billion laughs) too.
@@ -65,7 +64,8 @@ class Document:
     data: dict[str, Any]
     text: str
     diagnostics: tuple[Diagnostic, ...]
-    root: Node | None = None
+    # The composed node tree, kept only to find positions on demand.
+    root: Node | None = field(default=None, repr=False, compare=False)
 
     def position(self, path: Sequence[str | int], *, key: bool = False) -> Position:
         """Where the value (or its key) at a JSON path starts; the nearest ancestor if missing."""
