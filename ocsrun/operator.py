@@ -147,6 +147,7 @@ def _mapping(data: Mapping[str, Any], key: str, display: str) -> dict[str, Any]:
 # --- the scripted operator -------------------------------------------------------
 
 _MISSING = object()
+MAX_SAME_QUESTION = 50
 
 
 class ScriptedOperator:
@@ -158,6 +159,7 @@ class ScriptedOperator:
         self.transcript: list[Screen] = []
         self.asked: list[Ask] = []
         self._used: dict[tuple[str, str, str], int] = {}
+        self._asked: dict[tuple[str, str], int] = {}
 
     # Lookup: exact step path, then the path without for-each items, then defaults.
     def _lookup(self, ask: Ask, key: str | None = None) -> Any:
@@ -171,7 +173,7 @@ class ScriptedOperator:
         return _MISSING
 
     def _next(self, scope: str, name: str, value: Any, ask: Ask) -> Any:
-        if not isinstance(value, list) or name in {"checklist", "gate_items"}:
+        if not isinstance(value, list) or name == "checklist":
             return value
         count = self._used.get((scope, name, ask.step), 0)
         if count >= len(value):
@@ -183,6 +185,14 @@ class ScriptedOperator:
 
     def _need(self, ask: Ask, key: str | None = None) -> Any:
         self.asked.append(ask)
+        # The same answer to the same failing question would loop for ever: stop instead.
+        times = self._asked.get((ask.step, ask.name), 0) + 1
+        self._asked[(ask.step, ask.name)] = times
+        if times > MAX_SAME_QUESTION:
+            raise AnswersError(
+                f"answers: {ask.describe()} asked {MAX_SAME_QUESTION} times; "
+                "the answers never get past it"
+            )
         value = self._lookup(ask, key)
         if value is _MISSING:
             raise AnswersError(f"answers: no answer for {ask.describe()} ({ask.prompt[:80]})")

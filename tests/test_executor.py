@@ -589,3 +589,14 @@ def test_secret_never_reaches_screens_or_journal() -> None:
         assert "s3cr3t" not in text
     assert "Password is ***." in screens
     assert h.handle.of(ev.PARAM_SET) == [{"name": "pw", "value": "***"}]
+
+
+def test_a_scalar_answer_that_keeps_failing_stops_instead_of_looping() -> None:
+    answers = GENERIC + """
+steps:
+  deactivate-roles.wizard.check-log: {evidence: wizard-failure.log}
+"""
+    h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
+    with pytest.raises(AnswersError, match="asked 50 times"):
+        h.run()
+    assert h.handle.types()[-1] == ev.RUN_INTERRUPTED
