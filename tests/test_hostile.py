@@ -280,6 +280,49 @@ def include_fifo(tmp: Path) -> Generated:
     return tmp, "tree/main.yaml"
 
 
+def _interrupted_run(tmp: Path) -> str:
+    """A run of the base runbook stopped at its first question (no answer for it): resumable."""
+    _write(tmp, "rb.yaml", BASE_TEXT)
+    _write(tmp, "stop.yaml", "defaults: {}\n")
+    stopped = run_cli(["run", "rb.yaml", "--answers", "stop.yaml"], tmp, tmp / "state")
+    assert stopped.code == 2, stopped.text
+    (run_dir,) = (tmp / "state" / "runs").iterdir()
+    return run_dir.name
+
+
+def resume_runbook_now_binary(tmp: Path) -> Generated:
+    run_id = _interrupted_run(tmp)
+    (tmp / "rb.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    return tmp, run_id
+
+
+def resume_runbook_now_laughs(tmp: Path) -> Generated:
+    run_id = _interrupted_run(tmp)
+    billion_laughs(tmp)
+    (tmp / "laughs.yaml").replace(tmp / "rb.yaml")
+    return tmp, run_id
+
+
+def resume_runbook_now_deep(tmp: Path) -> Generated:
+    run_id = _interrupted_run(tmp)
+    nesting_flow(tmp)
+    (tmp / "deep.yaml").replace(tmp / "rb.yaml")
+    return tmp, run_id
+
+
+def resume_runbook_now_fifo(tmp: Path) -> Generated:
+    run_id = _interrupted_run(tmp)
+    (tmp / "rb.yaml").unlink()
+    os.mkfifo(tmp / "rb.yaml")
+    return tmp, run_id
+
+
+def resume_runbook_deleted(tmp: Path) -> Generated:
+    run_id = _interrupted_run(tmp)
+    (tmp / "rb.yaml").unlink()
+    return tmp, run_id
+
+
 GENERATORS: dict[str, Callable[[Path], Generated]] = {
     f.__name__: f
     for f in (
@@ -300,6 +343,11 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         include_symlink_escape,
         include_symlink_dev_zero,
         include_fifo,
+        resume_runbook_now_binary,
+        resume_runbook_now_laughs,
+        resume_runbook_now_deep,
+        resume_runbook_now_fifo,
+        resume_runbook_deleted,
     )
 }
 
@@ -326,8 +374,12 @@ def command_args(command: str, target: str, tmp: Path) -> list[str]:
         base = tmp / "diff-base.yaml"
         base.write_text(BASE_TEXT, encoding="utf-8")
         return ["diff", "--fail-on", "safety", str(base), target]
-    if command == "rehearse":
-        return ["rehearse", target, "--answers", str(FIXTURES / "answers.yaml")]
+    if command in ("rehearse", "run"):
+        return [command, target, "--answers", str(FIXTURES / "answers.yaml")]
+    if command == "resume":
+        return ["resume", target, "--answers", str(FIXTURES / "answers.yaml")]
+    if command in ("verify", "show", "report"):
+        return ["runs", command, target]
     raise AssertionError(f"unknown command {command!r} in {CASES_FILE.name}")
 
 
@@ -339,7 +391,7 @@ def test_the_corpus_is_complete_and_consistent() -> None:
     used = {case["file"] for case in CASES if "file" in case}
     assert used <= committed, f"cases name missing files: {sorted(used - committed)}"
     for case in CASES:
-        assert ("file" in case) != ("generate" in case), case["name"]
+        assert len({"file", "generate", "run_id"} & set(case)) == 1, case["name"]
         assert case.get("generate", "validate") == "validate" or case["generate"] in GENERATORS
         assert case["exit"] in EXIT_CODES
         assert case["message"] or case["rule"], case["name"]
@@ -356,6 +408,8 @@ def test_the_corpus_is_complete_and_consistent() -> None:
 def test_hostile_input(case: dict[str, Any], command: str, tmp_path: Path, worst: Worst) -> None:
     if "generate" in case:
         cwd, target = GENERATORS[case["generate"]](tmp_path)
+    elif "run_id" in case:
+        cwd, target = tmp_path, case["run_id"]
     else:
         cwd, target = HOSTILE, case["file"]
     outcome = run_cli(command_args(command, target, tmp_path), cwd, tmp_path / "state")
@@ -373,7 +427,7 @@ def test_hostile_input(case: dict[str, Any], command: str, tmp_path: Path, worst
     assert outcome.max_rss < RSS_LIMIT_BYTES, (
         f"{outcome.max_rss / 2**20:.0f} MiB: a limit is missing"
     )
-    where = target + (f":{case['position']}" if case.get("position") else "")
+    where = case.get("at", target) + (f":{case['position']}" if case.get("position") else "")
     wanted = [where, case["message"] or "", f"[{case['rule']}]" if case["rule"] else ""]
     matching = [line for line in outcome.text.splitlines() if all(w in line for w in wanted)]
     assert matching, f"no line holds all of {wanted}:\n{shown}"
