@@ -232,3 +232,42 @@ def test_runbook_text_escapes_never_reach_the_terminal(tmp_path: Path, word: str
     assert "This deletes things." in shown and "\x1b[2J" not in shown
     child.sendcontrol("c")
     assert finish(child) == 130
+
+
+def test_rehearsal_asks_missing_params_and_leaves_evidence_unchecked(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    child = spawn(state, "rehearse", str(RUNBOOK), "--target", "srv1.example")
+    child.expect("REHEARSAL")
+    child.expect("Type understood")
+    child.sendline("understood")
+    child.expect(r"\[y/n\]")
+    child.sendline("y")
+    child.expect("Your choice")
+    child.sendline("left")
+    child.expect("done / skip")
+    child.sendline("done")
+    child.expect(r"Path to the file \(Enter: not checked in a rehearsal\)")
+    child.sendline("")
+    child.expect("Run rehearsed")
+    assert finish(child) == 0
+    records = journal(state, run_id_of(state))
+    passed = [r for r in records if r["type"] == "gate.passed" and r["data"]["step"] == "check-log"]  # type: ignore[index]
+    assert passed[0]["data"]["checked"] is False  # type: ignore[index]
+
+
+def test_missing_param_is_asked_and_checked(tmp_path: Path) -> None:
+    child = spawn(
+        tmp_path / "state",
+        "rehearse",
+        "ocs2007.services-start-stop",
+        "--target",
+        "ocs01.contoso.com",
+    )
+    child.expect("Value for action")
+    child.sendline("reboot")
+    child.expect("'reboot' is not one of: stop, start")
+    child.expect("Value for action")
+    child.sendline("stop")
+    child.expect("Param action = stop")
+    child.sendcontrol("c")
+    assert finish(child) == 130
