@@ -88,6 +88,7 @@ class Executor:
         self.choices: dict[str, str] = {}
         self.active: list[ActiveGate] = []
         self._hashes: dict[int, str] = {}
+        self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
         # Longest first, so a secret containing another is hidden whole.
         self.secrets = sorted(
             {str(self.params[p.name]) for p in runbook.params if p.secret and p.name in self.params}
@@ -179,6 +180,7 @@ class Executor:
             rehearsal=self.rehearsal,
             steps=len(self.runbook.steps),
         )
+        self._journal_broken_lock()
         for name, value in redacted(self.runbook.params, self.params).items():
             self.record(ev.PARAM_SET, name=name, value=value)
         return self._walk()
@@ -187,9 +189,14 @@ class Executor:
         if self.state.started:
             self.started_at = _parse_ts(self.state.started)
         self.record(ev.RUN_RESUMED, records=self.state.records, last=self.state.last_type)
+        self._journal_broken_lock()
         if accepted_changes:
             self.record(ev.RUN_CHANGES_ACCEPTED, summary=accepted_changes)
         return self._walk()
+
+    def _journal_broken_lock(self) -> None:
+        if self.broken_lock is not None:
+            self.record(ev.LOCK_BROKEN, holder=dict(self.broken_lock))
 
     def _walk(self) -> str:
         self.operator.show(self._preflight())

@@ -29,6 +29,7 @@ from ocsrun.operator import Ask, Operator, Screen
 
 if TYPE_CHECKING:
     from ocsrun.localstore import LocalDirStore
+    from ocsrun.operator import Answers
     from ocsrun.state import RunState
     from ocsrun.store import Lock, RunHandle
 
@@ -69,7 +70,7 @@ def _store(state_dir: Path | None) -> LocalDirStore:
     return LocalDirStore(state_dir or default_state_dir())
 
 
-def _operator(answers: Path | None, rehearsal: bool) -> tuple[Operator, Any]:
+def _operator(answers: Path | None, rehearsal: bool) -> tuple[Operator, Answers | None]:
     """The operator, and the parsed answers file (or None)."""
     if answers is not None:
         from ocsrun.operator import ScriptedOperator, load_answers
@@ -128,15 +129,19 @@ def start(options: RunOptions) -> int:
 
     plan = Plan(runbook, path, target, params, options.rehearse)
     run_id = new_run_id()
-    held = None if plan.rehearsal else _lock(store, runbook, target, run_id, options.break_lock)
+    held = (
+        None
+        if plan.rehearsal
+        else store.acquire_lock(runbook.id, target, run_id, break_lock=options.break_lock)
+    )
     try:
         handle = store.create_run(_info(plan, run_id), _snap(runbook))
         try:
             broken = getattr(held, "broken", None)
-            if broken is not None:
-                handle.append(ev.LOCK_BROKEN, {"holder": _as_dict(broken)})
+            executor = _executor(plan, operator, handle, store)
+            executor.broken_lock = None if broken is None else _as_dict(broken)
             with _signals_interrupt():
-                _executor(plan, operator, handle, store).run()
+                executor.run()
         finally:
             handle.close()
     finally:
@@ -146,7 +151,7 @@ def start(options: RunOptions) -> int:
 
 
 def _settle(
-    runbook: m.Runbook, options: RunOptions, operator: Operator, answers: Any
+    runbook: m.Runbook, options: RunOptions, operator: Operator, answers: Answers | None
 ) -> tuple[str | None, dict[str, m.ParamValue]]:
     from ocsrun.params import check_target, resolve, split_assignments
 
@@ -205,12 +210,6 @@ def _as_dict(info: Any) -> dict[str, Any]:
     return dataclasses.asdict(info)
 
 
-def _lock(
-    store: LocalDirStore, runbook: m.Runbook, target: str | None, run_id: str, break_lock: bool
-) -> Lock:
-    return store.acquire_lock(runbook.id, target, run_id, break_lock=break_lock)
-
-
 def _executor(
     plan: Plan,
     operator: Operator,
@@ -228,7 +227,7 @@ def _executor(
         params=plan.params,
         target=plan.target,
         state=state,
-        resume_command=resume_command(handle.info.run_id, store.state_dir),
+        resume_command=resume_command(handle.info.run_id, store.state_dir.absolute()),
     )
 
 
@@ -268,8 +267,11 @@ def resume(options: ResumeOptions) -> int:
         )
         try:
             plan = Plan(runbook, Path(info.runbook_path), info.target, params, info.rehearsal)
+            executor = _executor(plan, operator, handle, store, state)
+            broken = getattr(held, "broken", None)
+            executor.broken_lock = None if broken is None else _as_dict(broken)
             with _signals_interrupt():
-                _executor(plan, operator, handle, store, state).resume(changed)
+                executor.resume(changed)
         finally:
             if held is not None:
                 held.release()

@@ -120,6 +120,9 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path, after_lines: int) -> None:
     result = resume(state, run_id, answers)
     assert result.returncode == 0, result.stderr
     assert_complete(state, run_id, ids)
+    # The killed process left its lock behind; the resume took it back and said so.
+    broken = [r for r in records(state, run_id) if r["type"] == "lock.broken"]
+    assert [b["data"]["holder"]["run_id"] for b in broken] == [run_id]  # type: ignore[index]
 
 
 def test_torn_last_line_is_reported_set_aside_and_nothing_earlier_lost(tmp_path: Path) -> None:

@@ -220,7 +220,9 @@ def test_concurrent_run_is_refused_then_stale_lock_broken(tmp_path: Path) -> Non
     fourth.expect("Run done")
     assert finish(fourth) == 0
     (new,) = set(os.listdir(state / "runs")) - {holder}
-    broken = [r for r in journal(state, new) if r["type"] == "lock.broken"]
+    records = journal(state, new)
+    assert [r["type"] for r in records[:2]] == ["run.started", "lock.broken"]
+    broken = [r for r in records if r["type"] == "lock.broken"]
     assert broken[0]["data"]["holder"]["run_id"] == holder  # type: ignore[index]
 
 
