@@ -136,17 +136,14 @@ def start(options: RunOptions) -> int:
     )
     try:
         handle = store.create_run(_info(plan, run_id), _snap(runbook))
-        try:
-            broken = getattr(held, "broken", None)
-            executor = _executor(plan, operator, handle, store)
-            executor.broken_lock = None if broken is None else _as_dict(broken)
-            with _signals_interrupt():
-                executor.run()
-        finally:
-            handle.close()
-    finally:
+    except BaseException:
         if held is not None:
             held.release()
+        raise
+    try:
+        _drive(plan, operator, handle, store, held)
+    finally:
+        handle.close()
     return EXIT_OK
 
 
@@ -231,6 +228,31 @@ def _executor(
     )
 
 
+def _drive(
+    plan: Plan,
+    operator: Operator,
+    handle: RunHandle,
+    store: LocalDirStore,
+    held: Lock | None,
+    *,
+    state: RunState | None = None,
+    changed: list[str] | None = None,
+) -> None:
+    """Run (or, given a replayed state, resume) the executor; the lock is released after."""
+    try:
+        executor = _executor(plan, operator, handle, store, state)
+        broken = getattr(held, "broken", None)
+        executor.broken_lock = None if broken is None else _as_dict(broken)
+        with _signals_interrupt():
+            if state is None:
+                executor.run()
+            else:
+                executor.resume(changed)
+    finally:
+        if held is not None:
+            held.release()
+
+
 # --- resuming ---------------------------------------------------------------------
 
 
@@ -248,36 +270,32 @@ def resume(options: ResumeOptions) -> int:
             raise StateError(f"run {info.run_id} is {status}; there is nothing to resume")
         runbook, changed = _current_runbook(handle, options.accept_changes)
         operator, _answers = _operator(options.answers, info.rehearsal)
-        torn = handle.torn_tail()
-        if torn is not None:
-            operator.show(
-                Screen(
-                    "problem",
-                    "The journal's last line was torn by a crash; "
-                    "it was set aside (earlier records are intact)",
-                    lines=(torn[:200],),
-                    level="warning",
-                )
-            )
+        _report_torn_tail(handle, operator)
         params = _restored_params(runbook, state.params, operator)
         held = (
             None
             if info.rehearsal
             else _resume_lock(store, info.runbook_id, info.target, info.run_id)
         )
-        try:
-            plan = Plan(runbook, Path(info.runbook_path), info.target, params, info.rehearsal)
-            executor = _executor(plan, operator, handle, store, state)
-            broken = getattr(held, "broken", None)
-            executor.broken_lock = None if broken is None else _as_dict(broken)
-            with _signals_interrupt():
-                executor.resume(changed)
-        finally:
-            if held is not None:
-                held.release()
+        plan = Plan(runbook, Path(info.runbook_path), info.target, params, info.rehearsal)
+        _drive(plan, operator, handle, store, held, state=state, changed=changed)
     finally:
         handle.close()
     return EXIT_OK
+
+
+def _report_torn_tail(handle: RunHandle, operator: Operator) -> None:
+    torn = handle.torn_tail()
+    if torn is not None:
+        operator.show(
+            Screen(
+                "problem",
+                "The journal's last line was torn by a crash; "
+                "it was set aside (earlier records are intact)",
+                lines=(torn[:200],),
+                level="warning",
+            )
+        )
 
 
 def _check_journal(store: LocalDirStore, run_id: str) -> None:
