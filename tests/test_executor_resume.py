@@ -3,27 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections import Counter
-from collections.abc import Iterator
 
 import pytest
 from test_executor import GENERIC, SE, Interrupting, finished_once
+from test_executor import _utc  # noqa: F401 - the autouse fixture: local time is UTC here too
 from test_executor_helpers import harness, load
 
 from ocsrun import events as ev
 from ocsrun import model as m
 from ocsrun.errors import Interrupted
 from ocsrun.state import changes, dump, replay
-
-
-@pytest.fixture(autouse=True)
-def _utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def interrupted_at(
