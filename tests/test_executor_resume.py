@@ -6,8 +6,13 @@ import dataclasses
 from collections import Counter
 
 import pytest
-from test_executor import GENERIC, SE, Interrupting, finished_once
-from test_executor import _utc  # noqa: F401 - the autouse fixture: local time is UTC here too
+from test_executor import (
+    GENERIC,
+    SE,
+    Interrupting,
+    _utc,  # noqa: F401 - the autouse fixture: local time is UTC here too
+    finished_once,
+)
 from test_executor_helpers import harness, load
 
 from ocsrun import events as ev
