@@ -12,16 +12,28 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ocsrun.diff import Change, FileDiff, JsonValue
+from ocsrun.sanitize import clean
 
 FORMATS = ("text", "md", "json")
 
 
 def format_diff(files: Sequence[FileDiff], fmt: str) -> str:
+    # Old and new values are runbook text from a pull request: shown on a terminal or posted as
+    # a comment, their escape sequences must not rewrite the screen or hide a safety line.
     if fmt == "json":
-        return as_json(files)
+        return _json_inert(as_json(files))
     if fmt == "md":
-        return as_markdown(files)
-    return as_text(files)
+        return clean(as_markdown(files))
+    return clean(as_text(files))
+
+
+# json.dumps escapes C0 controls but, with ensure_ascii off, leaves C1 controls and bidi
+# overrides raw. As \uXXXX escapes they are the same JSON value, and inert when printed.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_inert(text: str) -> str:
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _counts(files: Sequence[FileDiff]) -> tuple[int, int, int]:

@@ -16,6 +16,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from ocsrun import model as m
+from ocsrun.sanitize import clean
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -462,6 +463,10 @@ def render(runbook: m.Runbook, fmt: str) -> str:
         raise ValueError(f"unknown render format {fmt!r}")
     template = environment().get_template(f"runbook.{fmt}.j2")
     text = template.render(view=build_view(runbook), rb=runbook, meta=runbook.metadata)
+    # Runbook text reaches a terminal (stdout) or a file someone will `cat`: escape sequences in
+    # it must not retitle the window, clear the screen or hide a warning. Neutralised once here,
+    # on the whole document, so no template field can be missed.
+    text = clean(text)
     # Collapse the blank lines that template control flow leaves, so output is tidy and stable.
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.rstrip("\n") + "\n"

@@ -457,3 +457,53 @@ def test_a_secret_given_in_an_answers_file_is_not_journaled(
     assert code == 0, output
     assert SECRET not in output
     assert SECRET not in state_text(work)
+
+
+# --- review outputs: render and diff ---------------------------------------------------------
+
+UNSAFE_SHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+EVIL = "\\e]0;pwned\\a\\e[2J\\e[8mhidden\\x9b31m\\r\\u202egnp.exe\\u2066x\\x7f"
+REVIEW_BASE = HEAD + "steps:\n  - id: one\n    title: One\n    instructions: Do it.\n"
+REVIEW_EVIL = (
+    HEAD
+    + f'warnings:\n  - {{id: w, severity: danger, text: "Careful {EVIL}"}}\n'
+    + f'steps:\n  - id: one\n    title: "One {EVIL}"\n    instructions: "Do it {EVIL}"\n'
+    + f'    notes: ["{EVIL}"]\n'
+)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("render", "evil.yaml"),
+        ("render", "--format", "html", "evil.yaml"),
+        ("diff", "base.yaml", "evil.yaml"),
+        ("diff", "--format", "md", "base.yaml", "evil.yaml"),
+        ("diff", "--format", "json", "base.yaml", "evil.yaml"),
+    ],
+    ids=lambda a: "-".join(a[:3]),
+)
+def test_review_outputs_cannot_drive_the_terminal(
+    args: tuple[str, ...], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (work / "base.yaml").write_text(REVIEW_BASE, encoding="utf-8")
+    (work / "evil.yaml").write_text(REVIEW_EVIL, encoding="utf-8")
+    code, output = cli(capsys, *args)
+    assert code == 0, output
+    assert not UNSAFE_SHOWN.search(output), repr(output)
+    assert "hidden" in output and "gnp.exe" in output  # neutralised, not silently dropped
+    if "json" in args:
+        json.loads(output)
+
+
+def test_rendered_files_carry_no_control_sequences(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (work / "evil.yaml").write_text(REVIEW_EVIL, encoding="utf-8")
+    for fmt in ("md", "html"):
+        code, output = cli(capsys, "render", "--format", fmt, "--output-dir", "out", "evil.yaml")
+        assert code == 0, output
+    written = [p.read_text(encoding="utf-8") for p in (work / "out").iterdir()]
+    assert len(written) == 2
+    for text in written:
+        assert not UNSAFE_SHOWN.search(text), repr(text)
