@@ -190,10 +190,13 @@ def _is_torn(raw: bytes, is_last: bool) -> bool:
 class JournalReader:
     """Streams intact records from a journal file, one line in memory at a time.
 
-    Checks only what is cheap (each line parses, seq and prev continue the
-    chain); hashes are recomputed by `verify_lines`. A torn last line ends the
-    iteration and is kept in `torn`; anything wrong before it raises
-    JournalCorrupt, because resuming from a damaged journal is not safe.
+    Checks each line parses, its hash matches its content, and seq and prev
+    continue the chain (`verify_lines` goes further and names every problem).
+    The hash is rechecked here because replay decides which steps are done: a
+    record changed on disk (a flipped byte in a step path) would otherwise make
+    resume skip or repeat a step. A torn last line ends the iteration and is
+    kept in `torn`; anything wrong before it raises JournalCorrupt, because
+    resuming from a damaged journal is not safe.
     """
 
     def __init__(self, stream: BinaryIO, name: str = "journal.jsonl") -> None:
@@ -226,6 +229,11 @@ class JournalReader:
             record = decode(raw)
         except RecordError as error:
             raise JournalCorrupt(f"{where}: {error}; run `ocsrun runs verify`") from None
+        if computed_hash(record) != record.hash:
+            raise JournalCorrupt(
+                f"{where}: seq {record.seq} does not match its hash (changed after it was "
+                "written); run `ocsrun runs verify`"
+            )
         want_seq = last.seq + 1 if last else 1
         want_prev = last.hash if last else GENESIS
         if record.seq != want_seq or record.prev != want_prev:
