@@ -318,6 +318,8 @@ def _current_runbook(handle: RunHandle, accept: bool) -> tuple[m.Runbook, list[s
     from ocsrun.state import changes, load_snapshot
 
     path = Path(handle.info.runbook_path)
+    if path.exists() and not path.is_file():
+        raise StateError(f"{path}: not a regular file (the runbook of run {handle.info.run_id})")
     if not path.is_file():
         raise StateError(f"the runbook of run {handle.info.run_id} is gone: {path}")
     runbook = load_runbook(path)

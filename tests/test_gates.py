@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -181,15 +182,22 @@ def test_command_timeout_kills_the_whole_group(tmp_path: Path) -> None:
         f"open({str(pidfile)!r}, 'w').write(str(p.pid));"
         "time.sleep(60)"
     )
-    result = run_command((PY, "-c", code), 1.0, 1024)
+    result = run_command((PY, "-c", code), 3.0, 1024)
     assert result.timed_out and result.exit_code is None
     grandchild = int(pidfile.read_text())
-    # Killed with its group; reaped by init, so either gone or a zombie.
+    # SIGKILL went to the whole group; delivery is asynchronous, so wait (bounded) for the
+    # grandchild to be gone or a zombie awaiting init.
+    deadline = time.monotonic() + 10
+    while (state := _proc_state(grandchild)) not in {"gone", "Z"}:
+        assert time.monotonic() < deadline, f"grandchild {grandchild} still {state}"
+        time.sleep(0.01)
+
+
+def _proc_state(pid: int) -> str:
     try:
-        state = Path(f"/proc/{grandchild}/stat").read_text().split()[2]
-    except FileNotFoundError:
-        state = "gone"
-    assert state in {"gone", "Z"}
+        return Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, ProcessLookupError):
+        return "gone"
 
 
 def test_command_output_is_bounded_and_cleaned() -> None:
