@@ -12,6 +12,7 @@ intact journal `seq == line number`.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import hashlib
 import json
@@ -65,8 +66,13 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+@functools.cache
 def operator_id() -> str:
-    """`user@host`; getuser() fails in containers with no passwd entry."""
+    """`user@host`; getuser() fails in containers with no passwd entry.
+
+    Cached: every record names its operator, and the passwd lookup behind getuser() cost more
+    than the rest of making a record. User and host do not change within one process.
+    """
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
