@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,10 @@ JOURNAL = "journal.jsonl"
 RUN_INFO = "run.json"
 SNAPSHOT = "snapshot.yaml"
 TORN_PREFIX = "journal.torn."
+# Bounds for the small files of a run, so a planted huge (or sparse) file cannot exhaust memory.
+MAX_INFO_BYTES = 1024 * 1024
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+MAX_TORN_COPY_BYTES = 64 * 1024 * 1024
 
 STATUS_BY_LAST_TYPE = {
     "run.finished": "finished",
@@ -113,7 +118,7 @@ class LocalRunHandle:
         return self._fd
 
     def _load_tail(self) -> None:
-        fd = os.open(self._journal, os.O_RDONLY | os.O_CLOEXEC)
+        fd = _open_regular(self._journal)
         try:
             self._last, self._torn = journal.read_tail(fd)
         except JournalCorrupt as error:
@@ -215,7 +220,7 @@ class LocalRunHandle:
         return path
 
     def records(self) -> Iterator[Record]:
-        with open(self._journal, "rb") as stream:
+        with os.fdopen(_open_regular(self._journal), "rb") as stream:
             reader = journal.JournalReader(stream, name=str(self._journal))
             yield from reader
 
@@ -229,7 +234,7 @@ class LocalRunHandle:
         return self._found_torn.text() if self._found_torn else None
 
     def snapshot(self) -> bytes:
-        return (self._dir / SNAPSHOT).read_bytes()
+        return _read_regular(self._dir / SNAPSHOT, MAX_SNAPSHOT_BYTES)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -282,13 +287,15 @@ class LocalDirStore:
     def open_run(self, run_id: str) -> LocalRunHandle:
         run_dir = self._run_dir(run_id)
         info = self._read_info(run_id, run_dir)
-        if not (run_dir / JOURNAL).is_file():
+        if not (run_dir / JOURNAL).exists():
             raise StateError(f"run {run_id} has no journal ({run_dir / JOURNAL} is missing)")
+        if not (run_dir / JOURNAL).is_file():
+            raise StateError(f"run {run_id}: {run_dir / JOURNAL} is not a regular file")
         return LocalRunHandle(run_dir, info, self._writer)
 
     def _read_info(self, run_id: str, run_dir: Path) -> RunInfo:
         try:
-            raw = (run_dir / RUN_INFO).read_bytes()
+            raw = _read_regular(run_dir / RUN_INFO, MAX_INFO_BYTES)
         except FileNotFoundError:
             raise StateError(f"no run {run_id!r} in {self.runs_dir}") from None
         except OSError as error:
@@ -317,8 +324,8 @@ class LocalDirStore:
         except StateError:
             return None  # an unfinished create or someone else's directory
         try:
-            fd = os.open(run_dir / JOURNAL, os.O_RDONLY | os.O_CLOEXEC)
-        except OSError:
+            fd = _open_regular(run_dir / JOURNAL)
+        except (OSError, StateError):
             return RunSummary(info, 0, None, None, "unknown")
         try:
             last, _torn = journal.read_tail(fd)
@@ -337,7 +344,7 @@ class LocalDirStore:
         self._read_info(run_id, run_dir)
         path = run_dir / JOURNAL
         try:
-            with open(path, "rb") as stream:
+            with os.fdopen(_open_regular(path), "rb") as stream:
                 count, problems = journal.verify_lines(stream)
         except FileNotFoundError:
             raise StateError(f"run {run_id} has no journal ({path} is missing)") from None
@@ -347,7 +354,7 @@ class LocalDirStore:
     def _check_set_asides(self, run_dir: Path) -> list[VerifyProblem]:
         """Each journalled set-aside must still match its copy byte for byte."""
         problems = []
-        with open(run_dir / JOURNAL, "rb") as stream:
+        with os.fdopen(_open_regular(run_dir / JOURNAL), "rb") as stream:
             for line_no, raw in enumerate(stream, start=1):
                 if journal.TORN_TAIL_SET_ASIDE.encode() not in raw:
                     continue  # cheap pre-filter; the real check parses
@@ -381,14 +388,40 @@ def _check_set_aside(run_dir: Path, line_no: int, raw: bytes) -> VerifyProblem |
     if not name.startswith(TORN_PREFIX) or "/" in name:
         return VerifyProblem(record.seq, line_no, "torn-copy", f"bad set-aside file {name!r}")
     try:
-        data = (run_dir / name).read_bytes()
-    except OSError:
+        data = _read_regular(run_dir / name, MAX_TORN_COPY_BYTES)
+    except (OSError, StateError):
         return VerifyProblem(record.seq, line_no, "torn-copy", f"set-aside copy {name} is missing")
     if hashlib.sha256(data).hexdigest() != record.data.get("sha256"):
         return VerifyProblem(
             record.seq, line_no, "torn-copy", f"set-aside copy {name} does not match its sha256"
         )
     return None
+
+
+def _open_regular(path: Path) -> int:
+    """A read-only fd on path, which must be a regular file (StateError otherwise).
+
+    O_NONBLOCK so that opening a FIFO planted in the state directory returns at once instead
+    of waiting for a writer; the fstat check then refuses FIFOs, devices (a journal symlinked
+    to /dev/zero would be read without end) and directories. Missing files raise
+    FileNotFoundError for the caller to word.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(f"{path} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    with os.fdopen(_open_regular(path), "rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise StateError(f"{path} is larger than {limit} bytes")
+    return data
 
 
 def _info_json(info: RunInfo) -> bytes:

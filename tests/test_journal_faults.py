@@ -240,3 +240,65 @@ def test_two_runs_started_at_once_exactly_one_runs(tmp_path: Path) -> None:
     runs = list((tmp_path / "state" / "runs").glob("*/journal.jsonl"))
     finished = [j for j in runs if b'"run.finished"' in j.read_bytes()]
     assert len(finished) == 1
+
+
+# --- things planted in the state directory ---------------------------------------------------
+
+
+def _plant(run_dir: Path, name: str, kind: str) -> None:
+    target = run_dir / name
+    target.unlink(missing_ok=True)
+    if kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "dev-zero":
+        target.symlink_to("/dev/zero")
+    else:
+        target.mkdir()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero", "directory"])
+@pytest.mark.parametrize("name", ["journal.jsonl", "run.json", "snapshot.yaml"])
+def test_planted_non_files_never_hang_a_command(
+    name: str, kind: str, finished_run: tuple[Path, str]
+) -> None:
+    """A FIFO or a device where a run file should be: one line and an exit code, at once."""
+    journal, run_id = finished_run
+    lines = journal.read_bytes().splitlines(keepends=True)
+    journal.write_bytes(b"".join(lines[:-1]))  # unfinished, so resume has work to do
+    state = journal.parent.parent.parent
+    _plant(journal.parent, name, kind)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(state), NO_COLOR="1")
+    commands = [
+        ["runs", "verify", run_id],
+        ["runs", "show", run_id],
+        ["runs", "report", run_id],
+        ["runs", "list"],
+        ["resume", run_id, "--answers", "answers.yaml"],
+    ]
+    for args in commands:
+        result = subprocess.run(
+            [sys.executable, "-m", "ocsrun", *args],
+            cwd=state.parent,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+        where = f"{args[:2]} with {name} a {kind}"
+        assert "Traceback" not in result.stderr, f"{where}: {result.stderr}"
+        assert result.returncode in {0, 1}, f"{where}: {result.stderr}"
+        assert len(result.stderr.strip().splitlines()) <= 1, f"{where}: {result.stderr}"
+        # Each command that needs the planted file says what is wrong with it.
+        needs = {
+            "journal.jsonl": {"verify", "show", "report", "resume"},
+            "run.json": {"verify", "show", "report", "resume"},
+            "snapshot.yaml": {"resume"},
+        }[name]
+        if {args[0], args[1]} & needs:
+            assert result.returncode == 1, f"{where}: {result.stdout}{result.stderr}"
+            assert "not a regular file" in result.stderr, f"{where}: {result.stderr}"
+        if args == ["runs", "list"]:
+            assert result.returncode == 0, f"{where}: {result.stderr}"
