@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import stat
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,8 +120,25 @@ def validate_paths(paths: Sequence[str]) -> list[FileResult]:
     if not paths:
         raise UsageError("no paths given; name runbook files or directories to validate")
     fragments = FragmentCache()
-    results = [validate_file(file, str(file), fragments=fragments) for file in expand_paths(paths)]
+    results = []
+    with _retained_results_ignored_by_gc():
+        for file in expand_paths(paths):
+            results.append(validate_file(file, str(file), fragments=fragments))
+            # Every result keeps its document (data and node tree: acyclic, long-lived). Left
+            # to the cyclic GC, each collection would walk all earlier documents again, making
+            # a large batch quadratic; freezing moves them out of its sight.
+            gc.freeze()
     return _with_related(results)
+
+
+@contextmanager
+def _retained_results_ignored_by_gc() -> Iterator[None]:
+    already_frozen = gc.get_freeze_count()
+    try:
+        yield
+    finally:
+        if not already_frozen:
+            gc.unfreeze()
 
 
 def _with_related(results: list[FileResult]) -> list[FileResult]:
