@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -135,3 +136,22 @@ def test_importing_the_command_stays_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_fifo_in_a_directory_is_a_usage_error_not_a_hang(tmp_path: Path) -> None:
+    (tmp_path / "good.yaml").write_text("a: 1\n", encoding="utf-8")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    code, out, err = invoke(str(tmp_path))
+    assert code == 2
+    assert out == ""
+    assert "is not a regular file" in err
+
+
+def test_a_file_that_does_not_load_is_reported_in_json() -> None:
+    code, out, _ = invoke("--format", "json", str(INVALID / "tab-indent.yaml"))
+    assert code == 1
+    (entry,) = json.loads(out)["files"]
+    assert [(d["line"], d["col"], d["rule"]) for d in entry["diagnostics"]] == [
+        (11, 1, "tab-indent")
+    ]
