@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from ocsrun.store import LockInfo
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+# A lock file holds one small JSON object; more than this is not one of ours.
+MAX_LOCK_BYTES = 64 * 1024
 
 
 def lock_key(runbook_id: str, target: str | None) -> str:
@@ -135,7 +138,7 @@ def _create(path: Path) -> int:
 def read_info(path: Path) -> LockInfo | None:
     """The LockInfo in a lock file, or None when it is missing or unreadable."""
     try:
-        raw = json.loads(path.read_bytes())
+        raw = json.loads(_read_regular(path))
         return LockInfo(
             run_id=str(raw["run_id"]),
             operator=str(raw["operator"]),
@@ -147,11 +150,26 @@ def read_info(path: Path) -> LockInfo | None:
         return None
 
 
+def _read_regular(path: Path) -> bytes:
+    """A lock file's bytes; OSError when it is not a small regular file.
+
+    O_NONBLOCK: a FIFO planted where a lock file belongs must not block the run that
+    looks at it (and a device must not be read without end).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        return os.read(fd, MAX_LOCK_BYTES)
+    finally:
+        os.close(fd)
+
+
 def inspect(path: Path) -> tuple[LockInfo | None, bool]:
     """(holder, stale) for an existing lock file. Call under the guard."""
     holder = read_info(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     except FileNotFoundError:
         return holder, True
     try:

@@ -302,3 +302,33 @@ def test_planted_non_files_never_hang_a_command(
             assert "not a regular file" in result.stderr, f"{where}: {result.stderr}"
         if args == ["runs", "list"]:
             assert result.returncode == 0, f"{where}: {result.stderr}"
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
+def test_a_planted_lock_file_never_hangs_a_run(kind: str, tmp_path: Path) -> None:
+    from ocsrun.lock import lock_path
+
+    (tmp_path / "rb.yaml").write_text(RUNBOOK, encoding="utf-8")
+    (tmp_path / "a.yaml").write_text(ANSWERS, encoding="utf-8")
+    locks = tmp_path / "state" / "locks"
+    locks.mkdir(parents=True)
+    planted = lock_path(locks, "test.journal-faults", "h1")
+    if kind == "fifo":
+        os.mkfifo(planted)
+    else:
+        planted.symlink_to("/dev/zero")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "ocsrun", "run", "rb.yaml", "--target", "h1", "--answers", "a.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert "Traceback" not in result.stderr
+    assert result.returncode in {1, 3}, result.stdout + result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
