@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ocsrun.templating import TemplateError, evaluate, names_in, render
 
@@ -69,3 +71,37 @@ def test_names_in_lists_variables_read() -> None:
 
 def test_text_without_template_syntax_is_returned_as_is() -> None:
     assert render("plain {text", {}) == "plain {text"
+
+
+# The `{{ name }}` fast path must render exactly what Jinja renders.
+_TEXT = st.text(
+    st.characters(blacklist_characters="{}%#\r", blacklist_categories=("Cs",)), max_size=20
+)
+_VALUE = st.one_of(
+    st.text(max_size=10), st.integers(), st.booleans(), st.none(), st.tuples(st.text(max_size=3))
+)
+
+
+@given(
+    texts=st.lists(_TEXT, min_size=2, max_size=5), values=st.lists(_VALUE, min_size=4, max_size=4)
+)
+def test_plain_name_fast_path_matches_jinja(texts: list[str], values: list[object]) -> None:
+    from ocsrun.templating import _compiled, _render_plain
+
+    names = [f"v{i}" for i in range(len(texts) - 1)]
+    template = texts[0] + "".join(
+        f"{{{{ {n} }}}}{t}" if i % 2 else f"{{{{{n}}}}}{t}"
+        for i, (n, t) in enumerate(zip(names, texts[1:], strict=True))
+    )
+    context = {n: values[i % len(values)] for i, n in enumerate(names)}
+    fast = _render_plain(template, context, "w")
+    assert fast is not None
+    assert fast == _compiled(template).render(context)
+
+
+def test_fast_path_leaves_anything_else_to_jinja() -> None:
+    from ocsrun.templating import _render_plain
+
+    assert _render_plain("{{ a | upper }}", {"a": "x"}, "w") is None
+    assert _render_plain("{% if a %}x{% endif %}", {"a": 1}, "w") is None
+    assert render("{{ a | upper }} {{ b }}", {"a": "x", "b": 2}) == "X 2"
