@@ -121,8 +121,11 @@ def make_record(
 def encode(record: Record) -> bytes:
     """One complete journal line, newline included."""
     line = {name: getattr(record, name) for name in FIELDS}
-    text = json.dumps(line, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return text.encode("utf-8") + b"\n"
+    return _LINE.encode(line).encode("utf-8") + b"\n"
+
+
+# Same bytes as json.dumps(line, separators=..., ensure_ascii=False, allow_nan=False).
+_LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
