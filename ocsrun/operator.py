@@ -174,6 +174,15 @@ class ScriptedOperator:
 
     def _next(self, scope: str, name: str, value: Any, ask: Ask) -> Any:
         if not isinstance(value, list) or name == "checklist":
+            # A list runs out; one answer given again and again to a question that keeps
+            # coming back (a gate that keeps failing) would loop for ever: stop instead.
+            times = self._asked.get((ask.step, name), 0) + 1
+            self._asked[(ask.step, name)] = times
+            if times > MAX_SAME_QUESTION:
+                raise AnswersError(
+                    f"answers: {ask.describe()} asked {MAX_SAME_QUESTION} times with the same "
+                    "answer; the answers never get past it"
+                )
             return value
         count = self._used.get((scope, name, ask.step), 0)
         if count >= len(value):
@@ -185,14 +194,6 @@ class ScriptedOperator:
 
     def _need(self, ask: Ask, key: str | None = None) -> Any:
         self.asked.append(ask)
-        # The same answer to the same failing question would loop for ever: stop instead.
-        times = self._asked.get((ask.step, ask.name), 0) + 1
-        self._asked[(ask.step, ask.name)] = times
-        if times > MAX_SAME_QUESTION:
-            raise AnswersError(
-                f"answers: {ask.describe()} asked {MAX_SAME_QUESTION} times; "
-                "the answers never get past it"
-            )
         value = self._lookup(ask, key)
         if value is _MISSING:
             raise AnswersError(f"answers: no answer for {ask.describe()} ({ask.prompt[:80]})")

@@ -188,3 +188,18 @@ def test_choice_numbers() -> None:
 def test_clean_keeps_text_and_newlines() -> None:
     assert clean("a\tb\nc\r\nd") == "a\tb\nc\nd"
     assert clean("\u202eevil") == "\\u202eevil"
+
+
+def test_long_sequences_are_not_mistaken_for_loops() -> None:
+    op = scripted("steps: {s: {after_step: %s}}" % (["note"] * 120 + ["done"]))
+    answers = [op.action(Ask("s", "after_step", "?"), ("note", "done")) for _ in range(121)]
+    assert answers[-1] == "done" and answers.count("note") == 120
+
+
+def test_the_same_scalar_answer_asked_too_often_stops() -> None:
+    op = scripted("defaults: {after_failure: retry}")
+    ask = Ask("g", "after_failure", "?")
+    for _ in range(50):
+        op.action(ask, ("retry", "abort"))
+    with pytest.raises(AnswersError, match="asked 50 times with the same answer"):
+        op.action(ask, ("retry", "abort"))
