@@ -42,8 +42,8 @@ def show(ctx: click.Context, run_id: str, state_dir: Path | None) -> int:
     from ocsrun.sanitize import clean
     from ocsrun.timeline import text_lines
 
-    for line in text_lines(_timeline(ctx, run_id, state_dir)):
-        click.echo(clean(line))
+    # One write: a long run has thousands of lines.
+    click.echo(clean("\n".join(text_lines(_timeline(ctx, run_id, state_dir)))))
     return 0
 
 
