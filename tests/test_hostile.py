@@ -323,6 +323,33 @@ def resume_runbook_deleted(tmp: Path) -> Generated:
     return tmp, run_id
 
 
+def answers_fifo(tmp: Path) -> Generated:
+    os.mkfifo(tmp / "answers.yaml")
+    return tmp, "answers.yaml"
+
+
+def answers_dev_zero(tmp: Path) -> Generated:
+    return tmp, "/dev/zero"
+
+
+def answers_deep(tmp: Path) -> Generated:
+    depth = 100_000
+    return _write(tmp, "answers.yaml", "defaults: " + "[" * depth + "]" * depth + "\n")
+
+
+def answers_deep_json(tmp: Path) -> Generated:
+    depth = 100_000
+    return _write(tmp, "answers.json", '{"defaults": ' + '{"a": ' * depth + "1" + "}" * depth + "}")
+
+
+def answers_50mb(tmp: Path) -> Generated:
+    path = tmp / "answers.yaml"
+    with path.open("wb") as out:
+        out.write(b"defaults: {after_step: done}\n")
+        out.write((b"# " + b"padding " * 12 + b"\n") * (50 * 2**20 // 100))
+    return tmp, path.name
+
+
 GENERATORS: dict[str, Callable[[Path], Generated]] = {
     f.__name__: f
     for f in (
@@ -348,6 +375,11 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         resume_runbook_now_deep,
         resume_runbook_now_fifo,
         resume_runbook_deleted,
+        answers_fifo,
+        answers_dev_zero,
+        answers_deep,
+        answers_deep_json,
+        answers_50mb,
     )
 }
 
@@ -364,23 +396,29 @@ def load_cases() -> list[dict[str, Any]]:
 CASES = load_cases()
 
 
+ANSWERS = str(FIXTURES / "answers.yaml")
+COMMANDS: dict[str, Callable[[str], list[str]]] = {
+    "validate": lambda target: ["validate", target],
+    "render": lambda target: ["render", target],
+    "rehearse": lambda target: ["rehearse", target, "--answers", ANSWERS],
+    "run": lambda target: ["run", target, "--answers", ANSWERS],
+    "resume": lambda target: ["resume", target, "--answers", ANSWERS],
+    "verify": lambda target: ["runs", "verify", target],
+    "show": lambda target: ["runs", "show", target],
+    "report": lambda target: ["runs", "report", target],
+    # The hostile input is the answers file; the runbook is the good base.
+    "answers": lambda target: ["rehearse", str(FIXTURES / "base.yaml"), "--answers", target],
+}
+
+
 def command_args(command: str, target: str, tmp: Path) -> list[str]:
-    if command == "validate":
-        return ["validate", target]
-    if command == "render":
-        return ["render", target]
     if command == "diff":
         # A pull request that replaces a good runbook with the hostile one: it must fail the diff.
         base = tmp / "diff-base.yaml"
         base.write_text(BASE_TEXT, encoding="utf-8")
         return ["diff", "--fail-on", "safety", str(base), target]
-    if command in ("rehearse", "run"):
-        return [command, target, "--answers", str(FIXTURES / "answers.yaml")]
-    if command == "resume":
-        return ["resume", target, "--answers", str(FIXTURES / "answers.yaml")]
-    if command in ("verify", "show", "report"):
-        return ["runs", command, target]
-    raise AssertionError(f"unknown command {command!r} in {CASES_FILE.name}")
+    assert command in COMMANDS, f"unknown command {command!r} in {CASES_FILE.name}"
+    return COMMANDS[command](target)
 
 
 def test_the_corpus_is_complete_and_consistent() -> None:
