@@ -507,3 +507,44 @@ def test_rendered_files_carry_no_control_sequences(
     assert len(written) == 2
     for text in written:
         assert not UNSAFE_SHOWN.search(text), repr(text)
+
+
+def test_a_chatty_command_never_fills_the_disk(tmp_path: Path) -> None:
+    """100 MiB of output, max_output 4 KiB: what is kept is bounded, and so is what is stored.
+
+    The run is given a 20 MiB file-size limit (inherited by the command): spooling the whole
+    output to a file would hit it and kill the command; reading a pipe and discarding what
+    is over max_output does not.
+    """
+    import resource
+
+    probe = "import sys\nfor _ in range(100): sys.stdout.buffer.write(b'x' * 2**20)\n"
+    (tmp_path / "rb.yaml").write_text(
+        HEAD + "steps:\n" + command_step([sys.executable, "-c", probe], extra=", max_output: 4KiB"),
+        encoding="utf-8",
+    )
+    (tmp_path / "answers.yaml").write_text(ANSWERS, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+
+    def limit_file_size() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20 * 2**20, 20 * 2**20))
+
+    result = subprocess.run(
+        [sys.executable, "-m", "ocsrun", "run", "rb.yaml", "--answers", "answers.yaml"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=limit_file_size,
+    )
+    assert TRACEBACK not in result.stderr
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    (journal,) = (tmp_path / "state" / "runs").glob("*/journal.jsonl")
+    passed = [json.loads(line) for line in journal.read_bytes().splitlines()]
+    gate = [r for r in passed if r["type"] == "gate.passed"]
+    assert gate and gate[-1]["data"]["truncated"] is True
+    assert len(gate[-1]["data"]["output"]) <= 4096
