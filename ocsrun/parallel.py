@@ -15,6 +15,7 @@ byte for byte whatever N is. Two details keep it fast:
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -81,12 +82,29 @@ def validate_given(given: Sequence[str], jobs: int = 1) -> list[FileResult]:
 
 
 def _serial(paths: Sequence[Path]) -> list[FileResult]:
+    return _apply_related(_validate_each(paths, FragmentCache()))
+
+
+def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Outcome]:
+    """Validate in order. Each document is dropped as soon as its file is done (only its id and
+    related names are kept), so memory stays flat however many files are validated."""
     from ocsrun.validation import validate_file
 
-    fragments = FragmentCache()
-    # Each document is dropped as soon as its file is done (only its id and related names are
-    # kept), so memory stays flat however many files are validated.
-    return _apply_related([_outcome(validate_file(p, str(p), fragments=fragments)) for p in paths])
+    already_frozen = gc.get_freeze_count()
+    out = []
+    try:
+        for path in paths:
+            out.append(_outcome(validate_file(path, str(path), fragments=fragments)))
+            # A file's node tree lives long enough to reach the oldest GC generation, so full
+            # collections come every few files, and each one walked every long-lived object
+            # (imported modules, the compiled schema, rule caches): 47 full collections and a
+            # third of the CPU time on 1,000 files. Freezing moves what exists now out of the
+            # collector's sight; garbage is still freed by reference counting.
+            gc.freeze()
+    finally:
+        if not already_frozen:
+            gc.unfreeze()
+    return out
 
 
 def _chunks(paths: Sequence[Path], count: int) -> list[list[Path]]:
@@ -128,12 +146,10 @@ _worker_fragments: FragmentCache | None = None
 
 
 def _validate_chunk(paths: list[Path]) -> list[_Outcome]:
-    from ocsrun.validation import validate_file
-
     global _worker_fragments  # noqa: PLW0603  (per-process cache, see above)
     if _worker_fragments is None:
         _worker_fragments = FragmentCache()
-    return [_outcome(validate_file(p, str(p), fragments=_worker_fragments)) for p in paths]
+    return _validate_each(paths, _worker_fragments)
 
 
 def _outcome(result: FileResult) -> _Outcome:
