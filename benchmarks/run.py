@@ -210,6 +210,27 @@ def fail(child: Child, what: str) -> str:
     return f"{what} exited {child.code}: {' | '.join(tail)}"
 
 
+_BURN = "import sys\ns = 0\nfor i in range(int(sys.argv[1])):\n    s += i\n"
+
+
+def parallel_capacity(loops: int = 15_000_000) -> float:
+    """How much faster two CPU-bound processes finish side by side than one after the other.
+
+    2.0 on two idle cores; less when other work shares the machine. Printed next to item 2 so
+    its speed-up can be read against what the machine could give at that moment.
+    """
+    argv = [sys.executable, "-c", _BURN, str(loops)]
+    start = time.perf_counter()
+    for _ in range(2):
+        subprocess.run(argv, check=True)
+    serial = time.perf_counter() - start
+    start = time.perf_counter()
+    both_at_once = [subprocess.Popen(argv) for _ in range(2)]
+    for process in both_at_once:
+        process.wait()
+    return serial / (time.perf_counter() - start)
+
+
 # --- set-up -------------------------------------------------------------------------------------
 
 
@@ -359,7 +380,8 @@ class Bench:
             higher_is_better=True,
             detail=f"jobs1 {one.wall:.2f}s, jobs2 {two.wall:.2f}s (best wall of {self.reps}); "
             f"output {'identical' if identical else 'DIFFERS'} "
-            f"(also on broken200: {findings})",
+            f"(also on broken200: {findings}); this machine's own 2-process speed-up on a "
+            f"pure CPU loop right now: {parallel_capacity():.2f}x",
         )
         if not identical:
             row.ratio = 0.0  # a speed-up with different output does not count
