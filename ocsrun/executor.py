@@ -21,7 +21,7 @@ from ocsrun import containers, manual
 from ocsrun import events as ev
 from ocsrun import model as m
 from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, OcsrunError, RunAborted
-from ocsrun.gates import GateRunner
+from ocsrun.gates import GateRunner, LocalGateRunner
 from ocsrun.gatestep import GateChecker
 from ocsrun.operator import Ask, Operator, Screen
 from ocsrun.state import RunState, content_hash
@@ -74,8 +74,6 @@ class Executor:
         state: RunState | None = None,
         resume_command: str = "",
     ) -> None:
-        from ocsrun.gates import LocalGateRunner
-
         self.runbook = runbook
         self.operator = operator
         self.journal = journal

@@ -255,42 +255,69 @@ def run_command(argv: tuple[str, ...], timeout: float, max_output: int) -> Comma
     """Run argv (no shell) in its own session; kill the whole group at the timeout."""
     import signal
     import subprocess
-    import tempfile
+    import time
 
     env = {k: os.environ[k] for k in MINIMAL_ENV_KEYS if k in os.environ}
-    # Output goes to a file, not a pipe: a chatty child never blocks on a full pipe
-    # and we read back only max_output bytes, however much it wrote.
-    with tempfile.TemporaryFile() as sink:
-        try:
-            child = subprocess.Popen(
-                list(argv),
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,
-                close_fds=True,
-            )
-        except OSError as error:
-            return CommandResult(argv, None, "", error=f"cannot run {argv[0]}: {error.strerror}")
-        timed_out = False
-        try:
-            child.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-        finally:
-            # The group may outlive the leader (a daemonised grandchild): kill it either way.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-        sink.seek(0)
-        raw = sink.read(max_output + 1)
-    truncated = len(raw) > max_output
+    try:
+        child = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    except OSError as error:
+        return CommandResult(argv, None, "", error=f"cannot run {argv[0]}: {error.strerror}")
+    deadline = time.monotonic() + timeout
+    try:
+        assert child.stdout is not None
+        kept, truncated, timed_out = _drain(child.stdout.fileno(), deadline, max_output)
+        if not timed_out:
+            try:
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+    finally:
+        # The group may outlive the leader (a daemonised grandchild): kill it either way.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
     from ocsrun.sanitize import clean
 
-    output = clean(raw[:max_output].decode("utf-8", errors="replace"))
+    output = clean(kept.decode("utf-8", errors="replace"))
     code = None if timed_out else child.returncode
     return CommandResult(argv, code, output, timed_out=timed_out, truncated=truncated)
+
+
+def _drain(fd: int, deadline: float, max_output: int) -> tuple[bytes, bool, bool]:
+    """Read a pipe to its end or the deadline, keeping max_output bytes and dropping the rest.
+
+    Returns (kept, truncated, timed_out). A pipe, not a file: a command that writes
+    gigabytes costs nothing but the reading, never disk space.
+    """
+    import selectors
+    import time
+
+    kept = bytearray()
+    seen = 0
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return bytes(kept), seen > max_output, True
+            if not selector.select(left):
+                continue
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return bytes(kept), seen > max_output, False
+            seen += len(chunk)
+            if len(kept) < max_output:
+                kept += chunk[: max_output - len(kept)]
 
 
 # --- the seam the executor uses -------------------------------------------------

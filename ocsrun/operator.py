@@ -9,15 +9,17 @@ question, never a guess.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ocsrun import model as m
-from ocsrun.errors import AnswersError
+from ocsrun.errors import AnswersError, OcsrunError
+
+if TYPE_CHECKING:
+    from ocsrun.loader import Document
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,23 +102,47 @@ class Answers:
 
 
 def load_answers(path: Path) -> Answers:
+    """Read an answers file with the same guards as a runbook: a regular file, at most
+    5 MiB, UTF-8 without NUL bytes, no anchors or aliases, no tags, bounded nesting."""
+    from ocsrun.errors import LoadError
+    from ocsrun.loader import load_document
+
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise AnswersError(f"cannot read answers file {path}: {error}") from None
-    return parse_answers(text, path.parent, str(path))
+        document = load_document(path, str(path))
+    except LoadError as error:
+        return _empty_or_fail(error, path.parent)
+    return _from_document(document, path.parent, str(path))
 
 
 def parse_answers(text: str, base: Path, display: str = "answers") -> Answers:
-    import yaml
+    """An answers file given as text (same rules as `load_answers`)."""
+    from ocsrun.errors import LoadError
+    from ocsrun.loader import load_text
 
     try:
-        data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
-        first = str(error).splitlines()[0] if str(error) else "syntax error"
-        raise AnswersError(f"{display}: not valid YAML/JSON: {first}") from None
-    if data is None:
-        data = {}
+        document = load_text(text.encode("utf-8"), display)
+    except LoadError as error:
+        return _empty_or_fail(error, base)
+    return _from_document(document, base, display)
+
+
+def _empty_or_fail(error: OcsrunError, base: Path) -> Answers:
+    if getattr(error, "rule", "") == "empty-file":
+        return Answers(base=base)
+    prefix = "not valid YAML/JSON: " if getattr(error, "rule", "") == "yaml-syntax" else ""
+    raise AnswersError(f"answers file: {prefix}{error}") from None
+
+
+def _from_document(document: Document, base: Path, display: str) -> Answers:
+    from ocsrun.diagnostic import Severity
+
+    problems = [d for d in document.diagnostics if d.severity is Severity.ERROR]
+    if problems:
+        raise AnswersError(f"answers file: {problems[0].position}: {problems[0].message}")
+    return _answers(document.data, base, display)
+
+
+def _answers(data: Any, base: Path, display: str) -> Answers:
     if not isinstance(data, dict):
         raise AnswersError(f"{display}: the top level must be a mapping")
     unknown = sorted(set(data) - _KNOWN_TOP)

@@ -211,3 +211,23 @@ def test_command_output_is_bounded_and_cleaned() -> None:
 def test_command_that_cannot_start() -> None:
     result = run_command(("/nonexistent/ocsrun-test-binary",), 5, 100)
     assert result.exit_code is None and "cannot run" in result.error
+
+
+def test_a_flood_of_output_is_read_and_dropped_not_stored() -> None:
+    flood = "import sys\nfor _ in range(64): sys.stdout.buffer.write(b'y' * 2**20)\n"
+    result = run_command((PY, "-c", flood), 30, 100)
+    assert result.exit_code == 0 and result.truncated
+    assert result.output == "y" * 100
+
+
+def test_a_background_child_holding_the_output_open_is_killed_at_the_timeout() -> None:
+    # The leader exits at once, but a grandchild keeps stdout open: the check does not
+    # pass on the leader's exit code alone; the group is killed at the deadline.
+    code = (
+        "import subprocess, sys;"
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
+        "print('started')"
+    )
+    result = run_command((PY, "-c", code), 2.0, 1000)
+    assert result.timed_out and result.exit_code is None
+    assert result.output.strip() == "started"
