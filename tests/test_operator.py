@@ -203,3 +203,25 @@ def test_the_same_scalar_answer_asked_too_often_stops() -> None:
         op.action(ask, ("retry", "abort"))
     with pytest.raises(AnswersError, match="asked 50 times with the same answer"):
         op.action(ask, ("retry", "abort"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a: &x [1]\nb: *x\n", "anchor"),
+        ("defaults: !!python/object/apply:os.system [ls]\n", "python/object/apply"),
+        ("defaults: {a: 1, a: 2}\n", "duplicate key 'a'"),
+    ],
+)
+def test_answers_files_get_the_loader_guards(text: str, message: str) -> None:
+    with pytest.raises(AnswersError, match=message):
+        parse_answers(text, Path("."), "a.yaml")
+
+
+def test_answers_file_must_be_a_regular_file(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "answers.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(AnswersError, match="not a regular file"):
+        load_answers(fifo)
