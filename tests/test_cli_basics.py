@@ -74,7 +74,11 @@ def test_list_text_names_source_sections(capsys: pytest.CaptureFixture[str]) -> 
 def test_every_registered_command_module_exists() -> None:
     import importlib.util
 
-    missing = [name for name, (module, _, _) in COMMANDS.items() if importlib.util.find_spec(module) is None]
+    missing = [
+        name
+        for name, (module, _, _) in COMMANDS.items()
+        if importlib.util.find_spec(module) is None
+    ]
     assert missing == []
 
 
@@ -96,3 +100,34 @@ def test_console_script_is_installed() -> None:
         [str(script), "validate", "runbooks"], capture_output=True, text=True, check=False, cwd=ROOT
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+INVALID = ROOT / "tests" / "data" / "runbooks" / "invalid"
+
+
+def test_validate_jobs_output_is_identical_to_serial(capsys: pytest.CaptureFixture[str]) -> None:
+    serial = run_main(capsys, "validate", str(INVALID))
+    parallel = run_main(capsys, "validate", "--jobs", "2", str(INVALID))
+    assert serial[0] == parallel[0] == 1
+    assert serial[1] == parallel[1]
+    assert serial[1].count("\n") > 50
+
+
+def test_validate_sarif_is_valid_sarif_2_1_0(capsys: pytest.CaptureFixture[str]) -> None:
+    import jsonschema
+
+    code, out, _ = run_main(capsys, "validate", "--format", "sarif", str(INVALID))
+    assert code == 1
+    log = json.loads(out)
+    schema = json.loads((ROOT / "tests" / "data" / "sarif" / "sarif-2.1.0.schema.json").read_text())
+    jsonschema.validate(log, schema)
+    results = log["runs"][0]["results"]
+    assert results and all(r["ruleId"] for r in results)
+
+
+def test_validate_github_annotations_are_capped(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "validate", "--format", "github", str(INVALID))
+    assert code == 1
+    errors = [line for line in out.splitlines() if line.startswith("::error file=")]
+    assert len(errors) == 10
+    assert any(line.startswith("::error::") and "more" in line for line in out.splitlines())

@@ -22,9 +22,23 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("site")
     build = tmp_path_factory.mktemp("build")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--no-index", "--target", str(target), str(ROOT)],
-        capture_output=True, text=True, check=False, cwd=build,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(target),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=build,
         env={**os.environ, "PIP_NO_INPUT": "1"},
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -36,16 +50,24 @@ def run_installed(site: Path, cwd: Path, *argv: str) -> subprocess.CompletedProc
     env = {**os.environ, "PYTHONPATH": str(site), "OCSRUN_STATE_DIR": str(cwd / "state")}
     return subprocess.run(
         [sys.executable, "-P", "-m", "ocsrun", *argv],
-        capture_output=True, text=True, check=False, cwd=cwd, env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        env=env,
     )
 
 
 def test_install_carries_one_copy_of_schema_and_runbooks(installed: Path) -> None:
     schema = installed / "ocsrun" / "_schemas" / "runbook.schema.json"
     assert schema.read_bytes() == (ROOT / "schemas" / "runbook.schema.json").read_bytes()
-    shipped = sorted(p.relative_to(installed / "ocsrun" / "_runbooks").as_posix()
-                     for p in (installed / "ocsrun" / "_runbooks").rglob("*.yaml"))
-    in_repo = sorted(p.relative_to(ROOT / "runbooks").as_posix() for p in (ROOT / "runbooks").rglob("*.yaml"))
+    shipped = sorted(
+        p.relative_to(installed / "ocsrun" / "_runbooks").as_posix()
+        for p in (installed / "ocsrun" / "_runbooks").rglob("*.yaml")
+    )
+    in_repo = sorted(
+        p.relative_to(ROOT / "runbooks").as_posix() for p in (ROOT / "runbooks").rglob("*.yaml")
+    )
     assert shipped == in_repo
 
 
