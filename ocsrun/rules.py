@@ -400,16 +400,28 @@ def when_syntax(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def template_fields(ref: StepRef) -> Iterator[tuple[JsonPath, str]]:
-    """Every template a step holds (instructions, expect, argv, with), with its path."""
+    """Every template a step holds, with its path: exactly the fields the executor renders
+    (instructions, choice prompt, gate prompt, expect, checklist items, argv, on-failure
+    message, `with` values), so a name that validates is a name that renders."""
     step, path = ref.step, ref.path
     if isinstance(step.get("instructions"), str):
         yield (*path, "instructions"), step["instructions"]
+    choice = _dict(step.get("choice"))
+    if isinstance(choice.get("prompt"), str):
+        yield (*path, "choice", "prompt"), choice["prompt"]
     gate = _dict(step.get("gate"))
-    if isinstance(gate.get("expect"), str):
-        yield (*path, "gate", "expect"), gate["expect"]
+    for key in ("prompt", "expect"):
+        if isinstance(gate.get(key), str):
+            yield (*path, "gate", key), gate[key]
+    for i, item in enumerate(_list(gate.get("items"))):
+        if isinstance(item, str):
+            yield (*path, "gate", "items", i), item
     for i, arg in enumerate(_list(_dict(gate.get("command")).get("argv"))):
         if isinstance(arg, str):
             yield (*path, "gate", "command", "argv", i), arg
+    message = _dict(gate.get("on_failure")).get("message")
+    if isinstance(message, str):
+        yield (*path, "gate", "on_failure", "message"), message
     for name, value in _dict(step.get("with")).items():
         if isinstance(value, str):
             yield (*path, "with", name), value
