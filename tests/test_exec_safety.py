@@ -548,3 +548,56 @@ def test_a_chatty_command_never_fills_the_disk(tmp_path: Path) -> None:
     gate = [r for r in passed if r["type"] == "gate.passed"]
     assert gate and gate[-1]["data"]["truncated"] is True
     assert len(gate[-1]["data"]["output"]) <= 4096
+
+
+# Patterns that backtrack badly yet have no nested repeat, so a static check lets them through.
+SLIPPERY = [
+    pytest.param("^(a?){25}a{25}$", "a" * 25, id="optional-repeat"),
+    pytest.param("^(.*?,){11}P", "a," * 40, id="lazy-csv"),
+]
+
+
+@pytest.mark.parametrize("engine", ["regex-module", "stdlib-re-only"])
+@pytest.mark.parametrize(("pattern", "line"), SLIPPERY)
+def test_backtracking_regex_at_run_time_is_bounded(
+    pattern: str, line: str, engine: str, tmp_path: Path
+) -> None:
+    """Whatever engine is installed: a fresh venv has no `regex` module unless it is declared."""
+    (tmp_path / "log.txt").write_text((line + "\n") * 200, encoding="utf-8")
+    (tmp_path / "rb.yaml").write_text(
+        HEAD + "steps:\n  - id: ev\n    title: Evidence\n    gate:\n      type: evidence\n"
+        "      prompt: The log is clean.\n      on_failure: {action: abort}\n"
+        f"      evidence: {{checks: [{{forbid: {json.dumps(pattern)}}}]}}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "answers.yaml").write_text(
+        ANSWERS + "steps: {ev: {evidence: log.txt}}\n", encoding="utf-8"
+    )
+    paths = [str(ROOT)]
+    if engine == "stdlib-re-only":
+        # A module named `regex` that cannot be imported: what a venv without it looks like.
+        (tmp_path / "hide").mkdir()
+        (tmp_path / "hide" / "regex.py").write_text("raise ImportError('hidden')\n")
+        paths.insert(0, str(tmp_path / "hide"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    env.update(
+        PYTHONPATH=os.pathsep.join(paths), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1"
+    )
+    start = time.monotonic()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "ocsrun", "run", "rb.yaml", "--answers", "answers.yaml"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{pattern!r} ran a minute on a 200-line log: matching is not bounded")
+    assert time.monotonic() - start < 20
+    assert TRACEBACK not in result.stderr
+    # Refused by validation (1), or the gate failed on the time bound and the run aborted (4).
+    assert result.returncode in {1, 4}, result.stdout[-1000:] + result.stderr
