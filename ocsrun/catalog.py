@@ -56,6 +56,9 @@ def resolve(argument: str) -> Path:
     path = Path(argument)
     if path.is_file():
         return path
+    if path.exists():
+        # A FIFO or device would block or never end; a directory is not one runbook.
+        raise RunbookNotFound(f"{argument}: not a regular file")
     for entry in bundled():
         if entry.id == argument:
             return entry.path

@@ -23,7 +23,6 @@ from ocsrun.errors import (
     NoOperatorInput,
     SnapshotMismatch,
     StateError,
-    UsageError,
 )
 from ocsrun.operator import Ask, Operator, Screen
 
@@ -116,13 +115,11 @@ def start(options: RunOptions) -> int:
     from ocsrun.build import load_runbook
     from ocsrun.catalog import resolve
 
-    operator, answers = _operator(options.answers, options.rehearse)
-    given = Path(options.runbook)
-    if given.exists() and not given.is_file():
-        # A FIFO or a device would block or stream forever; a directory is not a runbook.
-        raise UsageError(f"{options.runbook}: not a regular file")
+    # The runbook is checked before asking for an operator, so a typo in its name is the
+    # error reported, not the missing terminal.
     path = resolve(options.runbook)
     runbook = load_runbook(path)
+    operator, answers = _operator(options.answers, options.rehearse)
     target, params = _settle(runbook, options, operator, answers)
     store = _store(options.state_dir)
     from ocsrun.localstore import new_run_id

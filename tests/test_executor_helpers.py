@@ -21,7 +21,7 @@ from ocsrun.state import replay
 from ocsrun.store import JsonData, Record, RunInfo
 
 ROOT = Path(__file__).resolve().parent.parent
-EVIDENCE = ROOT / "tests" / "data" / "evidence"
+EVIDENCE = ROOT / "examples" / "evidence"
 RUNBOOKS = ROOT / "runbooks" / "ocs2007"
 
 

@@ -14,7 +14,7 @@ import pytest
 from ocsrun import model as m
 from ocsrun.gates import check_evidence, in_window, run_command
 
-EVIDENCE = Path(__file__).parent / "data" / "evidence"
+EVIDENCE = Path(__file__).parent.parent / "examples" / "evidence"
 
 # --- time windows --------------------------------------------------------------------
 

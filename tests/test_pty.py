@@ -14,7 +14,7 @@ import pytest
 from conftest import DATA, ROOT
 
 RUNBOOK = DATA / "exec" / "pty.yaml"
-EVIDENCE = DATA / "evidence"
+EVIDENCE = ROOT / "examples" / "evidence"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

@@ -14,7 +14,7 @@ from conftest import DATA, ROOT
 from ocsrun.cli import main
 from ocsrun.localstore import LocalDirStore
 
-ANSWERS = DATA / "answers"
+ANSWERS = ROOT / "examples" / "rehearsals"
 BUNDLED = [
     "deactivate-se-ee-roles",
     "deactivate-mediation-server",
