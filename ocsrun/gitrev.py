@@ -19,6 +19,7 @@ from typing import Any
 from ocsrun import model as m
 from ocsrun.diff import Change, FileDiff, Kind, diff_runbooks, diff_texts
 from ocsrun.errors import OcsrunError, UsageError
+from ocsrun.includes import uses_refs
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -349,7 +350,7 @@ class _Comparison:
 
     def _includes(self, path: str, data: dict[str, Any], seen: set[str]) -> set[str]:
         out: set[str] = set()
-        for ref in _uses(data.get("steps")):
+        for ref in uses_refs(data.get("steps")):
             target = posixpath.normpath(posixpath.join(posixpath.dirname(path), ref))
             if target in seen:
                 continue
@@ -361,12 +362,3 @@ class _Comparison:
         return out
 
 
-def _uses(steps: Any) -> Iterator[str]:
-    for step in steps if isinstance(steps, list) else ():
-        if not isinstance(step, dict):
-            continue
-        if isinstance(step.get("uses"), str):
-            yield step["uses"]
-        loop = step.get("for_each")
-        if isinstance(loop, dict):
-            yield from _uses(loop.get("steps"))
