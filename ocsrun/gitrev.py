@@ -360,5 +360,3 @@ class _Comparison:
             if inner is not None:
                 out |= self._includes(target, inner, seen)
         return out
-
-
