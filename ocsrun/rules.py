@@ -115,8 +115,20 @@ _SIMPLE_OUTPUT = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
 _JINJA_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
 
 
+# The Jinja2 parser and the tree walks below recurse once per nesting level: a template nested
+# past Python's recursion limit is a finding at its own field, not an internal error.
+_TOO_DEEP = "nested too deeply (brackets, `not`, filters, attributes or blocks)"
+
+
 @lru_cache(maxsize=8192)
 def _template(source: str) -> Parsed:
+    try:
+        return _parse_template(source)
+    except RecursionError:
+        return Parsed(_TOO_DEEP, frozenset())
+
+
+def _parse_template(source: str) -> Parsed:
     if "{" not in source:
         return _NO_TEMPLATE
     rest = _SIMPLE_OUTPUT.sub("", source)
@@ -137,6 +149,13 @@ def _template(source: str) -> Parsed:
 
 @lru_cache(maxsize=8192)
 def _expression(source: str) -> Parsed:
+    try:
+        return _parse_expression(source)
+    except RecursionError:
+        return Parsed(_TOO_DEEP, frozenset())
+
+
+def _parse_expression(source: str) -> Parsed:
     from jinja2 import TemplateSyntaxError, nodes
     from jinja2.parser import Parser
 
