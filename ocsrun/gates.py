@@ -6,9 +6,10 @@ world and live behind `GateRunner` so the executor's tests inject a fake.
 Bounded cost of evidence regexes: the file must be a regular file no larger than
 the gate's `max_bytes`, text without NUL bytes; lines longer than
 `MAX_LINE_CHARS` are checked on their first `MAX_LINE_CHARS` characters only;
-and each match runs under the `regex` module's timeout when that module is
-installed (`REGEX_TIMEOUT` seconds; a timeout fails the gate). Without it the
-standard `re` is used and the caps above are the only bound.
+and each check has `CHECK_BUDGET` seconds for the whole file (a timeout fails the
+gate). With the `regex` module each search gets what is left of the budget as its
+own timeout; without it (it is optional), standard `re` cannot be interrupted, so
+the check runs in a forked child that is killed when the budget is spent.
 """
 
 from __future__ import annotations
@@ -21,13 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from pathlib import Path
+from time import monotonic
 from typing import Any, Protocol
 
 from ocsrun import model as m
 from ocsrun.sanitize import clean_line
 
 MAX_LINE_CHARS = 4096
-REGEX_TIMEOUT = 2.0
+REGEX_TIMEOUT = 2.0  # one search, at most
+CHECK_BUDGET = 5.0  # one check over the whole file, whatever the engine
 DECISIVE_LINES = 20  # lines kept per check as the reason a gate passed or failed
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -178,18 +181,83 @@ def _label(check: m.EvidenceCheck) -> str:
 
 
 def _run_check(check: m.EvidenceCheck, lines: list[str]) -> tuple[bool, list[str]]:
+    """(passed, decisive lines); TimeoutError when the check's budget is spent."""
+    if _regex_module() is None and hasattr(os, "fork"):
+        return _run_check_in_child(check, lines, CHECK_BUDGET)
+    return _run_check_here(check, lines, monotonic() + CHECK_BUDGET)
+
+
+def _run_check_here(
+    check: m.EvidenceCheck, lines: list[str], deadline: float | None
+) -> tuple[bool, list[str]]:
     """(passed, decisive lines). Decisive = what proves the result either way."""
-    hits = _hits(_searcher(check.pattern), lines)
+    hits = _hits(_searcher(check.pattern, deadline), lines)
     if check.kind == "require":
         ok = bool(hits)
     elif check.kind == "forbid":
         ok = not hits
     else:
-        must = _searcher(check.must or "")
+        must = _searcher(check.must or "", deadline)
         bad = [(n, text) for n, text in hits if not must(text)]
         ok = bool(hits) and not bad
         hits = bad or hits
     return ok, [f"{n}: {clean_line(text)}" for n, text in hits[:DECISIVE_LINES]]
+
+
+def _run_check_in_child(
+    check: m.EvidenceCheck, lines: list[str], budget: float
+) -> tuple[bool, list[str]]:
+    """The check in a forked child, killed when the budget is spent.
+
+    Standard `re` holds the GIL for a whole match and has no timeout: only another
+    process can be stopped in the middle of a catastrophic backtrack. Fork shares the
+    lines copy-on-write; only the small result comes back, pickled, through a pipe.
+    """
+    import pickle
+    import select
+    import signal
+
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: match, report, and leave without the parent's exit handlers
+        status = 0
+        try:
+            os.close(read_fd)
+            try:
+                outcome: tuple[str, Any] = ("ok", _run_check_here(check, lines, None))
+            except Exception as error:  # reported to the parent, which raises it there
+                outcome = ("error", f"{type(error).__name__}: {error}")
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(pickle.dumps(outcome))
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    chunks: list[bytes] = []
+    try:
+        deadline = monotonic() + budget
+        while True:
+            left = deadline - monotonic()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                raise TimeoutError(f"evidence check over {budget:g}s")
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        # Killed before it is reaped, so the pid cannot have been reused; a no-op if it ended.
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError("the evidence check stopped without a result")
+    kind, value = pickle.loads(b"".join(chunks))  # our own child's bytes, nothing external
+    if kind == "error":
+        raise RuntimeError(str(value))
+    ok, decisive = value
+    return bool(ok), [str(line) for line in decisive]
 
 
 def _hits(search: Callable[[str], bool], lines: list[str]) -> list[tuple[int, str]]:
@@ -201,13 +269,17 @@ def _hits(search: Callable[[str], bool], lines: list[str]) -> list[tuple[int, st
     return found
 
 
-def _searcher(pattern: str) -> Callable[[str], bool]:
+def _searcher(pattern: str, deadline: float | None) -> Callable[[str], bool]:
     engine = _regex_module()
     if engine is not None:
         compiled = engine.compile(pattern)
 
         def search(text: str) -> bool:
-            return compiled.search(text, timeout=REGEX_TIMEOUT) is not None
+            # Each search gets what is left of the check's budget, at most REGEX_TIMEOUT.
+            left = REGEX_TIMEOUT if deadline is None else deadline - monotonic()
+            if left <= 0:
+                raise TimeoutError("evidence check over its budget")
+            return compiled.search(text, timeout=min(left, REGEX_TIMEOUT)) is not None
 
         return search
     import re

@@ -601,3 +601,34 @@ def test_backtracking_regex_at_run_time_is_bounded(
     assert TRACEBACK not in result.stderr
     # Refused by validation (1), or the gate failed on the time bound and the run aborted (4).
     assert result.returncode in {1, 4}, result.stdout[-1000:] + result.stderr
+
+
+def test_evidence_checks_agree_with_and_without_the_regex_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without `regex`, checks run in a forked child: same verdicts and decisive lines."""
+    from ocsrun import gates
+    from ocsrun import model as m
+
+    log = tmp_path / "log.txt"
+    log.write_text(
+        "Task a ... Success\nTask b ... Failure\nnoise\nDeactivation succeeded\n", encoding="utf-8"
+    )
+    gate = m.Gate(
+        "evidence",
+        "p",
+        checks=(
+            m.EvidenceCheck("require", "Deactivation (succeeded|completed)"),
+            m.EvidenceCheck("forbid", "(?i)error"),
+            m.EvidenceCheck("each", "^Task", must="Success$"),
+        ),
+    )
+    with_module = gates.check_evidence(gate, log)
+    monkeypatch.setattr(gates, "_regex_module", lambda: None)
+    without = gates.check_evidence(gate, log)
+    assert (without.ok, without.lines, without.failures) == (
+        with_module.ok,
+        with_module.lines,
+        with_module.failures,
+    )
+    assert not without.ok and any("Task b" in line for line in without.lines)
