@@ -46,9 +46,47 @@ def _environment() -> ImmutableSandboxedEnvironment:
 
 
 # `{{ name }}` and nothing else: by far the commonest template (`{{ target }}`). Rendered
-# without Jinja's compiler, with the same result (str() of the value, a missing name an
-# error); anything else goes to the sandbox.
-_PLAIN_NAME = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+# without Jinja's compiler, with the same result (str() of the value); anything Jinja would
+# read differently goes to the sandbox (see _render_plain).
+_PLAIN_NAME = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")
+_OPENERS = ("{{", "{%", "{#")
+# Names Jinja reads as literals or keywords, not as context variables.
+_NOT_VARIABLES = frozenset(
+    [
+        "true",
+        "false",
+        "none",
+        "True",
+        "False",
+        "None",
+        "and",
+        "or",
+        "not",
+        "in",
+        "is",
+        "if",
+        "else",
+        "elif",
+        "endif",
+        "for",
+        "endfor",
+        "recursive",
+        "block",
+        "set",
+        "with",
+        "import",
+        "include",
+        "extends",
+        "macro",
+        "call",
+        "raw",
+        "filter",
+        "from",
+        "as",
+    ]
+)
+# Values whose str() is exactly what Jinja outputs (bool is an int).
+_PLAIN_VALUES = (str, int, float, tuple, type(None))
 
 
 def render(template: str, context: Mapping[str, Any], where: str = "") -> str:
@@ -75,18 +113,37 @@ def render(template: str, context: Mapping[str, Any], where: str = "") -> str:
 
 
 def _render_plain(template: str, context: Mapping[str, Any], where: str) -> str | None:
-    if "{%" in template or "{#" in template:
+    """The rendered text, or None when Jinja must decide (then it gives the same result or
+    error as ever): a literal or keyword name (`{{ true }}`), a name not in the context (a
+    Jinja global, or the StrictUndefined error), a value that is not a plain str/int/float/
+    tuple/None,
+    an opener Jinja would cut at first (`{{{ x }}}`, `{%`, `{#`), or a carriage return
+    (Jinja normalises line breaks in template text)."""
+    if "\r" in template:
         return None
-    pieces = _PLAIN_NAME.split(template)
-    texts, names = pieces[::2], pieces[1::2]
-    if any("{{" in text for text in texts):
+    out: list[str] = []
+    position = 0
+    for match in _PLAIN_NAME.finditer(template):
+        text = template[position : match.start()]
+        if text.endswith("{") or any(opener in text for opener in _OPENERS):
+            return None
+        name = match.group(1)
+        value = context.get(name, _MISSING) if name not in _NOT_VARIABLES else _MISSING
+        if value is _MISSING or not isinstance(value, _PLAIN_VALUES):
+            return None
+        out += [text, str(value)]
+        position = match.end()
+    rest = template[position:]
+    if any(opener in rest for opener in _OPENERS):
         return None
-    out = [texts[0]]
-    for name, text in zip(names, texts[1:], strict=True):
-        if name not in context:
-            raise TemplateError(f"{where or 'template'}: '{name}' is undefined")
-        out += [str(context[name]), text]
-    return "".join(out)
+    out.append(rest)
+    rendered = "".join(out)
+    if len(rendered) > MAX_OUTPUT_CHARS:
+        raise TemplateError(f"{where or 'template'}: output over {MAX_OUTPUT_CHARS} chars")
+    return rendered
+
+
+_MISSING = object()
 
 
 @lru_cache(maxsize=1024)
