@@ -632,3 +632,62 @@ def test_evidence_checks_agree_with_and_without_the_regex_module(
         with_module.failures,
     )
     assert not without.ok and any("Task b" in line for line in without.lines)
+
+
+# --- command-line text ----------------------------------------------------------------------
+
+PARAM_BOOK = HEAD + (
+    "params:\n  note: {type: string}\nsteps:\n"
+    '  - id: one\n    title: One\n    instructions: "Note: {{ note }}"\n'
+)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        [b"--target", b"h\x9bost"],
+        [b"--param", b"note=caf\xe9"],
+        [b"--param", b"n\xffote=x"],
+    ],
+    ids=["target", "param-value", "param-name"],
+)
+def test_arguments_that_are_not_utf8_are_a_usage_error(extra: list[bytes], tmp_path: Path) -> None:
+    (tmp_path / "rb.yaml").write_text(PARAM_BOOK, encoding="utf-8")
+    (tmp_path / "answers.yaml").write_text(ANSWERS + "params: {note: x}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    argv = [sys.executable.encode(), b"-m", b"ocsrun", b"rehearse", b"rb.yaml"]
+    argv += [b"--answers", b"answers.yaml", *extra]
+    result = subprocess.run(
+        argv,
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    err = result.stderr.decode("utf-8", errors="replace")
+    assert TRACEBACK not in err, err
+    assert result.returncode == 2, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "UTF-8" in err
+
+
+def test_escape_sequences_in_arguments_never_reach_the_terminal(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    evil = "x\x1b]0;pwned\x07\x1b[2Jy\rz\u202e"
+    (work / "rb.yaml").write_text(PARAM_BOOK, encoding="utf-8")
+    code, output = cli(
+        capsys, "rehearse", "rb.yaml", "--answers", "answers.yaml",
+        "--param", f"note={evil}", "--target", f"host{evil}",
+    )  # fmt: skip
+    assert code == 0, output
+    (run_id,) = [p.name for p in (work / "state" / "runs").iterdir()]
+    outputs = [output]
+    for args in (("runs", "list"), ("runs", "show", run_id), ("runs", "report", run_id)):
+        outputs.append(cli(capsys, *args)[1])
+    outputs.append(cli(capsys, "runs", "report", run_id, "--format", "md")[1])
+    for text in outputs:
+        assert not UNSAFE_SHOWN.search(text), repr(text)

@@ -51,7 +51,28 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def _start(rehearse: bool, **options: Any) -> int:
     from ocsrun.session import RunOptions, start
 
+    _require_utf8(options)
     return start(RunOptions(rehearse=rehearse, **options))
+
+
+def _require_utf8(options: dict[str, Any]) -> None:
+    """Arguments are journaled and shown; bytes that are not UTF-8 would fail both, later.
+
+    Python hands undecodable argv bytes over as lone surrogates; refuse them here, naming
+    the option, instead of a traceback when the run record is written.
+    """
+    from ocsrun.errors import UsageError
+
+    for name, value in options.items():
+        values = value if isinstance(value, tuple) else (value,)
+        for item in values:
+            if item is None or isinstance(item, bool):
+                continue
+            try:
+                str(item).encode("utf-8")
+            except UnicodeEncodeError:
+                option = name.replace("_", "-") if name != "params" else "param"
+                raise UsageError(f"--{option}: not valid UTF-8 text") from None
 
 
 @click.command("run")

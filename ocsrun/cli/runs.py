@@ -98,15 +98,18 @@ _COLUMNS = ("RUN ID", "RUNBOOK", "TARGET", "STATUS", "STARTED", "OPERATOR", "REC
 
 
 def _row(summary: RunSummary) -> tuple[str, ...]:
+    from ocsrun.sanitize import clean_line
+
     info = summary.info
     status = summary.status + (" (rehearsal)" if info.rehearsal else "")
+    # The target and runbook id came from a command line or a runbook: one inert line each.
     return (
         info.run_id,
-        info.runbook_id,
-        info.target or "-",
+        clean_line(info.runbook_id, 80),
+        clean_line(info.target or "-", 80),
         status,
         info.started,
-        info.operator,
+        clean_line(info.operator, 80),
         str(summary.records),
     )
 
