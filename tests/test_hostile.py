@@ -333,6 +333,13 @@ def resume_runbook_deleted(tmp: Path) -> Generated:
     return tmp, run_id
 
 
+def non_utf8_name(tmp: Path) -> Generated:
+    # Linux file names are bytes: this one is not UTF-8 (Python sees a lone surrogate).
+    name = os.fsdecode(b"bad-\xff-name.yaml")
+    (tmp / name).write_text("x: [\n", encoding="utf-8")
+    return tmp, name
+
+
 def answers_fifo(tmp: Path) -> Generated:
     os.mkfifo(tmp / "answers.yaml")
     return tmp, "answers.yaml"
@@ -385,6 +392,7 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         resume_runbook_now_deep,
         resume_runbook_now_fifo,
         resume_runbook_deleted,
+        non_utf8_name,
         answers_fifo,
         answers_dev_zero,
         answers_deep,
