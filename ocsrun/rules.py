@@ -110,9 +110,15 @@ def _undeclared(tree: Any, *, assigns: bool) -> frozenset[str]:
     return frozenset(names) - set(_environment().globals)
 
 
-# `{{ name }}` alone is by far the most common template; it needs no parser.
-_SIMPLE_OUTPUT = re.compile(r"\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
+# `{{ name }}` alone is by far the most common template; it needs no parser. Not right after
+# another "{": Jinja's lexer would start at that earlier "{{" (`{{{ x }}}` is a syntax error).
+_SIMPLE_OUTPUT = re.compile(r"(?<!\{)\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
 _JINJA_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
+# `not` alone is an incomplete expression to Jinja's parser, not a name.
+_NOT_A_NAME = frozenset({"not"})
+# jinja2.Environment().globals, spelled out so the fast path does not import Jinja (a resume or
+# a run of a runbook with only plain templates then never loads it); a test keeps it in step.
+JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace"})
 
 
 # The Jinja2 parser and the tree walks below recurse once per nesting level: a template nested
@@ -134,7 +140,8 @@ def _parse_template(source: str) -> Parsed:
     rest = _SIMPLE_OUTPUT.sub("", source)
     if not any(opener in rest for opener in ("{{", "{%", "{#")):
         names = frozenset(_SIMPLE_OUTPUT.findall(source)) - _JINJA_LITERALS
-        return Parsed(None, names - set(_environment().globals))
+        if not names & _NOT_A_NAME:
+            return Parsed(None, names - JINJA_GLOBALS)
     from jinja2 import TemplateSyntaxError
 
     try:
