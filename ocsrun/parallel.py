@@ -171,7 +171,9 @@ def _outcome(result: FileResult) -> _Outcome:
 def _apply_related(outcomes: list[_Outcome]) -> list[FileResult]:
     from ocsrun.validation import _sorted
 
-    known = {o.runbook_id for o in outcomes if o.has_id}
+    # Only a string id can equal a related name (an id of another type is a schema error,
+    # and may not even be hashable).
+    known = {o.runbook_id for o in outcomes if o.has_id and isinstance(o.runbook_id, str)}
     results = []
     for outcome in outcomes:
         extra = [warning for name, warning in outcome.related if name not in known]

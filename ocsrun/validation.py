@@ -143,7 +143,9 @@ def _retained_results_ignored_by_gc() -> Iterator[None]:
 
 def _with_related(results: list[FileResult]) -> list[FileResult]:
     """unknown-related: needs every file validated together, so it runs after them all."""
-    known = {d.data["metadata"].get("id") for r in results if (d := r.document) and _metadata(d)}
+    # Only string ids: another type is a schema error (a list id would not even be hashable).
+    ids = (d.data["metadata"].get("id") for r in results if (d := r.document) and _metadata(d))
+    known: set[object] = {i for i in ids if isinstance(i, str)}
     updated = []
     for result in results:
         document = result.document

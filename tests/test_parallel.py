@@ -101,3 +101,14 @@ def test_validate_given_matches_validate_paths(tmp_path: Path) -> None:
         parallel.validate_given([], 2)
     with pytest.raises(UsageError):
         parallel.validate_given([str(tmp_path / "missing.yaml")], 2)
+
+
+def test_id_of_the_wrong_type_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    paths = corpus.generate(tmp_path, 20)
+    text = paths[3].read_text(encoding="utf-8")
+    paths[3].write_text(text.replace("  id: bench.runbook-00003\n", "  id: [a, b]\n", 1))
+    serial = validate_paths([str(tmp_path)])
+    assert any(d.rule == "schema" for r in serial for d in r.diagnostics)
+    expanded = _paths(tmp_path)
+    assert _plain(parallel.validate_parallel(expanded, 1)) == _plain(serial)
+    assert _plain(parallel.validate_parallel(expanded, 2)) == _plain(serial)
