@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from ocsrun import model as m
+from ocsrun.events import SECRET
 
 JsonValue = Any
 
@@ -308,6 +309,15 @@ def _keyed_changes(
     return out
 
 
+def _shown_param(p: m.Param) -> JsonValue:
+    """A param as a diff shows it: a secret's default is never echoed (a PR comment is public)."""
+    return plain(dataclasses.replace(p, default=SECRET) if p.secret and p.has_default else p)
+
+
+def _shown_default(p: m.Param) -> JsonValue:
+    return SECRET if p.secret and p.has_default else plain(p.default)
+
+
 def _param_changes(
     path: str, field_name: str, old: Sequence[m.Param], new: Sequence[m.Param]
 ) -> list[Change]:
@@ -319,7 +329,9 @@ def _param_changes(
         f = f"{field_name}.{name}"
         if name not in b:
             out.append(
-                Change(Kind.PARAM_REMOVED, path, f, f"param `{name}`{where} removed", plain(p))
+                Change(
+                    Kind.PARAM_REMOVED, path, f, f"param `{name}`{where} removed", _shown_param(p)
+                )
             )
             continue
         q = b[name]
@@ -329,10 +341,10 @@ def _param_changes(
                     Kind.PARAM_DEFAULT_CHANGED,
                     path,
                     f + ".default",
-                    f"param `{name}`{where} default changed: {_q(plain(p.default))} → "
-                    f"{_q(plain(q.default))}",
-                    plain(p.default),
-                    plain(q.default),
+                    f"param `{name}`{where} default changed: {_q(_shown_default(p))} → "
+                    f"{_q(_shown_default(q))}",
+                    _shown_default(p),
+                    _shown_default(q),
                 )
             )
         if dataclasses.replace(p, default=q.default) != q:
@@ -342,8 +354,8 @@ def _param_changes(
                     path,
                     f,
                     f"param `{name}`{where} changed",
-                    plain(p),
-                    plain(q),
+                    _shown_param(p),
+                    _shown_param(q),
                 )
             )
     for name, q in b.items():
@@ -355,7 +367,7 @@ def _param_changes(
                     f"{field_name}.{name}",
                     f"param `{name}`{where} added",
                     None,
-                    plain(q),
+                    _shown_param(q),
                 )
             )
     return out

@@ -691,3 +691,49 @@ def test_escape_sequences_in_arguments_never_reach_the_terminal(
     outputs.append(cli(capsys, "runs", "report", run_id, "--format", "md")[1])
     for text in outputs:
         assert not UNSAFE_SHOWN.search(text), repr(text)
+
+
+# --- secret defaults written in a runbook ----------------------------------------------------
+
+OLD_DEFAULT, NEW_DEFAULT = "Hunter2-Old-Default", "Hunter3-New-Default"
+
+
+def secret_default_book(password: str, pin: str, codes: str, pattern: str) -> str:
+    return HEAD + (
+        "params:\n"
+        f"  password: {{type: string, secret: true, pattern: '{pattern}', default: {password}}}\n"
+        f"  pin: {{type: enum, values: [a, b], secret: true, default: {pin}}}\n"
+        f"  codes: {{type: list, values: [a, b], secret: true, default: [{codes}]}}\n"
+        "steps:\n  - id: one\n    title: One\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("validate", "bad.yaml"),
+        ("validate", "--format", "json", "bad.yaml"),
+        ("render", "bad.yaml"),
+        ("rehearse", "bad.yaml", "--answers", "answers.yaml"),
+        ("diff", "old.yaml", "new.yaml"),
+        ("diff", "--format", "md", "old.yaml", "new.yaml"),
+        ("diff", "--format", "json", "old.yaml", "new.yaml"),
+        ("diff", "--format", "md", "new.yaml", "bad.yaml"),
+    ],
+    ids=lambda a: "-".join(a[:3]),
+)
+def test_secret_defaults_are_never_shown(
+    args: tuple[str, ...], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A secret's default written in the runbook (a bad habit) is still not echoed."""
+    ok = "^[A-Za-z0-9-]+$"
+    (work / "old.yaml").write_text(secret_default_book(OLD_DEFAULT, "a", "a", ok))
+    (work / "new.yaml").write_text(secret_default_book(NEW_DEFAULT, "b", "b", ok))
+    # Every default wrong for its param: the errors must not quote them either.
+    bad = secret_default_book(OLD_DEFAULT, OLD_DEFAULT, OLD_DEFAULT, "^[0-9]+$")
+    (work / "bad.yaml").write_text(bad)
+    code, output = cli(capsys, *args)
+    assert code in {0, 1}, output
+    assert OLD_DEFAULT not in output and NEW_DEFAULT not in output, output
+    if args[0] == "diff" and "bad.yaml" not in args:
+        assert "password" in output  # the change is still reported, without the values
