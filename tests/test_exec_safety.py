@@ -430,6 +430,7 @@ def test_secrets_never_reach_screen_journal_report_or_errors(
     for args in (("runs", "show", run_id), ("runs", "report", run_id), ("runs", "list")):
         seen.append(cli(capsys, *args)[1])
     seen.append(cli(capsys, "runs", "report", run_id, "--format", "json")[1])
+    seen.append(cli(capsys, "runs", "list", "--format", "json")[1])
     for text in seen:
         assert SECRET not in text
     assert "***" in state_text(work)

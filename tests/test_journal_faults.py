@@ -209,7 +209,7 @@ def test_disk_full_stops_the_run_with_one_clear_line_and_no_partial_record(
 SLOW_RUNBOOK = RUNBOOK.replace(
     "  - id: three\n",
     "  - id: wait\n    title: Wait\n    gate:\n      type: command\n      prompt: Slept.\n"
-    "      command: {argv: [sleep, '2'], timeout: 30s}\n  - id: three\n",
+    "      command: {argv: [sleep, '4'], timeout: 30s}\n  - id: three\n",
 )
 
 
