@@ -43,9 +43,9 @@ steps:
 """,
     "foreach.yaml": 'defaults: {after_step: done, checklist: all, evidence: ""}\n',
 }
-RUNBOOK_EXAMPLES = 120
-TEXT_EXAMPLES = 120
-ANSWERS_EXAMPLES = 100
+RUNBOOK_EXAMPLES = 300
+TEXT_EXAMPLES = 300
+ANSWERS_EXAMPLES = 200
 
 SETTINGS = settings(
     derandomize=True,
