@@ -187,11 +187,13 @@ def _data(text: str | None) -> dict[str, Any] | None:
     """The YAML data if this is an ocsrun file, else None (other YAML in the repo is ignored)."""
     if text is None:
         return None
-    import yaml
+    from ocsrun.loader import load_text
 
+    # The runbook loader, not yaml.safe_load: any YAML file of a pull request passes here, and
+    # only the loader has limits (nesting past the parser's recursion, aliases, size).
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
+        data = load_text(text.encode("utf-8", "surrogateescape"), "<diff>").data
+    except OcsrunError:
         return {"kind": "runbook"} if "ocsrun/" in text else None
     if not isinstance(data, dict) or not str(data.get("format", "")).startswith("ocsrun/"):
         return None

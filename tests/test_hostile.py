@@ -340,6 +340,31 @@ def non_utf8_name(tmp: Path) -> Generated:
     return tmp, name
 
 
+def _git_repo(tmp: Path, name: str, text: str) -> Generated:
+    """A repository whose HEAD has the base runbook and whose work tree adds a hostile file."""
+    repo = tmp / "repo"
+    repo.mkdir()
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    _write(repo, "rb.yaml", BASE_TEXT)
+    for args in (["init", "-q"], ["add", "rb.yaml"], [*ident, "commit", "-q", "-m", "base"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    _write(repo, name, text)
+    return repo, "HEAD"
+
+
+def git_deep_yaml(tmp: Path) -> Generated:
+    depth = 100_000
+    return _git_repo(tmp, "deep.yaml", "format: ocsrun/v1\nx: " + "[" * depth + "]" * depth)
+
+
+def git_billion_laughs(tmp: Path) -> Generated:
+    lines = ["format: ocsrun/v1", "a0: &a0 [" + ", ".join(["lol"] * 20) + "]"]
+    for level in range(1, 25):
+        lines.append(f"a{level}: &a{level} [" + ", ".join([f"*a{level - 1}"] * 20) + "]")
+    return _git_repo(tmp, "laughs.yaml", "\n".join(lines) + "\n")
+
+
 def answers_fifo(tmp: Path) -> Generated:
     os.mkfifo(tmp / "answers.yaml")
     return tmp, "answers.yaml"
@@ -393,6 +418,8 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         resume_runbook_now_fifo,
         resume_runbook_deleted,
         non_utf8_name,
+        git_deep_yaml,
+        git_billion_laughs,
         answers_fifo,
         answers_dev_zero,
         answers_deep,
@@ -424,6 +451,8 @@ COMMANDS: dict[str, Callable[[str], list[str]]] = {
     "verify": lambda target: ["runs", "verify", target],
     "show": lambda target: ["runs", "show", target],
     "report": lambda target: ["runs", "report", target],
+    # A pull request's work tree against its base revision (run in the repository).
+    "diff-git": lambda target: ["diff", "--fail-on", "safety", "--git", target],
     # The hostile input is the answers file; the runbook is the good base.
     "answers": lambda target: ["rehearse", str(FIXTURES / "base.yaml"), "--answers", target],
 }
