@@ -284,7 +284,12 @@ class ScriptedOperator:
     def text(self, ask: Ask) -> str:
         if ask.name == "param":
             if ask.detail in self.answers.params:
-                return str(self.answers.params[ask.detail])
+                value = self.answers.params[ask.detail]
+                # A list in the file is typed the way a person would: comma-separated
+                # (str() would give "['a', 'b']", which no list param accepts).
+                if isinstance(value, list | tuple):
+                    return ",".join(str(item) for item in value)
+                return str(value)
             raise AnswersError(f"answers: no value for param {ask.detail}")
         return str(self._need(ask))
 

@@ -26,7 +26,14 @@ SNAPSHOT_FORMAT = "ocsrun-snapshot/1"
 
 
 def dump(value: Any) -> Any:
-    """Plain JSON data for a model object; positions left out (they are not content)."""
+    """Plain JSON data for a model object; positions left out (they are not content).
+
+    A secret param's default (written in the runbook, a bad habit) is dumped as "***": the
+    snapshot is run state, which never holds a secret. Both sides of a resume comparison are
+    dumped alike, so only the secret's own edits go unnoticed; its value is asked again anyway.
+    """
+    if isinstance(value, m.Param) and value.secret and value.default is not None:
+        value = dataclasses.replace(value, default=ev.SECRET)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare

@@ -738,3 +738,24 @@ def test_secret_defaults_are_never_shown(
     assert OLD_DEFAULT not in output and NEW_DEFAULT not in output, output
     if args[0] == "diff" and "bad.yaml" not in args:
         assert "password" in output  # the change is still reported, without the values
+
+
+def test_a_secret_default_is_not_kept_in_the_run_state(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The run keeps a snapshot of the runbook to notice edits before a resume: not its secrets."""
+    (work / "rb.yaml").write_text(
+        secret_default_book(OLD_DEFAULT, "a", "a", "^[A-Za-z0-9-]+$"), encoding="utf-8"
+    )
+    (work / "stop.yaml").write_text("defaults: {}\n", encoding="utf-8")
+    code, output = cli(capsys, "run", "rb.yaml", "--answers", "stop.yaml")
+    assert code == 2, output  # stopped at its first question, resumable
+    assert OLD_DEFAULT not in state_text(work)
+    (run_id,) = [p.name for p in (work / "state" / "runs").iterdir()]
+    # Secrets are not journaled, so a resume asks for them again.
+    again = "params: {password: Typed-Again-1, pin: a, codes: [a]}\n"
+    (work / "again.yaml").write_text(ANSWERS + again)
+    code, output = cli(capsys, "resume", run_id, "--answers", "again.yaml")
+    assert code == 0, output  # an unchanged runbook is not reported as changed
+    for secret in (OLD_DEFAULT, "Typed-Again-1"):
+        assert secret not in state_text(work) and secret not in output
