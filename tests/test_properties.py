@@ -93,7 +93,9 @@ def all_commands(capsys: pytest.CaptureFixture[str], work: Path, book: str, path
     answers = work / "books" / f"{book}.answers.yaml"
     state = str(work / "state")
     code, _ = run_cli(capsys, "validate", str(path))
-    run_cli(capsys, "render", str(path))
+    rendered, output = run_cli(capsys, "render", str(path))
+    # What validate accepts, render can show (and what it refuses, render refuses too).
+    assert (rendered == 0) == (code == 0), output
     run_cli(capsys, "diff", "--fail-on", "safety", str(original), str(path))
     rehearsed, output = run_cli(
         capsys, "rehearse", str(path), "--answers", str(answers), "--state-dir", state
@@ -101,6 +103,10 @@ def all_commands(capsys: pytest.CaptureFixture[str], work: Path, book: str, path
     if code != 0:
         # What validate refuses, nothing else may run.
         assert rehearsed != 0, output
+    else:
+        # What validate accepts does not fail at run time: it finishes, or stops for an
+        # answer the file lacks (2), or the operator's answers abort it (4).
+        assert rehearsed in {0, 2, 4}, output
 
 
 # --- data mutations -----------------------------------------------------------------------
