@@ -203,6 +203,29 @@ def _guard_structure(text: str, display: str) -> None:
         return  # composing will report the syntax error with its mark
 
 
+def _flow_depth_crossing(text: str) -> tuple[int, int] | None:
+    """1-based line and column of the bracket that opens level MAX_DEPTH + 1, if any.
+
+    Counts the top-level block collection (if the document is not flow style) as level 1, as
+    the builder does; flow collections nested inside deeper block levels are placed a few
+    brackets late, which is still on the offending run of brackets.
+    """
+    first = text.lstrip()
+    depth = 0 if first[:1] in ("[", "{") else 1
+    line, col = 1, 0
+    for char in text:
+        col += 1
+        if char == "\n":
+            line, col = line + 1, 0
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
 def _walk_events(text: str, display: str) -> None:
     """Count depth and nodes on the event stream, which libyaml produces iteratively."""
     depth = nodes = 0
@@ -270,6 +293,12 @@ def _compose(text: str, display: str) -> Node | None:
 
 
 def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadError:
+    if "nesting depth" in (error.problem or ""):
+        # libyaml >= 0.2.5 (in PyYAML 6.0.4 wheels) refuses nesting past 1,000 levels while
+        # scanning ahead, before any node exists: that is our limit too, and the place to
+        # name is where our own limit was crossed, not where libyaml gave up.
+        line, col = _flow_depth_crossing(text) or _mark(error.problem_mark)
+        return _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
