@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ocsrun.cli import main
+
+DOCUMENTED_EXIT_CODES = {0, 1, 2, 3, 4, 130}
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 RUNBOOKS = ROOT / "runbooks"
@@ -25,3 +29,18 @@ def repo_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("NO_COLOR", "1")
     return env
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """The real CLI entry point in this process: (exit code, stdout, stderr).
+
+    Every call also holds the CLI to its promises: no traceback, a documented exit code.
+    """
+    with pytest.raises(SystemExit) as exit_info:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    raw = exit_info.value.code
+    code = raw if isinstance(raw, int) else 0
+    assert "Traceback (most recent call last)" not in out + err, out + err
+    assert code in DOCUMENTED_EXIT_CODES, (code, out, err)
+    return code, out, err

@@ -9,18 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, run_main
 
 from ocsrun import __version__
-from ocsrun.cli import COMMANDS, main
-
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0), out, err
+from ocsrun.cli import COMMANDS
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,8 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from ocsrun.cli import main
+from conftest import run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 ITERATIONS = int(os.environ.get("OCSRUN_CRASH_ITERATIONS", "100"))
@@ -189,11 +188,9 @@ def records(path: Path) -> list[dict[str, object]]:
 
 def cli(capsys: pytest.CaptureFixture[str], state: Path, *args: str) -> tuple[int, str]:
     """The real CLI entry point in this process: no interpreter start-up per call."""
-    with pytest.raises(SystemExit) as done:
-        main(["runs", "--state-dir", str(state), *args[1:]] if args[0] == "runs" else list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    return (code if isinstance(code, int) else 0), out + err
+    argv = ["runs", "--state-dir", str(state), *args[1:]] if args[0] == "runs" else list(args)
+    code, out, err = run_main(capsys, *argv)
+    return code, out + err
 
 
 def check_verify(capsys: pytest.CaptureFixture[str], state: Path, run_id: str, where: str) -> None:

@@ -8,11 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from conftest import DATA, run_main
 
 from ocsrun import model as m
 from ocsrun.build import load_runbook
-from ocsrun.cli import main
 from ocsrun.diff import SAFETY_KINDS, Change, FileDiff, Kind, diff_runbooks, strip_comments
 from ocsrun.diff_format import as_json, as_markdown, as_text
 from ocsrun.gitrev import compare_paths, compare_revisions
@@ -248,13 +247,6 @@ def test_json_format_is_complete() -> None:
     assert change["safety"] is True
     assert change["old"] == ["check", "{{ target }}"]
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 def test_cli_fail_on_safety(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ocsrun.cli import main
+from conftest import run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACEBACK = "Traceback (most recent call last)"
@@ -45,14 +44,8 @@ ANSWERS = "defaults: {after_step: done, gate: true, acknowledge: true, after_fai
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    output = out + err
-    assert TRACEBACK not in output, output
-    assert code in {0, 1, 2, 3, 4, 130}
-    return (code if isinstance(code, int) else 0), output
+    code, out, err = run_main(capsys, *args)
+    return code, out + err
 
 
 @pytest.fixture

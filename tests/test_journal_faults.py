@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import run_main
 
-from ocsrun.cli import main
 from ocsrun.localstore import JournalWriter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,13 +49,8 @@ ANSWERS = "defaults: {after_step: done, gate: true, acknowledge: true}\n"
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    output = out + err
-    assert "Traceback (most recent call last)" not in output
-    return (code if isinstance(code, int) else 0), output
+    code, out, err = run_main(capsys, *args)
+    return code, out + err
 
 
 @pytest.fixture

@@ -13,24 +13,16 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from conftest import DATA, RUNBOOKS
+from conftest import DATA, RUNBOOKS, run_main
 
 from ocsrun import model as m
 from ocsrun.build import load_runbook
-from ocsrun.cli import main
 from ocsrun.render import build_view, md_block, md_text, render, show_template
 
 SNAPSHOTS = DATA / "render"
 BUNDLED = sorted(p for p in (RUNBOOKS / "ocs2007").glob("*.yaml"))
 UPDATE = os.environ.get("OCSRUN_UPDATE_SNAPSHOTS") == "1"
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 def test_every_bundled_runbook_has_snapshots() -> None:

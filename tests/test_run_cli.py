@@ -9,9 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, run_main
 
-from ocsrun.cli import main
 from ocsrun.localstore import LocalDirStore
 
 ANSWERS = ROOT / "examples" / "rehearsals"
@@ -23,13 +22,6 @@ BUNDLED = [
     "services-start-stop",
 ]
 
-
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as exit_info:
-        main(list(argv))
-    out, err = capsys.readouterr()
-    code = exit_info.value.code
-    return (code if isinstance(code, int) else 0), out, err
 
 
 def state_dir() -> Path:
