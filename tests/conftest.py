@@ -24,10 +24,12 @@ def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CI_FORCE_COLOR", raising=False)
 
 
-def repo_env() -> dict[str, str]:
-    """Environment for subprocesses of the installed console script."""
-    env = dict(os.environ)
-    env.setdefault("NO_COLOR", "1")
+def cli_env(state: Path, *pythonpath: str) -> dict[str, str]:
+    """Environment for a `python -m ocsrun` child: this checkout first on the path, its own
+    state dir, no colour, and none of the caller's OCSRUN_*/PYTHON* settings leaking in."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
+    path = os.pathsep.join([*pythonpath, str(ROOT)])
+    env.update(PYTHONPATH=path, OCSRUN_STATE_DIR=str(state), NO_COLOR="1")
     return env
 
 

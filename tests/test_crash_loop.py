@@ -25,7 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import run_main
+from conftest import cli_env, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 ITERATIONS = int(os.environ.get("OCSRUN_CRASH_ITERATIONS", "100"))
@@ -112,11 +112,6 @@ EXPECTED = {
 FINISHING = {"step.done", "step.auto-skipped", "step.skipped"}
 
 
-def env(state: Path) -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    return {**clean, "PYTHONPATH": str(ROOT), "OCSRUN_STATE_DIR": str(state), "NO_COLOR": "1"}
-
-
 def ocsrun(state: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "ocsrun", *args],
@@ -124,7 +119,7 @@ def ocsrun(state: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[st
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env(state),
+        env=cli_env(state),
         timeout=DEADLINE_S,
         check=False,
     )
@@ -151,7 +146,7 @@ def start_and_kill(state: Path, args: list[str], cwd: Path, at: int, rng: random
             stdout=subprocess.DEVNULL,
             stderr=stderr,
             cwd=cwd,
-            env=env(state),
+            env=cli_env(state),
         )
         deadline = time.monotonic() + DEADLINE_S
         while newlines(state) < at and child.poll() is None:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_main
+from conftest import cli_env, run_main
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACEBACK = "Traceback (most recent call last)"
@@ -140,8 +140,7 @@ def test_template_bombs_are_bounded(payload: str, tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (tmp_path / "answers.yaml").write_text(ANSWERS, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    env = cli_env(tmp_path / "state")
     start = time.monotonic()
     child = subprocess.Popen(
         [sys.executable, "-m", "ocsrun", "rehearse", "rb.yaml", "--answers", "answers.yaml"],
@@ -518,8 +517,7 @@ def test_a_chatty_command_never_fills_the_disk(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     (tmp_path / "answers.yaml").write_text(ANSWERS, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    env = cli_env(tmp_path / "state")
 
     def limit_file_size() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (20 * 2**20, 20 * 2**20))
@@ -567,16 +565,13 @@ def test_backtracking_regex_at_run_time_is_bounded(
     (tmp_path / "answers.yaml").write_text(
         ANSWERS + "steps: {ev: {evidence: log.txt}}\n", encoding="utf-8"
     )
-    paths = [str(ROOT)]
+    hide: list[str] = []
     if engine == "stdlib-re-only":
         # A module named `regex` that cannot be imported: what a venv without it looks like.
         (tmp_path / "hide").mkdir()
         (tmp_path / "hide" / "regex.py").write_text("raise ImportError('hidden')\n")
-        paths.insert(0, str(tmp_path / "hide"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(
-        PYTHONPATH=os.pathsep.join(paths), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1"
-    )
+        hide.append(str(tmp_path / "hide"))
+    env = cli_env(tmp_path / "state", *hide)
     start = time.monotonic()
     try:
         result = subprocess.run(
@@ -648,8 +643,7 @@ PARAM_BOOK = HEAD + (
 def test_arguments_that_are_not_utf8_are_a_usage_error(extra: list[bytes], tmp_path: Path) -> None:
     (tmp_path / "rb.yaml").write_text(PARAM_BOOK, encoding="utf-8")
     (tmp_path / "answers.yaml").write_text(ANSWERS + "params: {note: x}\n", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    env = cli_env(tmp_path / "state")
     argv = [sys.executable.encode(), b"-m", b"ocsrun", b"rehearse", b"rb.yaml"]
     argv += [b"--answers", b"answers.yaml", *extra]
     result = subprocess.run(

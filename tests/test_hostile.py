@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import cli_env
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "tests" / "data" / "hostile"
@@ -66,18 +67,8 @@ class Outcome:
         return self.out + self.err
 
 
-def cli_env(state: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "OCSRUN_STATE_DIR": str(state),
-            "NO_COLOR": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "LC_ALL": "C.UTF-8",
-        }
-    )
-    return env
+def hostile_env(state: Path) -> dict[str, str]:
+    return {**cli_env(state), "PYTHONDONTWRITEBYTECODE": "1", "LC_ALL": "C.UTF-8"}
 
 
 def run_cli(args: list[str], cwd: Path, state: Path) -> Outcome:
@@ -89,7 +80,7 @@ def run_cli(args: list[str], cwd: Path, state: Path) -> Outcome:
         child = subprocess.Popen(
             argv,
             cwd=cwd,
-            env=cli_env(state),
+            env=hostile_env(state),
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=err,

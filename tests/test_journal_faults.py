@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import run_main
+from conftest import cli_env, run_main
 
 from ocsrun.localstore import JournalWriter
 
@@ -211,8 +211,7 @@ SLOW_RUNBOOK = RUNBOOK.replace(
 def test_two_runs_started_at_once_exactly_one_runs(tmp_path: Path) -> None:
     (tmp_path / "rb.yaml").write_text(SLOW_RUNBOOK, encoding="utf-8")
     (tmp_path / "answers.yaml").write_text(ANSWERS, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    env = cli_env(tmp_path / "state")
     argv = [sys.executable, "-m", "ocsrun", "run", "rb.yaml", "--target", "h1"]
     children = [
         subprocess.Popen(
@@ -262,8 +261,7 @@ def test_planted_non_files_never_hang_a_command(
     journal.write_bytes(b"".join(lines[:-1]))  # unfinished, so resume has work to do
     state = journal.parent.parent.parent
     _plant(journal.parent, name, kind)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(state), NO_COLOR="1")
+    env = cli_env(state)
     commands = [
         ["runs", "verify", run_id],
         ["runs", "show", run_id],
@@ -312,8 +310,7 @@ def test_a_planted_lock_file_never_hangs_a_run(kind: str, tmp_path: Path) -> Non
         os.mkfifo(planted)
     else:
         planted.symlink_to("/dev/zero")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OCSRUN_", "PYTHON"))}
-    env.update(PYTHONPATH=str(ROOT), OCSRUN_STATE_DIR=str(tmp_path / "state"), NO_COLOR="1")
+    env = cli_env(tmp_path / "state")
     result = subprocess.run(
         [sys.executable, "-m", "ocsrun", "run", "rb.yaml", "--target", "h1", "--answers", "a.yaml"],
         cwd=tmp_path,
