@@ -496,8 +496,8 @@ class Bench:
             "import sys\n"
             "from ocsrun.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "heavy = ('jsonschema', 'jinja2', 'yaml', 'referencing', 'ocsrun.executor',"
-            " 'ocsrun.validation', 'ocsrun.rules', 'ocsrun.localstore')\n"
+            "heavy = ('jsonschema', 'jinja2', 'yaml', 'referencing', 'ocsrun.run.executor',"
+            " 'ocsrun.runbook.validation', 'ocsrun.runbook.rules', 'ocsrun.store.local')\n"
             "print(','.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
         )
         found = {}

@@ -11,11 +11,11 @@ import jsonschema
 import pytest
 from conftest import DATA, ROOT
 
-from ocsrun.ci_formats import GITHUB_CAP, github, sarif
-from ocsrun.diagnostic import Diagnostic, Severity
 from ocsrun.errors import Position
-from ocsrun.rule_catalog import RULES, WARNING_RULES
-from ocsrun.validation import FileResult, validate_paths
+from ocsrun.review.ci_formats import GITHUB_CAP, github, sarif
+from ocsrun.runbook.diagnostic import Diagnostic, Severity
+from ocsrun.runbook.rule_catalog import RULES, WARNING_RULES
+from ocsrun.runbook.validation import FileResult, validate_paths
 
 SCHEMA = DATA / "sarif" / "sarif-2.1.0.schema.json"
 

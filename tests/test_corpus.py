@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun.diagnostic import Severity
-from ocsrun.validation import validate_paths
+from ocsrun.runbook.diagnostic import Severity
+from ocsrun.runbook.validation import validate_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -18,8 +18,7 @@ import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
 def _snapshot(directory: Path) -> dict[str, bytes]:
     return {
-        str(p.relative_to(directory)): p.read_bytes()
-        for p in sorted(directory.rglob("*.yaml"))
+        str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*.yaml"))
     }
 
 
@@ -54,8 +53,14 @@ def test_shaped_like_the_bundled_runbooks(tmp_path: Path) -> None:
         text = path.read_text(encoding="utf-8")
         for kind in ("choice:", "gate:", "for_each:", "uses:"):
             assert kind in text
-        for gate in ("confirm", "typed_confirmation", "checklist", "time_window", "evidence",
-                     "command"):
+        for gate in (
+            "confirm",
+            "typed_confirmation",
+            "checklist",
+            "time_window",
+            "evidence",
+            "command",
+        ):
             assert f"type: {gate}\n" in text
 
 

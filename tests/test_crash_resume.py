@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from ocsrun.localstore import LocalDirStore
+from ocsrun.store.local import LocalDirStore
 
 STEPS = 150
 

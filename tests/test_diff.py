@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from conftest import DATA, run_main
 
-from ocsrun import model as m
-from ocsrun.build import load_runbook
-from ocsrun.diff import SAFETY_KINDS, Change, FileDiff, Kind, diff_runbooks, strip_comments
-from ocsrun.diff_format import as_json, as_markdown, as_text
-from ocsrun.gitrev import compare_paths, compare_revisions
+from ocsrun.review.diff import SAFETY_KINDS, Change, FileDiff, Kind, diff_runbooks, strip_comments
+from ocsrun.review.diff_format import as_json, as_markdown, as_text
+from ocsrun.review.gitrev import compare_paths, compare_revisions
+from ocsrun.runbook import model as m
+from ocsrun.runbook.build import load_runbook
 
 CASES = DATA / "diff"
 BASE = CASES / "base.yaml"
@@ -246,7 +246,6 @@ def test_json_format_is_complete() -> None:
     assert change["kind"] == "command-changed"
     assert change["safety"] is True
     assert change["old"] == ["check", "{{ target }}"]
-
 
 
 def test_cli_fail_on_safety(capsys: pytest.CaptureFixture[str]) -> None:

@@ -596,8 +596,8 @@ def test_evidence_checks_agree_with_and_without_the_regex_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without `regex`, checks run in a forked child: same verdicts and decisive lines."""
-    from ocsrun import gates
-    from ocsrun import model as m
+    from ocsrun.run import gates
+    from ocsrun.runbook import model as m
 
     log = tmp_path / "log.txt"
     log.write_text(

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 import pytest
 from test_executor_helpers import Harness, harness, load
 
-from ocsrun import events as ev
 from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, RunAborted, exit_code_for
+from ocsrun.run import events as ev
 
 GENERIC = """
 defaults:
@@ -592,10 +592,13 @@ def test_secret_never_reaches_screens_or_journal() -> None:
 
 
 def test_a_scalar_answer_that_keeps_failing_stops_instead_of_looping() -> None:
-    answers = GENERIC + """
+    answers = (
+        GENERIC
+        + """
 steps:
   deactivate-roles.wizard.check-log: {evidence: wizard-failure.log}
 """
+    )
     h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
     with pytest.raises(AnswersError, match="asked 50 times"):
         h.run()

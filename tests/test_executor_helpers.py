@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ocsrun import model as m
-from ocsrun.executor import Executor
-from ocsrun.gates import CommandResult, EvidenceResult, check_evidence
-from ocsrun.operator import ScriptedOperator, parse_answers
-from ocsrun.state import replay
-from ocsrun.store import JsonData, Record, RunInfo
+from ocsrun.run.executor import Executor
+from ocsrun.run.gates import CommandResult, EvidenceResult, check_evidence
+from ocsrun.run.operator import ScriptedOperator, parse_answers
+from ocsrun.run.state import replay
+from ocsrun.runbook import model as m
+from ocsrun.store.protocol import JsonData, Record, RunInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 EVIDENCE = ROOT / "examples" / "evidence"
@@ -161,22 +161,28 @@ def harness(
     operator = ScriptedOperator(parse_answers(answers, EVIDENCE))
     handle = MemoryHandle(info(runbook, target, rehearsal), clock)
     return Harness(
-        runbook, operator, handle, clock, FakeGates(list(exits or [])), dict(params or {}),
-        target, rehearsal,
+        runbook,
+        operator,
+        handle,
+        clock,
+        FakeGates(list(exits or [])),
+        dict(params or {}),
+        target,
+        rehearsal,
     )
 
 
 def load(name: str) -> m.Runbook:
     """A bundled runbook, built without the validator (the builder trusts its input)."""
-    from ocsrun.build import load_runbook
+    from ocsrun.runbook.build import load_runbook
 
     return load_runbook(RUNBOOKS / name)
 
 
 def build(data: dict[str, Any], where: Path | None = None) -> m.Runbook:
     """A runbook from a plain dict, through the real builder (no validation)."""
-    from ocsrun.build import _Builder, _Where
     from ocsrun.errors import Position
+    from ocsrun.runbook.build import _Builder, _Where
 
     path = where or ROOT / "tests" / "data" / "exec" / "inline.yaml"
     located = _Where(path, str(path), lambda _p: Position(str(path)))

@@ -15,10 +15,10 @@ from test_executor import (
 )
 from test_executor_helpers import harness, load
 
-from ocsrun import events as ev
-from ocsrun import model as m
 from ocsrun.errors import Interrupted
-from ocsrun.state import changes, dump, replay
+from ocsrun.run import events as ev
+from ocsrun.run.state import changes, dump, replay
+from ocsrun.runbook import model as m
 
 
 def interrupted_at(

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun import model as m
-from ocsrun.gates import check_evidence, in_window, run_command
+from ocsrun.run.gates import check_evidence, in_window, run_command
+from ocsrun.runbook import model as m
 
 EVIDENCE = Path(__file__).parent.parent / "examples" / "evidence"
 

@@ -199,7 +199,7 @@ def string_10mb(tmp: Path) -> Generated:
 def string_over_scalar_limit(tmp: Path) -> Generated:
     # Sized from the loader's own limits: one string just over the string limit, in a file
     # under the file limit, so it is the string limit that must catch it.
-    from ocsrun.loader import MAX_FILE_BYTES, MAX_SCALAR_CHARS
+    from ocsrun.runbook.loader import MAX_FILE_BYTES, MAX_SCALAR_CHARS
 
     title = "y" * (MAX_SCALAR_CHARS + 1)
     text = BASE_TEXT.replace("title: Base runbook", f"title: {title}")
@@ -223,14 +223,14 @@ def alias_flood(tmp: Path) -> Generated:
 
 
 def flow_list_flood(tmp: Path) -> Generated:
-    from ocsrun.loader import MAX_FILE_BYTES
+    from ocsrun.runbook.loader import MAX_FILE_BYTES
 
     count = (MAX_FILE_BYTES - len(BASE_TEXT) - 100) // 2
     return _write(tmp, "flood.yaml", BASE_TEXT + "x-flood: [" + "a," * count + "]\n")
 
 
 def duplicate_key_flood(tmp: Path) -> Generated:
-    from ocsrun.loader import MAX_FILE_BYTES
+    from ocsrun.runbook.loader import MAX_FILE_BYTES
 
     count = (MAX_FILE_BYTES - len(BASE_TEXT) - 100) // 5
     return _write(tmp, "dups.yaml", BASE_TEXT + "k: 1\n" * count)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun.diagnostic import Severity
-from ocsrun.validation import validate_paths
+from ocsrun.runbook.diagnostic import Severity
+from ocsrun.runbook.validation import validate_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = ROOT / "tests" / "data" / "runbooks"

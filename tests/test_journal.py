@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ocsrun import journal
 from ocsrun.errors import JournalCorrupt
-from ocsrun.store import Record
+from ocsrun.store import journal
+from ocsrun.store.protocol import Record
 
 
 def build(n: int, start_data: int = 0) -> list[Record]:

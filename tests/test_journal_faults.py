@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import cli_env, run_main
 
-from ocsrun.localstore import JournalWriter
+from ocsrun.store.local import JournalWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -299,7 +299,7 @@ def test_planted_non_files_never_hang_a_command(
 
 @pytest.mark.parametrize("kind", ["fifo", "dev-zero"])
 def test_a_planted_lock_file_never_hangs_a_run(kind: str, tmp_path: Path) -> None:
-    from ocsrun.lock import lock_path
+    from ocsrun.store.lock import lock_path
 
     (tmp_path / "rb.yaml").write_text(RUNBOOK, encoding="utf-8")
     (tmp_path / "a.yaml").write_text(ANSWERS, encoding="utf-8")

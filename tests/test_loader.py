@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun import loader
 from ocsrun.errors import LoadError
-from ocsrun.loader import load_document, load_text
+from ocsrun.runbook import loader
+from ocsrun.runbook.loader import load_document, load_text
 
 BASE = "format: ocsrun/v1\nkind: runbook\n"
 

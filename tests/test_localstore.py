@@ -18,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun import journal
 from ocsrun.errors import JournalCorrupt, StateError, StorageFull
-from ocsrun.localstore import (
+from ocsrun.store import journal
+from ocsrun.store.local import (
     JournalWriter,
     LocalDirStore,
     LocalRunHandle,
     default_state_dir,
     new_run_id,
 )
-from ocsrun.store import RunInfo
+from ocsrun.store.protocol import RunInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -473,7 +473,7 @@ def test_list_runs_on_a_missing_state_dir(tmp_path: Path) -> None:
 CHILD = """
 import sys
 from pathlib import Path
-from ocsrun.localstore import LocalDirStore
+from ocsrun.store.local import LocalDirStore
 store = LocalDirStore(Path(sys.argv[1]))
 handle = store.open_run(sys.argv[2])
 handle.append("run.resumed", {})

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun import lock
 from ocsrun.errors import EXIT_LOCKED, LockHeld, exit_code_for
-from ocsrun.localstore import LocalDirStore
+from ocsrun.store import lock
+from ocsrun.store.local import LocalDirStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -106,7 +106,7 @@ def test_release_never_removes_a_newer_holders_file(store: LocalDirStore) -> Non
 HOLDER = """
 import sys, time
 from pathlib import Path
-from ocsrun.localstore import LocalDirStore
+from ocsrun.store.local import LocalDirStore
 held = LocalDirStore(Path(sys.argv[1])).acquire_lock("rb", "t1", sys.argv[2])
 print("held", flush=True)
 time.sleep(60)

@@ -7,11 +7,11 @@ from pathlib import Path
 import click
 import pytest
 
-from ocsrun import model as m
 from ocsrun.errors import AnswersError
-from ocsrun.operator import Ask, Screen, ScriptedOperator, load_answers, parse_answers
+from ocsrun.run.operator import Ask, Screen, ScriptedOperator, load_answers, parse_answers
+from ocsrun.run.terminal import TerminalOperator, _match, _reraise
+from ocsrun.runbook import model as m
 from ocsrun.sanitize import clean
-from ocsrun.terminal import TerminalOperator, _match, _reraise
 
 
 def scripted(text: str, base: Path = Path("/answers")) -> ScriptedOperator:
@@ -145,7 +145,7 @@ def test_terminal_colour_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_colour_off_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ocsrun.terminal import colour_wanted
+    from ocsrun.run.terminal import colour_wanted
 
     class Tty:
         def isatty(self) -> bool:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun import parallel
-from ocsrun.reporters import REPORTERS
-from ocsrun.validation import FileResult, expand_paths, validate_paths
+from ocsrun.review.reporters import REPORTERS
+from ocsrun.runbook import parallel
+from ocsrun.runbook.validation import FileResult, expand_paths, validate_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ocsrun import model as m
 from ocsrun.errors import ParamError
-from ocsrun.params import check_target, coerce, redacted, resolve, split_assignments
+from ocsrun.run.params import check_target, coerce, redacted, resolve, split_assignments
+from ocsrun.runbook import model as m
 
 ROLES = m.Param("roles", "list", values=("av", "web", "fe"))
 SECRET = m.Param("password", "string", secret=True, pattern="^[a-z]+$")

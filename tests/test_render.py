@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 from conftest import DATA, RUNBOOKS, run_main
 
-from ocsrun import model as m
-from ocsrun.build import load_runbook
-from ocsrun.render import build_view, md_block, md_text, render, show_template
+from ocsrun.review.render import build_view, md_block, md_text, render, show_template
+from ocsrun.runbook import model as m
+from ocsrun.runbook.build import load_runbook
 
 SNAPSHOTS = DATA / "render"
 BUNDLED = sorted(p for p in (RUNBOOKS / "ocs2007").glob("*.yaml"))
 UPDATE = os.environ.get("OCSRUN_UPDATE_SNAPSHOTS") == "1"
-
 
 
 def test_every_bundled_runbook_has_snapshots() -> None:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun import rules
-from ocsrun.diagnostic import Diagnostic
 from ocsrun.errors import LoadError
-from ocsrun.includes import resolve_include
-from ocsrun.loader import load_text
+from ocsrun.runbook import rules
+from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.includes import resolve_include
+from ocsrun.runbook.loader import load_text
 
 HEAD = """# yaml-language-server: $schema=../schemas/runbook.schema.json
 format: ocsrun/v1

@@ -7,7 +7,7 @@ import random
 import jinja2
 import pytest
 
-from ocsrun import rules
+from ocsrun.runbook import rules
 
 
 def _slow(source: str) -> tuple[bool, frozenset[str]]:
@@ -32,8 +32,18 @@ def test_globals_constant_matches_jinja() -> None:
 
 @pytest.mark.parametrize(
     "source",
-    ["{{ not }}", "{{{ x }}}", "{{ x }}}", "{{ true }}", "{{ range }}", "a {{ target }} b",
-     "{{- x -}}", "{{ labels[role] }}", "{ {{ x }}", "{{x}}{{y}}"],
+    [
+        "{{ not }}",
+        "{{{ x }}}",
+        "{{ x }}}",
+        "{{ true }}",
+        "{{ range }}",
+        "a {{ target }} b",
+        "{{- x -}}",
+        "{{ labels[role] }}",
+        "{ {{ x }}",
+        "{{x}}{{y}}",
+    ],
 )
 def test_edge_cases(source: str) -> None:
     assert _fast(source) == _slow(source)
@@ -41,8 +51,24 @@ def test_edge_cases(source: str) -> None:
 
 def test_fuzzed() -> None:
     rng = random.Random(2026)
-    pieces = ["{{ target }}", "{{x}}", "{", "}", "{{", "}}", "%", "#", " ", "a", "-", "\n",
-              "{{ not }}", "{{ true }}", "{{ range }}", "{{- y -}}"]
+    pieces = [
+        "{{ target }}",
+        "{{x}}",
+        "{",
+        "}",
+        "{{",
+        "}}",
+        "%",
+        "#",
+        " ",
+        "a",
+        "-",
+        "\n",
+        "{{ not }}",
+        "{{ true }}",
+        "{{ range }}",
+        "{{- y -}}",
+    ]
     for _ in range(3000):
         source = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 7)))
         if "{" in source:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA, ROOT, run_main
 
-from ocsrun.localstore import LocalDirStore
+from ocsrun.store.local import LocalDirStore
 
 ANSWERS = ROOT / "examples" / "rehearsals"
 BUNDLED = [
@@ -21,7 +21,6 @@ BUNDLED = [
     "deactivate-edge-server",
     "services-start-stop",
 ]
-
 
 
 def state_dir() -> Path:
@@ -210,7 +209,7 @@ def test_resume_refuses_a_changed_runbook_unless_accepted(
 HOLDER = """
 import sys
 from pathlib import Path
-from ocsrun.localstore import LocalDirStore
+from ocsrun.store.local import LocalDirStore
 held = LocalDirStore(Path(sys.argv[1])).acquire_lock(
     "ocs2007.services-start-stop", "ocs01.contoso.com", "other-run-1")
 print("held", flush=True)

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from ocsrun.cli import runs as runs_cli
 from ocsrun.cli.runs import runs
 from ocsrun.errors import StateError
-from ocsrun.localstore import LocalDirStore, new_run_id
-from ocsrun.store import RunInfo
+from ocsrun.store.local import LocalDirStore, new_run_id
+from ocsrun.store.protocol import RunInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,8 +157,8 @@ def test_verify_via_python_m(tmp_path: Path) -> None:
 def test_importing_runs_cli_is_light() -> None:
     code = (
         "import sys, ocsrun.cli.runs; "
-        "print(sorted(m for m in ('ocsrun.cli.runs_report', 'ocsrun.localstore', "
-        "'ocsrun.journal', 'yaml', 'jsonschema') if m in sys.modules))"
+        "print(sorted(m for m in ('ocsrun.cli.runs_report', 'ocsrun.store.local', "
+        "'ocsrun.store.journal', 'yaml', 'jsonschema') if m in sys.modules))"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from ocsrun import schema
-from ocsrun.loader import load_text
+from ocsrun.runbook import schema
+from ocsrun.runbook.loader import load_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schemas" / "runbook.schema.json"

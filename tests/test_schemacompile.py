@@ -19,7 +19,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from ocsrun.schemacompile import Unsupported, compile_schema
+from ocsrun.runbook.schemacompile import Unsupported, compile_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -28,8 +28,29 @@ import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
 
 SCHEMA = json.loads((ROOT / "schemas" / "runbook.schema.json").read_text(encoding="utf-8"))
 ODD_VALUES: tuple[Any, ...] = (
-    None, True, False, 0, 1, -1, 1.0, 1.5, "", "x", "confirm", "goto", "ocsrun/v1", "30m",
-    "10MiB", "Bad Id", [], ["x"], ["a", "a"], [1], {}, {"x": 1}, {"type": "confirm"},
+    None,
+    True,
+    False,
+    0,
+    1,
+    -1,
+    1.0,
+    1.5,
+    "",
+    "x",
+    "confirm",
+    "goto",
+    "ocsrun/v1",
+    "30m",
+    "10MiB",
+    "Bad Id",
+    [],
+    ["x"],
+    ["a", "a"],
+    [1],
+    {},
+    {"x": 1},
+    {"type": "confirm"},
 )
 
 
@@ -72,9 +93,24 @@ def _mutate(doc: Any, rng: random.Random) -> Any:
             if action == 0 and isinstance(parent, dict):
                 del parent[last]
             elif action == 1 and isinstance(parent, dict):
-                parent[rng.choice(("extra", "gate", "goto", "items", "over", "values", "type",
-                                   "min", "pattern", "expect", "with", "must"))] = rng.choice(
-                    ODD_VALUES)
+                parent[
+                    rng.choice(
+                        (
+                            "extra",
+                            "gate",
+                            "goto",
+                            "items",
+                            "over",
+                            "values",
+                            "type",
+                            "min",
+                            "pattern",
+                            "expect",
+                            "with",
+                            "must",
+                        )
+                    )
+                ] = rng.choice(ODD_VALUES)
             elif action == 2 and isinstance(parent, list):
                 parent.append(copy.deepcopy(parent[last]))
             elif action == 3 and isinstance(parent, list):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ocsrun.templating import TemplateError, evaluate, names_in, render
+from ocsrun.runbook.templating import TemplateError, evaluate, names_in, render
 
 
 def test_render_substitutes_and_filters() -> None:
@@ -86,7 +86,7 @@ _VALUE = st.one_of(
     texts=st.lists(_TEXT, min_size=2, max_size=5), values=st.lists(_VALUE, min_size=4, max_size=4)
 )
 def test_plain_name_fast_path_matches_jinja(texts: list[str], values: list[object]) -> None:
-    from ocsrun.templating import _compiled, _render_plain
+    from ocsrun.runbook.templating import _compiled, _render_plain
 
     names = [f"v{i}" for i in range(len(texts) - 1)]
     template = texts[0] + "".join(
@@ -100,7 +100,7 @@ def test_plain_name_fast_path_matches_jinja(texts: list[str], values: list[objec
 
 
 def test_fast_path_leaves_anything_else_to_jinja() -> None:
-    from ocsrun.templating import _render_plain
+    from ocsrun.runbook.templating import _render_plain
 
     assert _render_plain("{{ a | upper }}", {"a": "x"}, "w") is None
     assert _render_plain("{% if a %}x{% endif %}", {"a": 1}, "w") is None

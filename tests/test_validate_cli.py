@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ocsrun import reporters
 from ocsrun.cli.validate import validate
-from ocsrun.diagnostic import Diagnostic, Severity
 from ocsrun.errors import Position
-from ocsrun.validation import FileResult, expand_paths, validate_paths
+from ocsrun.review import reporters
+from ocsrun.runbook.diagnostic import Diagnostic, Severity
+from ocsrun.runbook.validation import FileResult, expand_paths, validate_paths
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = ROOT / "tests" / "data" / "runbooks"

@@ -11,7 +11,7 @@ import click
 from ocsrun.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 
 if TYPE_CHECKING:
-    from ocsrun.diff import FileDiff
+    from ocsrun.review.diff import FileDiff
 
 # Literal here so `ocsrun diff --help` imports neither yaml nor the diff engine.
 FORMATS = ("text", "md", "json")
@@ -46,8 +46,8 @@ def diff(args: tuple[str, ...], base: str | None, fmt: str, fail_on: str) -> int
 
     Exit status: 0, or 1 under --fail-on when it applies; 2 on a usage error.
     """
-    from ocsrun import gitrev
-    from ocsrun.diff_format import format_diff
+    from ocsrun.review import gitrev
+    from ocsrun.review.diff_format import format_diff
 
     if base is None:
         if len(args) != 2:
@@ -61,7 +61,7 @@ def diff(args: tuple[str, ...], base: str | None, fmt: str, fail_on: str) -> int
 
 
 def _head_and_paths(args: tuple[str, ...]) -> tuple[str | None, list[str]]:
-    from ocsrun import gitrev
+    from ocsrun.review import gitrev
 
     # A first argument that exists as a path is a path, so `--git main runbooks/` works.
     if args and not Path(args[0]).exists() and gitrev.is_revision(args[0], Path.cwd()):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ocsrun import catalog, resources
+from ocsrun.runbook import catalog, resources
 
 
 @click.command("schema")

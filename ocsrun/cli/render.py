@@ -33,9 +33,9 @@ def render(runbooks: tuple[str, ...], fmt: str, output_dir: Path | None, check: 
     Output is deterministic, so rendered files can be committed next to the YAML and kept in
     step by CI with --check.
     """
-    from ocsrun.build import load_runbook
-    from ocsrun.render import output_name
-    from ocsrun.render import render as render_runbook
+    from ocsrun.review.render import output_name
+    from ocsrun.review.render import render as render_runbook
+    from ocsrun.runbook.build import load_runbook
 
     if check and output_dir is None:
         raise UsageError("--check needs --output-dir (the directory of committed renders)")
@@ -59,7 +59,7 @@ def render(runbooks: tuple[str, ...], fmt: str, output_dir: Path | None, check: 
 
 def _files(arguments: tuple[str, ...]) -> list[tuple[Path, str, bool]]:
     """(file, name to show, found in a directory) for files, directories and bundled ids."""
-    from ocsrun import catalog
+    from ocsrun.runbook import catalog
 
     out: list[tuple[Path, str, bool]] = []
     for argument in arguments:

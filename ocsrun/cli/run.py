@@ -1,4 +1,4 @@
-"""`ocsrun run`, `ocsrun rehearse`, `ocsrun resume`: parse options, call `ocsrun.session`."""
+"""`ocsrun run`, `ocsrun rehearse`, `ocsrun resume`: parse options, call `ocsrun.run.session`."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _start(rehearse: bool, **options: Any) -> int:
-    from ocsrun.session import RunOptions, start
+    from ocsrun.run.session import RunOptions, start
 
     _require_utf8(options)
     return start(RunOptions(rehearse=rehearse, **options))
@@ -101,7 +101,7 @@ def rehearse(**options: Any) -> int:
 @_STATE_DIR
 def resume(**options: Any) -> int:
     """Continue RUN_ID at its first unfinished step."""
-    from ocsrun.session import ResumeOptions
-    from ocsrun.session import resume as resume_run
+    from ocsrun.run.session import ResumeOptions
+    from ocsrun.run.session import resume as resume_run
 
     return resume_run(ResumeOptions(**options))

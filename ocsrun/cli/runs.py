@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from ocsrun.localstore import LocalDirStore
-    from ocsrun.store import RunSummary, VerifyReport
+    from ocsrun.store.local import LocalDirStore
+    from ocsrun.store.protocol import RunSummary, VerifyReport
 
 REPORT_MODULE = "ocsrun.cli.runs_report"
 LAZY_COMMANDS = ("show", "report")  # attribute names in REPORT_MODULE
@@ -48,13 +48,13 @@ def state_dir(ctx: click.Context) -> Path:
     obj = ctx.find_object(dict)
     if obj is not None and isinstance(obj.get("state_dir"), Path):
         return Path(obj["state_dir"])
-    from ocsrun.localstore import default_state_dir
+    from ocsrun.store.local import default_state_dir
 
     return default_state_dir()
 
 
 def store(ctx: click.Context) -> LocalDirStore:
-    from ocsrun.localstore import LocalDirStore
+    from ocsrun.store.local import LocalDirStore
 
     return LocalDirStore(state_dir(ctx))
 
@@ -70,7 +70,7 @@ def store(ctx: click.Context) -> LocalDirStore:
 @click.pass_context
 def runs(ctx: click.Context, state_dir: Path | None) -> None:
     """List, show, verify and report runs."""
-    from ocsrun.localstore import default_state_dir
+    from ocsrun.store.local import default_state_dir
 
     obj = ctx.ensure_object(dict)
     obj["state_dir"] = state_dir if state_dir is not None else default_state_dir()
@@ -154,7 +154,7 @@ def verify(ctx: click.Context, run_id: str) -> int:
 
 def _print_report(report: VerifyReport) -> int:
     from ocsrun.errors import EXIT_FINDINGS, EXIT_OK
-    from ocsrun.journal import TORN_TAIL
+    from ocsrun.store.journal import TORN_TAIL
 
     torn = [p for p in report.problems if p.kind == TORN_TAIL]
     real = [p for p in report.problems if p.kind != TORN_TAIL]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from ocsrun.timeline import Timeline
+    from ocsrun.run.timeline import Timeline
 
 
 _STATE_DIR = click.option(
@@ -21,9 +21,9 @@ _STATE_DIR = click.option(
 
 
 def _timeline(ctx: click.Context, run_id: str, state_dir: Path | None) -> Timeline:
-    from ocsrun import timeline
     from ocsrun.cli.runs import store
-    from ocsrun.localstore import LocalDirStore
+    from ocsrun.run import timeline
+    from ocsrun.store.local import LocalDirStore
 
     runs = LocalDirStore(state_dir) if state_dir is not None else store(ctx)
     handle = runs.open_run(run_id)
@@ -39,8 +39,8 @@ def _timeline(ctx: click.Context, run_id: str, state_dir: Path | None) -> Timeli
 @click.pass_context
 def show(ctx: click.Context, run_id: str, state_dir: Path | None) -> int:
     """Timeline of RUN_ID: each step, outcome, duration, who, notes, overrides, evidence."""
+    from ocsrun.run.timeline import text_lines
     from ocsrun.sanitize import clean
-    from ocsrun.timeline import text_lines
 
     # One write: a long run has thousands of lines.
     click.echo(clean("\n".join(text_lines(_timeline(ctx, run_id, state_dir)))))

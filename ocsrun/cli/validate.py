@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from ocsrun.validation import FileResult
+    from ocsrun.runbook.validation import FileResult
 
 Reporter = Callable[[Sequence["FileResult"]], str]
 
@@ -18,11 +18,11 @@ FORMATS = ("text", "json", "github", "sarif")
 
 def _reporter(name: str) -> Reporter:
     if name in ("github", "sarif"):
-        from ocsrun import ci_formats
+        from ocsrun.review import ci_formats
 
         found: Reporter = getattr(ci_formats, name)
         return found
-    from ocsrun.reporters import REPORTERS
+    from ocsrun.review.reporters import REPORTERS
 
     return REPORTERS[name]
 
@@ -53,7 +53,7 @@ def validate(paths: tuple[str, ...], output_format: str, jobs: int) -> None:
     """
     # Imported here so that loading the command stays cheap (yaml, jsonschema, jinja2 are not).
     from ocsrun.errors import OcsrunError, exit_code_for
-    from ocsrun.parallel import resolve_jobs, validate_given
+    from ocsrun.runbook.parallel import resolve_jobs, validate_given
 
     context = click.get_current_context()
     try:

@@ -1,0 +1,1 @@
+"""Executing a runbook with an operator."""

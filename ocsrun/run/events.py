@@ -1,0 +1,75 @@
+"""The journal's event vocabulary: every record type the executor appends.
+
+Each record's `data` always carries what a reader needs without the runbook at hand.
+Step events carry `step` (dotted path, with the for-each item in brackets, e.g.
+`deactivate-roles[web-components].wizard.check-log`) and `attempt` (1 on first
+entry, +1 each time the step is entered again after a retry or a goto).
+
+Run level
+  run.started                 runbook {id, title, version, path}, target, params (secrets "***"),
+                              rehearsal, steps (count of top-level steps)
+  run.resumed                 records (how many were replayed), last (the last record's type)
+  run.changes-accepted        summary: list of lines describing what changed in the runbook
+  (journal.torn-tail-set-aside is written by the store, not the executor: see ocsrun.store.local)
+  lock.broken                 holder: {run_id, operator, host, pid, started}
+  runbook.warning.acknowledged  warning (id or index), severity, typed (danger: the word typed)
+  param.set                   name, value ("***" for secrets), source: arg | prompt | default
+  run.interrupted             reason: interrupt | end-of-input, step (where, or null)
+  run.aborted                 step, reason
+  run.finished                outcome: done | rehearsed
+
+Steps
+  step.started                step, attempt, title, kind, hash (sha256 of the step's content),
+                              index/total (position in its scope), item (for-each item or null)
+  step.warning.acknowledged   step, attempt, warning, severity, typed
+  step.auto-skipped           step, attempt, when (expression), values (names it uses → values)
+  step.skipped                step, attempt, reason
+  step.done                   step, attempt, hash
+  step.failed                 step, attempt, reason
+  step.retry                  step (the step entered again), attempt (its new attempt),
+                              reset (paths whose earlier outcome no longer counts), cause
+  step.note                   step, attempt, text
+  choice.answered             step, attempt, var, value
+
+Gates
+  gate.passed                 step, attempt, type, plus per type: evidence {path, size, sha256,
+                              lines}; command {argv, exit, output (bounded)}; typed; items;
+                              window {now, timezone}; rehearsal: true when not executed
+  gate.failed                 step, attempt, type, failures (n-th failure of this gate), reason,
+                              lines (the decisive lines), action (retry | goto | abort)
+  gate.overridden             step, attempt, type, reason
+  gate.expired                step (the gate), passed (when it passed), valid_for, before (the step
+                              about to run, or null at resume)
+"""
+
+from __future__ import annotations
+
+RUN_STARTED = "run.started"
+RUN_RESUMED = "run.resumed"
+RUN_CHANGES_ACCEPTED = "run.changes-accepted"
+LOCK_BROKEN = "lock.broken"
+RUNBOOK_WARNING_ACK = "runbook.warning.acknowledged"
+PARAM_SET = "param.set"
+RUN_INTERRUPTED = "run.interrupted"
+RUN_ABORTED = "run.aborted"
+RUN_FINISHED = "run.finished"
+
+STEP_STARTED = "step.started"
+STEP_WARNING_ACK = "step.warning.acknowledged"
+STEP_AUTO_SKIPPED = "step.auto-skipped"
+STEP_SKIPPED = "step.skipped"
+STEP_DONE = "step.done"
+STEP_FAILED = "step.failed"
+STEP_RETRY = "step.retry"
+STEP_NOTE = "step.note"
+CHOICE_ANSWERED = "choice.answered"
+
+GATE_PASSED = "gate.passed"
+GATE_FAILED = "gate.failed"
+GATE_OVERRIDDEN = "gate.overridden"
+GATE_EXPIRED = "gate.expired"
+
+# Outcomes that finish a step: it is not run again on resume (unless reset or changed).
+FINISHING = frozenset({STEP_DONE, STEP_SKIPPED, STEP_AUTO_SKIPPED})
+
+SECRET = "***"

@@ -1,0 +1,432 @@
+"""The executor: walks a loaded runbook, asks the Operator, journals every decision.
+
+Pure by design: it never prints, reads the keyboard or touches files itself.
+Screens and questions go to the `Operator`; evidence files and commands go
+through the `GateRunner`; every decision is appended to the journal (`RunHandle`,
+durable before `append` returns) before the walk moves on. Resuming is the same
+walk over a `RunState` replayed from the journal: finished steps are passed over
+silently (their answers restored) and the walk continues at the first one that
+is not finished. Event types are listed in `ocsrun.run.events`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, OcsrunError, RunAborted
+from ocsrun.run import containers, manual
+from ocsrun.run import events as ev
+from ocsrun.run.gates import GateRunner, LocalGateRunner
+from ocsrun.run.gatestep import GateChecker
+from ocsrun.run.operator import Ask, Operator, Screen
+from ocsrun.run.state import RunState, content_hash
+from ocsrun.runbook import model as m
+from ocsrun.runbook.templating import evaluate, names_in, render
+from ocsrun.store.protocol import RunHandle
+from ocsrun.units import format_duration
+
+Clock = Callable[[], datetime]
+DANGER_WORD = "understood"  # typed to acknowledge a danger-level warning
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    """Go back to an earlier step of the same scope (a gate's on_failure)."""
+
+    target: str
+
+
+RETRY = "retry"
+Outcome = Goto | str | None
+
+
+@dataclass
+class ActiveGate:
+    """A passed gate the following steps rely on (re-checked before each of them)."""
+
+    path: str
+    step: m.Step
+    passed_at: datetime
+    overridden: bool
+    context: Mapping[str, Any]
+
+
+class Executor:
+    def __init__(
+        self,
+        runbook: m.Runbook,
+        operator: Operator,
+        journal: RunHandle,
+        *,
+        clock: Clock = utc_now,
+        rehearsal: bool = False,
+        params: Mapping[str, m.ParamValue] | None = None,
+        target: str | None = None,
+        gate_runner: GateRunner | None = None,
+        state: RunState | None = None,
+        resume_command: str = "",
+    ) -> None:
+        self.runbook = runbook
+        self.operator = operator
+        self.journal = journal
+        self.clock = clock
+        self.rehearsal = rehearsal
+        self.params = dict(params or {})
+        self.target = target
+        self.state = state or RunState()
+        self.resume_command = resume_command
+        self.choices: dict[str, str] = {}
+        self.active: list[ActiveGate] = []
+        self._hashes: dict[int, str] = {}
+        self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
+        # Longest first, so a secret containing another is hidden whole.
+        self.secrets = sorted(
+            {str(self.params[p.name]) for p in runbook.params if p.secret and p.name in self.params}
+            - {""},
+            key=len,
+            reverse=True,
+        )
+        self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
+        self.current: str | None = None
+        self.started_at = clock()
+        self.gates = GateChecker(self, gate_runner or LocalGateRunner())
+
+    def hide(self, text: str) -> str:
+        """Text with every secret param value replaced by ***, for screens and the journal."""
+        for secret in self.secrets:
+            text = text.replace(secret, ev.SECRET)
+        return text
+
+    def shown(self, template: str, context: Mapping[str, Any], path: str) -> str:
+        return self.hide(render(template, context, path))
+
+    def hash_of(self, step: m.Step) -> str:
+        # Steps are frozen and live as long as the runbook: hash each once, not per event.
+        key = id(step)
+        if key not in self._hashes:
+            self._hashes[key] = content_hash(step)
+        return self._hashes[key]
+
+    # --- the journal -------------------------------------------------------------
+
+    def record(self, event: str, /, **data: Any) -> None:
+        self.journal.append(event, data)
+
+    def step_event(self, event: str, path: str, /, **data: Any) -> None:
+        self.record(event, step=path, attempt=self.state.step(path).attempt, **data)
+
+    # --- entry points ------------------------------------------------------------
+
+    def run(self) -> str:
+        """A new run: pre-flight, then every step. Returns "done" or "rehearsed"."""
+        return self._guarded(self._run_new)
+
+    def resume(self, accepted_changes: list[str] | None = None) -> str:
+        """Continue a run whose journal was replayed into `state`."""
+        return self._guarded(lambda: self._resume(accepted_changes or []))
+
+    def _guarded(self, body: Callable[[], str]) -> str:
+        try:
+            return body()
+        except KeyboardInterrupt:
+            self._interrupted("interrupt")
+            raise Interrupted(self._resume_text("interrupted")) from None
+        except EOFError:
+            self._interrupted("end-of-input")
+            raise NoOperatorInput(self._resume_text("end of input at a prompt")) from None
+        except AnswersError:
+            self._interrupted("answers")
+            raise
+        except RunAborted:
+            raise  # already journaled as run.aborted
+        except OcsrunError as error:
+            # A template failing at run time, the disk filling up: say so in the journal
+            # if it still takes a record, so `runs show` tells why the run stopped.
+            with contextlib.suppress(OcsrunError, OSError):
+                self.record(
+                    ev.RUN_INTERRUPTED, reason="error", step=self.current, error=error.message[:300]
+                )
+            raise
+
+    def _resume_text(self, what: str) -> str:
+        return f"{what}; resume with: {self.resume_command}" if self.resume_command else what
+
+    def _interrupted(self, reason: str) -> None:
+        self.record(ev.RUN_INTERRUPTED, reason=reason, step=self.current)
+
+    def _run_new(self) -> str:
+        from ocsrun.run.params import redacted
+
+        self.record(
+            ev.RUN_STARTED,
+            runbook={
+                "id": self.runbook.id,
+                "title": self.runbook.metadata.title,
+                "version": self.runbook.metadata.version,
+                "path": self.runbook.path,
+            },
+            target=self.target,
+            params=redacted(self.runbook.params, self.params),
+            rehearsal=self.rehearsal,
+            steps=len(self.runbook.steps),
+        )
+        self._journal_broken_lock()
+        for name, value in redacted(self.runbook.params, self.params).items():
+            self.record(ev.PARAM_SET, name=name, value=value)
+        return self._walk()
+
+    def _resume(self, accepted_changes: list[str]) -> str:
+        if self.state.started:
+            self.started_at = _parse_ts(self.state.started)
+        self.record(ev.RUN_RESUMED, records=self.state.records, last=self.state.last_type)
+        self._journal_broken_lock()
+        if accepted_changes:
+            self.record(ev.RUN_CHANGES_ACCEPTED, summary=accepted_changes)
+        return self._walk()
+
+    def _journal_broken_lock(self) -> None:
+        if self.broken_lock is not None:
+            self.record(ev.LOCK_BROKEN, holder=dict(self.broken_lock))
+
+    def _walk(self) -> str:
+        self.operator.show(self._preflight())
+        self._acknowledge_runbook_warnings()
+        self.run_scope(self.runbook.steps, "", self._base_context())
+        outcome = "rehearsed" if self.rehearsal else "done"
+        self.current = None
+        self.record(ev.RUN_FINISHED, outcome=outcome)
+        self.operator.show(Screen("result", f"Run {outcome}", level="ok"))
+        return outcome
+
+    def _base_context(self) -> dict[str, Any]:
+        return {**self.params, "target": self.target}
+
+    def _preflight(self) -> Screen:
+        from ocsrun.run.params import redacted
+
+        meta = self.runbook.metadata
+        params = redacted(self.runbook.params, self.params)
+        lines = [
+            f"Version: {meta.version}",
+            f"Source: {meta.source.document} — {meta.source.section}",
+            f"Required groups: {', '.join(meta.required_groups) or 'none stated'}",
+            f"Target: {self.target or '(none)'}",
+            *(f"Param {k} = {v}" for k, v in params.items()),
+            f"Steps: {len(self.runbook.steps)} ({len(m.walk(self.runbook.steps))} with nested)",
+            f"Warnings to acknowledge: {len(self.runbook.warnings)}",
+        ]
+        if self.rehearsal:
+            lines.insert(0, "REHEARSAL: nothing is executed; the journal is marked as such")
+        return Screen("preflight", meta.title, meta.summary, tuple(lines))
+
+    def _acknowledge_runbook_warnings(self) -> None:
+        for i, warning in enumerate(self.runbook.warnings, 1):
+            key = warning.id or f"#{i}"
+            if key in self.state.acknowledged:
+                continue
+            typed = self.acknowledge("", key, warning)
+            self.record(
+                ev.RUNBOOK_WARNING_ACK, warning=key, severity=warning.severity.value, typed=typed
+            )
+            self.state.acknowledged.add(key)
+
+    # --- asking --------------------------------------------------------------------
+
+    def acknowledge(self, step: str, key: str, warning: m.RunbookWarning) -> str | None:
+        """Show and acknowledge one warning; danger ones need the word typed. Returns it."""
+        self.operator.show(
+            Screen(
+                "warning",
+                f"{warning.severity.value.upper()}: {key}",
+                warning.text,
+                (f"Source: {warning.source}",) if warning.source else (),
+                level=warning.severity.value,
+            )
+        )
+        ask = Ask(step, "warning", warning.text, detail=key)
+        if warning.severity is not m.Severity.DANGER:
+            if not self.operator.acknowledge(ask, warning):
+                self.abort(step, f"warning {key} not acknowledged")
+            return None
+        for _ in range(3):
+            if self.operator.type_text(ask, DANGER_WORD).strip() == DANGER_WORD:
+                return DANGER_WORD
+            self.operator.show(Screen("problem", f"Type {DANGER_WORD} to go on", level="fail"))
+        self.abort(step, f"danger warning {key} not confirmed")
+        raise AssertionError("unreachable")
+
+    def ask_text(self, ask: Ask) -> str:
+        """Non-empty free text (a reason, a note); three empty answers abort the question."""
+        for _ in range(3):
+            text = self.operator.text(ask).strip()
+            if text:
+                return text
+            self.operator.show(Screen("problem", f"A {ask.name} is needed", level="fail"))
+        raise AnswersError(f"no {ask.name} given for {ask.describe()}")
+
+    def retry(self, path: str, cause: str | None) -> None:
+        """Journal that `path` is entered again; its earlier outcome no longer counts."""
+        attempt = self.state.step(path).attempt + 1
+        self.record(ev.STEP_RETRY, step=path, attempt=attempt, reset=[path], cause=cause)
+
+    def abort(self, step: str, reason: str) -> None:
+        self.record(ev.RUN_ABORTED, step=step or None, reason=reason)
+        self.operator.show(Screen("result", "Run aborted", reason, level="fail"))
+        raise RunAborted(f"run aborted at {step or 'pre-flight'}: {reason}")
+
+    # --- walking -------------------------------------------------------------------
+
+    def run_scope(self, steps: tuple[m.Step, ...], prefix: str, context: Mapping[str, Any]) -> None:
+        depth = len(self.active)
+        index = 0
+        while index < len(steps):
+            outcome = self._step(steps[index], prefix, context, index + 1, len(steps))
+            if isinstance(outcome, Goto):
+                index = next(i for i, s in enumerate(steps) if s.id == outcome.target)
+                self._reset(steps[index:], prefix, outcome, steps[index])
+                continue
+            index += 1
+        # Gates passed inside this scope (a for-each item, a fragment) cover it only.
+        del self.active[depth:]
+
+    def _reset(self, steps: tuple[m.Step, ...], prefix: str, goto: Goto, target: m.Step) -> None:
+        heads = tuple(prefix + s.id for s in steps)
+        within = tuple(h + "." for h in heads) + tuple(h + "[" for h in heads)
+        paths = [p for p in self.state.steps if p in heads or p.startswith(within)]
+        self.record(
+            ev.STEP_RETRY,
+            step=prefix + target.id,
+            attempt=self.state.step(prefix + target.id).attempt + 1,
+            reset=paths,
+            cause=self.current,
+        )
+        for path in paths:
+            self.state.step(path).outcome = None
+        self.active = [g for g in self.active if g.path not in set(paths)]
+
+    def _step(
+        self, step: m.Step, prefix: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Outcome:
+        path = prefix + step.id
+        self.current = path
+        # Answers to earlier choices are visible to every later step, nested or not.
+        context = {**context, **self.choices}
+        if self._already_finished(step, path, context):
+            return None
+        if step.when is not None and not evaluate(step.when, context, path):
+            self._auto_skip(step, path, context)
+            return None
+        # Only before a step that will run: a skipped step relies on nothing.
+        self.gates.recheck_active(path)
+        if step.kind == "for_each":
+            return containers.for_each(self, step, path, context, (index, total))
+        if step.kind == "call":
+            return containers.call(self, step, path, context, (index, total))
+        while True:
+            outcome = self._leaf(step, path, context, index, total)
+            if outcome != RETRY:
+                return outcome
+
+    def _already_finished(self, step: m.Step, path: str, context: Mapping[str, Any]) -> bool:
+        record = self.state.steps.get(path)
+        if record is None or record.outcome not in ev.FINISHING:
+            return False
+        if step.kind in ("for_each", "call"):
+            containers.restore_inside(self, path)
+            return True
+        if record.hash != self.hash_of(step):
+            self.operator.show(
+                Screen("info", f"{path} changed since it was answered; asking again")
+            )
+            return False
+        if record.choice is not None:
+            self.choices[record.choice[0]] = record.choice[1]
+        if record.outcome == ev.STEP_DONE and step.gate is not None and record.gate_passed:
+            self.gates.activate(
+                path, step, _parse_ts(record.gate_passed), record.overridden, context
+            )
+        return True
+
+    def _auto_skip(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+        from ocsrun.run.params import redacted
+
+        assert step.when is not None
+        values = {n: context[n] for n in names_in(step.when) if n in context}
+        self.state.step(path).attempt += 1
+        self.step_event(
+            ev.STEP_AUTO_SKIPPED,
+            path,
+            when=step.when,
+            values=redacted(self.runbook.params, values),
+            hash=self.hash_of(step),
+        )
+        self.state.step(path).outcome = ev.STEP_AUTO_SKIPPED
+        self.operator.show(Screen("info", f"Skipped {path}: `{step.when}` is false"))
+
+    def enter(self, step: m.Step, path: str, index: int, total: int) -> int:
+        record = self.state.step(path)
+        record.attempt += 1
+        record.outcome = None
+        self.step_event(
+            ev.STEP_STARTED,
+            path,
+            title=step.title,
+            kind=step.kind,
+            hash=self.hash_of(step),
+            index=index,
+            total=total,
+        )
+        return record.attempt
+
+    def finish(self, step: m.Step, path: str, event: str = ev.STEP_DONE, **data: Any) -> None:
+        self.step_event(event, path, hash=self.hash_of(step), **data)
+        self.state.step(path).outcome = event
+
+    def screen(
+        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Screen:
+        elapsed = format_duration((self.clock() - self.started_at).total_seconds())
+        body = self.shown(step.instructions, context, path)
+        attempt = self.state.step(path).attempt
+        lines = [*self.loops, f"Elapsed: {elapsed}"]
+        if attempt > 1:
+            lines.append(f"Attempt {attempt}")
+        lines += [f"Note: {n}" for n in step.notes]
+        if step.required:
+            lines.append("Required: this step cannot be skipped")
+        return Screen("step", f"Step {index}/{total} · {path} · {step.title}", body, tuple(lines))
+
+    def warnings(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+        for i, warning in enumerate(step.warnings, 1):
+            self.one_warning(path, warning.id or f"#{i}", warning)
+
+    def one_warning(self, path: str, key: str, warning: m.RunbookWarning) -> None:
+        typed = self.acknowledge(path, key, warning)
+        self.step_event(
+            ev.STEP_WARNING_ACK, path, warning=key, severity=warning.severity.value, typed=typed
+        )
+
+    def _leaf(
+        self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
+    ) -> Outcome:
+        self.enter(step, path, index, total)
+        self.operator.show(self.screen(step, path, context, index, total))
+        self.warnings(step, path, context)
+        if step.choice is not None:
+            manual.choice(self, step, path, context)
+            return None
+        if step.gate is not None:
+            return self.gates.gate_step(step, path, context)
+        return manual.after_step(self, step, path)
+
+
+def _parse_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,0 +1,236 @@
+"""Gate steps for the executor: asking, checking, failing over, and going stale.
+
+Split from `executor` to keep each file to one job: this one decides whether a
+gate holds and what its `on_failure` rule makes of a failure; the executor
+decides what comes next. A passed gate stays *active* for the rest of its
+scope: before every later step, an expired `valid_for` is asked again and a
+time window is checked again (an override given once holds for that gate).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ocsrun.run import events as ev
+from ocsrun.run.gates import GateRunner, in_window, local_time_text
+from ocsrun.run.operator import Ask, Screen
+from ocsrun.runbook import model as m
+from ocsrun.runbook.templating import render
+
+if TYPE_CHECKING:
+    from ocsrun.run.executor import ActiveGate, Executor, Outcome
+
+
+class GateChecker:
+    def __init__(self, executor: Executor, runner: GateRunner) -> None:
+        self.x = executor
+        self.runner = runner
+
+    # --- a gate step ---------------------------------------------------------------
+
+    def gate_step(self, step: m.Step, path: str, context: Mapping[str, Any]) -> Outcome:
+        from ocsrun.run.executor import RETRY, Goto
+
+        gate = step.gate
+        assert gate is not None
+        if self.check(step, path, context):
+            self.x.finish(step, path)
+            self.activate(path, step, self.x.clock(), self.x.state.step(path).overridden, context)
+            return None
+        rule = gate.on_failure
+        message = self.x.shown(rule.message, context, path) if rule.message else "Check failed."
+        if rule.action == "abort":
+            self.x.abort(path, message)
+        action = self.x.operator.action(Ask(path, "after_failure", message), (rule.action, "abort"))
+        if action == "abort":
+            self.x.abort(path, "operator chose abort after a failed check")
+        if action == "goto" and rule.goto is not None:
+            return Goto(rule.goto)
+        self.x.retry(path, cause=path)
+        return RETRY
+
+    def check(self, step: m.Step, path: str, context: Mapping[str, Any]) -> bool:
+        """Ask / evaluate the gate once; journal gate.passed, .overridden or .failed."""
+        gate = step.gate
+        assert gate is not None
+        prompt = self.x.shown(gate.prompt, context, path)
+        ok, raw = getattr(self, "_" + gate.type)(gate, path, prompt, context)
+        # Command output and log lines may echo a secret back: hide it before anyone sees it.
+        data = self._hidden(raw)
+        if ok == "overridden":
+            self.x.step_event(ev.GATE_OVERRIDDEN, path, type=gate.type, **data)
+            self.x.state.step(path).overridden = True
+            return True
+        if ok:
+            self.x.step_event(ev.GATE_PASSED, path, type=gate.type, **data)
+            self.x.operator.show(Screen("result", f"Check passed: {path}", level="ok"))
+            return True
+        record = self.x.state.step(path)
+        record.gate_failures += 1
+        self.x.step_event(
+            ev.GATE_FAILED,
+            path,
+            type=gate.type,
+            failures=record.gate_failures,
+            action=gate.on_failure.action,
+            **data,
+        )
+        self.x.operator.show(
+            Screen(
+                "result",
+                f"Check failed (failure {record.gate_failures}): {path}",
+                str(data.get("reason", "")),
+                tuple(data.get("lines", ())),
+                level="fail",
+            )
+        )
+        return False
+
+    # --- one method per gate type: (ok, journal data) ---------------------------------
+
+    def _confirm(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
+        yes = self.x.operator.confirm(Ask(path, "gate", prompt))
+        return yes, {"answer": "yes"} if yes else {"answer": "no", "reason": "not confirmed"}
+
+    def _typed_confirmation(
+        self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]
+    ) -> Any:
+        expected = render(gate.expect or "", ctx, path)
+        typed = self.x.operator.type_text(Ask(path, "gate", prompt), self.x.hide(expected))
+        if typed.strip() == expected:
+            return True, {"typed": self.x.hide(expected)}
+        return False, {"reason": "what was typed does not match"}
+
+    def _checklist(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
+        items = tuple(self.x.shown(i, ctx, path) for i in gate.items)
+        ticked = set(self.x.operator.checklist(Ask(path, "checklist", prompt), items))
+        missing = [i for i in items if i not in ticked]
+        if missing:
+            return False, {"reason": f"{len(missing)} item(s) not ticked", "lines": missing}
+        return True, {"items": len(items)}
+
+    def _time_window(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
+        now = self.x.clock()
+        window = {"now": local_time_text(now, gate.timezone), "timezone": gate.timezone}
+        if in_window(gate, now):
+            return True, {"window": window}
+        if gate.override == "never":
+            return False, {"reason": f"outside the window at {window['now']}", "window": window}
+        reason = self.ask_override(path, f"Outside the time window ({window['now']}). {prompt}")
+        return "overridden", {"reason": reason, "window": window}
+
+    def ask_override(self, path: str, prompt: str) -> str:
+        action = self.x.operator.action(Ask(path, "window", prompt), ("override", "abort"))
+        if action == "abort":
+            self.x.abort(path, "outside the time window")
+        return self.x.ask_text(Ask(path, "override_reason", "Reason for overriding the window"))
+
+    def _evidence(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
+        given = self.x.operator.file(Ask(path, "evidence", prompt), gate.evidence_description)
+        if not given.strip():
+            if self.x.rehearsal:
+                return True, {"rehearsal": True, "checked": False}
+            return False, {"reason": "no file given"}
+        result = self.runner.evidence(gate, Path(given.strip()))
+        data: dict[str, Any] = result.as_data()
+        if not result.ok:
+            data["reason"] = "; ".join(result.failures)
+        return result.ok, data
+
+    def _command(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
+        argv = tuple(render(a, ctx, path) for a in gate.argv)
+        shown = tuple(self.x.hide(a) for a in argv)
+        if self.x.rehearsal:
+            self.x.operator.show(
+                Screen("info", "Rehearsal: command not run", "", (" ".join(shown),))
+            )
+            return True, {"rehearsal": True, "executed": False, "argv": list(shown)}
+        result = self.runner.command(gate, argv)
+        data: dict[str, Any] = {**result.as_data(), "argv": list(shown)}
+        ok = result.exit_code == gate.expect_exit
+        if not ok:
+            why = result.error or ("timed out" if result.timed_out else f"exit {result.exit_code}")
+            data["reason"] = f"{why}, expected exit {gate.expect_exit}"
+            data["lines"] = result.output.splitlines()[-20:]
+        return ok, data
+
+    def _hidden(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.x.hide(value)
+        if isinstance(value, dict):
+            return {k: self._hidden(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self._hidden(v) for v in value]
+        return value
+
+    # --- staleness ----------------------------------------------------------------
+
+    def activate(
+        self,
+        path: str,
+        step: m.Step,
+        when: datetime,
+        overridden: bool,
+        context: Mapping[str, Any],
+    ) -> None:
+        from ocsrun.run.executor import ActiveGate
+
+        gate = step.gate
+        assert gate is not None
+        if gate.valid_for_seconds is None and gate.type != "time_window":
+            return
+        self.x.active = [g for g in self.x.active if g.path != path]
+        self.x.active.append(ActiveGate(path, step, when, overridden, dict(context)))
+
+    def recheck_active(self, before: str) -> None:
+        for active in list(self.x.active):
+            gate = active.step.gate
+            assert gate is not None
+            now = self.x.clock()
+            valid = gate.valid_for_seconds
+            if valid is not None and now - active.passed_at > timedelta(seconds=valid):
+                self._expired(active, before, valid)
+            elif gate.type == "time_window" and not active.overridden:
+                self._window_again(active, before, now)
+
+    def _expired(self, active: ActiveGate, before: str, valid: int) -> None:
+        self.x.record(
+            ev.GATE_EXPIRED,
+            step=active.path,
+            passed=active.passed_at.isoformat(),
+            valid_for=valid,
+            before=before,
+        )
+        self.x.operator.show(Screen("info", f"The check {active.path} is stale; asking again"))
+        while not self.check(active.step, active.path, active.context):
+            action = self.x.operator.action(
+                Ask(active.path, "after_failure", "The check failed again"), ("retry", "abort")
+            )
+            if action == "abort":
+                self.x.abort(active.path, "a stale check failed")
+        active.passed_at = self.x.clock()
+        active.overridden = self.x.state.step(active.path).overridden
+
+    def _window_again(self, active: ActiveGate, before: str, now: datetime) -> None:
+        gate = active.step.gate
+        assert gate is not None
+        if in_window(gate, now):
+            return
+        window = {"now": local_time_text(now, gate.timezone), "timezone": gate.timezone}
+        if gate.override == "never":
+            self.x.abort(before, f"the time window of {active.path} closed at {window['now']}")
+        reason = self.ask_override(
+            before, f"The time window of {active.path} has closed ({window['now']})."
+        )
+        self.x.step_event(
+            ev.GATE_OVERRIDDEN,
+            active.path,
+            type=gate.type,
+            reason=reason,
+            window=window,
+            before=before,
+        )
+        active.overridden = True

@@ -1,0 +1,60 @@
+"""What the operator decides on a step themselves: a choice, and the outcome of a manual step.
+
+After a manual action step the operator picks done, skip (with a reason; not
+offered for required steps), failed (with a reason, then retry or abort),
+retry, note (then asked again) or abort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ocsrun.run import events as ev
+from ocsrun.run.operator import Ask
+from ocsrun.runbook import model as m
+
+if TYPE_CHECKING:
+    from ocsrun.run.executor import Executor, Outcome
+
+AFTER_STEP = ("done", "skip", "failed", "retry", "note", "abort")
+
+
+def choice(x: Executor, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+    question = step.choice
+    assert question is not None
+    prompt = x.shown(question.prompt, context, path)
+    options = tuple((o.value, o.label) for o in question.options)
+    value = x.operator.choose(Ask(path, "choice", prompt), options)
+    x.step_event(ev.CHOICE_ANSWERED, path, var=question.var, value=value)
+    x.choices[question.var] = value
+    x.state.step(path).choice = (question.var, value)
+    x.finish(step, path)
+
+
+def after_step(x: Executor, step: m.Step, path: str) -> Outcome:
+    from ocsrun.run.executor import RETRY
+
+    actions = tuple(a for a in AFTER_STEP if a != "skip" or step.skippable)
+    while True:
+        action = x.operator.action(Ask(path, "after_step", "Step outcome"), actions)
+        if action == "done":
+            x.finish(step, path)
+            return None
+        if action == "note":
+            x.step_event(ev.STEP_NOTE, path, text=x.ask_text(Ask(path, "note", "Note")))
+            continue
+        if action == "skip":
+            reason = x.ask_text(Ask(path, "reason", "Why skip this step?"))
+            x.finish(step, path, ev.STEP_SKIPPED, reason=reason)
+            return None
+        if action == "failed":
+            reason = x.ask_text(Ask(path, "reason", "What failed?"))
+            x.step_event(ev.STEP_FAILED, path, reason=reason)
+            action = x.operator.action(
+                Ask(path, "after_failure", "The step failed"), ("retry", "abort")
+            )
+        if action == "retry":
+            x.retry(path, cause=path)
+            return RETRY
+        x.abort(path, "operator chose abort")

@@ -1,0 +1,348 @@
+"""Starting and resuming runs: everything between the command line and the executor.
+
+Picks the operator (terminal, or scripted from an answers file), settles params
+and the target, takes the (runbook, target) lock, creates or opens the run in
+the store, and hands over to the `Executor`. The CLI calls `start` or `resume`
+with parsed options and nothing else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ocsrun.errors import (
+    EXIT_OK,
+    LockHeld,
+    NoOperatorInput,
+    SnapshotMismatch,
+    StateError,
+)
+from ocsrun.run import events as ev
+from ocsrun.run.operator import Ask, Operator, Screen
+from ocsrun.runbook import model as m
+
+if TYPE_CHECKING:
+    from ocsrun.run.operator import Answers
+    from ocsrun.run.state import RunState
+    from ocsrun.store.local import LocalDirStore
+    from ocsrun.store.protocol import Lock, RunHandle
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    runbook: str
+    params: tuple[str, ...] = ()
+    target: str | None = None
+    answers: Path | None = None
+    rehearse: bool = False
+    state_dir: Path | None = None
+    break_lock: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeOptions:
+    run_id: str
+    accept_changes: bool = False
+    answers: Path | None = None
+    state_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a run is about, settled before anything is written."""
+
+    runbook: m.Runbook
+    path: Path
+    target: str | None
+    params: Mapping[str, m.ParamValue]
+    rehearsal: bool
+
+
+def _store(state_dir: Path | None) -> LocalDirStore:
+    from ocsrun.store.local import LocalDirStore, default_state_dir
+
+    return LocalDirStore(state_dir or default_state_dir())
+
+
+def _operator(answers: Path | None, rehearsal: bool) -> tuple[Operator, Answers | None]:
+    """The operator, and the parsed answers file (or None)."""
+    if answers is not None:
+        from ocsrun.run.operator import ScriptedOperator, load_answers
+        from ocsrun.run.terminal import TerminalOperator
+
+        parsed = load_answers(answers)
+        # Scripted answers, but the screens still go to stdout: an automation log.
+        return ScriptedOperator(parsed, display=TerminalOperator().show), parsed
+    from ocsrun.run.terminal import TerminalOperator, stdin_is_terminal
+
+    if not stdin_is_terminal():
+        raise NoOperatorInput(
+            "standard input is not a terminal: give --answers FILE to run without one"
+        )
+    return TerminalOperator(rehearsal=rehearsal), None
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a dropped SSH session) stop a run like Ctrl-C: journaled first."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    caught = (signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.signal(sig, interrupt) for sig in caught}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def resume_command(run_id: str, state_dir: Path) -> str:
+    return f"ocsrun resume {run_id} --state-dir {shlex.quote(str(state_dir))}"
+
+
+# --- a new run ------------------------------------------------------------------
+
+
+def start(options: RunOptions) -> int:
+    from ocsrun.runbook.build import load_runbook
+    from ocsrun.runbook.catalog import resolve
+
+    # The runbook is checked before asking for an operator, so a typo in its name is the
+    # error reported, not the missing terminal.
+    path = resolve(options.runbook)
+    runbook = load_runbook(path)
+    operator, answers = _operator(options.answers, options.rehearse)
+    target, params = _settle(runbook, options, operator, answers)
+    store = _store(options.state_dir)
+    from ocsrun.store.local import new_run_id
+
+    plan = Plan(runbook, path, target, params, options.rehearse)
+    run_id = new_run_id()
+    held = (
+        None
+        if plan.rehearsal
+        else store.acquire_lock(runbook.id, target, run_id, break_lock=options.break_lock)
+    )
+    try:
+        handle = store.create_run(_info(plan, run_id), _snap(runbook))
+    except BaseException:
+        if held is not None:
+            held.release()
+        raise
+    try:
+        _drive(plan, operator, handle, store, held)
+    finally:
+        handle.close()
+    return EXIT_OK
+
+
+def _settle(
+    runbook: m.Runbook, options: RunOptions, operator: Operator, answers: Answers | None
+) -> tuple[str | None, dict[str, m.ParamValue]]:
+    from ocsrun.run.params import check_target, resolve, split_assignments
+
+    given: dict[str, Any] = dict(answers.params) if answers is not None else {}
+    given.update(split_assignments(options.params))
+    target = options.target or (answers.target if answers is not None else None)
+    target = check_target(runbook, target)
+    values, missing = resolve(runbook.params, given)
+    for param in missing:
+        values[param.name] = ask_param(operator, param)
+    return target, values
+
+
+def ask_param(operator: Operator, param: m.Param) -> m.ParamValue:
+    from ocsrun.errors import ParamError
+    from ocsrun.run.params import coerce
+
+    ask = Ask("", "param", param.description, detail=param.name, secret=param.secret)
+    for _ in range(2):
+        try:
+            return coerce(param, operator.text(ask))
+        except ParamError as error:
+            operator.show(Screen("problem", str(error), level="fail"))
+    return coerce(param, operator.text(ask))
+
+
+def _info(plan: Plan, run_id: str) -> Any:
+    from ocsrun.run.params import redacted
+    from ocsrun.store.journal import operator_id, utc_now
+    from ocsrun.store.protocol import RunInfo
+
+    runbook = plan.runbook
+    return RunInfo(
+        run_id=run_id,
+        runbook_id=runbook.id,
+        runbook_title=runbook.metadata.title,
+        runbook_version=runbook.metadata.version,
+        runbook_path=str(plan.path.resolve()),
+        target=plan.target,
+        operator=operator_id(),
+        started=utc_now(),
+        rehearsal=plan.rehearsal,
+        params=redacted(runbook.params, plan.params),
+    )
+
+
+def _snap(runbook: m.Runbook) -> bytes:
+    from ocsrun.run.state import snapshot_bytes
+
+    return snapshot_bytes(runbook)
+
+
+def _as_dict(info: Any) -> dict[str, Any]:
+    import dataclasses
+
+    return dataclasses.asdict(info)
+
+
+def _executor(
+    plan: Plan,
+    operator: Operator,
+    handle: RunHandle,
+    store: LocalDirStore,
+    state: RunState | None = None,
+) -> Any:
+    from ocsrun.run.executor import Executor
+
+    return Executor(
+        plan.runbook,
+        operator,
+        handle,
+        rehearsal=plan.rehearsal,
+        params=plan.params,
+        target=plan.target,
+        state=state,
+        resume_command=resume_command(handle.info.run_id, store.state_dir.absolute()),
+    )
+
+
+def _drive(
+    plan: Plan,
+    operator: Operator,
+    handle: RunHandle,
+    store: LocalDirStore,
+    held: Lock | None,
+    *,
+    state: RunState | None = None,
+    changed: list[str] | None = None,
+) -> None:
+    """Run (or, given a replayed state, resume) the executor; the lock is released after."""
+    try:
+        executor = _executor(plan, operator, handle, store, state)
+        broken = getattr(held, "broken", None)
+        executor.broken_lock = None if broken is None else _as_dict(broken)
+        with _signals_interrupt():
+            if state is None:
+                executor.run()
+            else:
+                executor.resume(changed)
+    finally:
+        if held is not None:
+            held.release()
+
+
+# --- resuming ---------------------------------------------------------------------
+
+
+def resume(options: ResumeOptions) -> int:
+    from ocsrun.run.state import replay
+
+    store = _store(options.state_dir)
+    handle = store.open_run(options.run_id)
+    try:
+        info = handle.info
+        # The reader checks every record's hash and the chain, and refuses (JournalCorrupt)
+        # a journal damaged anywhere but a torn last line: resume never builds on bad records.
+        state = replay(handle.records())
+        if state.finished:
+            status = "finished" if state.last_type == ev.RUN_FINISHED else "aborted"
+            raise StateError(f"run {info.run_id} is {status}; there is nothing to resume")
+        runbook, changed = _current_runbook(handle, options.accept_changes)
+        operator, _answers = _operator(options.answers, info.rehearsal)
+        _report_torn_tail(handle, operator)
+        params = _restored_params(runbook, state.params, operator)
+        held = (
+            None
+            if info.rehearsal
+            else _resume_lock(store, info.runbook_id, info.target, info.run_id)
+        )
+        plan = Plan(runbook, Path(info.runbook_path), info.target, params, info.rehearsal)
+        _drive(plan, operator, handle, store, held, state=state, changed=changed)
+    finally:
+        handle.close()
+    return EXIT_OK
+
+
+def _report_torn_tail(handle: RunHandle, operator: Operator) -> None:
+    torn = handle.torn_tail()
+    if torn is not None:
+        operator.show(
+            Screen(
+                "problem",
+                "The journal's last line was torn by a crash; "
+                "it was set aside (earlier records are intact)",
+                lines=(torn[:200],),
+                level="warning",
+            )
+        )
+
+
+def _current_runbook(handle: RunHandle, accept: bool) -> tuple[m.Runbook, list[str]]:
+    from ocsrun.run.state import changes, load_snapshot
+    from ocsrun.runbook.build import load_runbook
+
+    path = Path(handle.info.runbook_path)
+    if path.exists() and not path.is_file():
+        raise StateError(f"{path}: not a regular file (the runbook of run {handle.info.run_id})")
+    if not path.is_file():
+        raise StateError(f"the runbook of run {handle.info.run_id} is gone: {path}")
+    runbook = load_runbook(path)
+    changed = changes(load_snapshot(handle.snapshot()), runbook)
+    if changed and not accept:
+        raise SnapshotMismatch(
+            f"{path} changed since run {handle.info.run_id} started: {'; '.join(changed)}; "
+            "rerun with --accept-changes to go on with the new version (changed steps are "
+            "asked again)"
+        )
+    return runbook, changed
+
+
+def _restored_params(
+    runbook: m.Runbook, recorded: Mapping[str, Any], operator: Operator
+) -> dict[str, m.ParamValue]:
+    from ocsrun.run.params import coerce
+
+    values: dict[str, m.ParamValue] = {}
+    for param in runbook.params:
+        if param.name not in recorded:
+            values[param.name] = (
+                ask_param(operator, param) if param.default is None else param.default
+            )
+        elif param.secret:
+            # Secrets were never journaled: ask again.
+            values[param.name] = ask_param(operator, param)
+        else:
+            values[param.name] = coerce(param, recorded[param.name])
+    return values
+
+
+def _resume_lock(store: LocalDirStore, runbook_id: str, target: str | None, run_id: str) -> Lock:
+    from ocsrun.store import lock
+
+    try:
+        return store.acquire_lock(runbook_id, target, run_id)
+    except LockHeld:
+        holder, stale = lock.inspect(lock.lock_path(store.locks_dir, runbook_id, target))
+        # Our own run's lock left by a crash: taking it back is what resuming means.
+        if holder is not None and holder.run_id == run_id and stale:
+            return store.acquire_lock(runbook_id, target, run_id, break_lock=True)
+        raise

@@ -1,0 +1,175 @@
+"""Run state rebuilt from the journal, step content hashes, and runbook snapshots.
+
+Resuming never trusts anything but the journal: `replay` folds the records into
+the answers given, each step's latest outcome and when each gate last passed.
+A snapshot is the canonical JSON dump of the loaded model, so `changes` can say
+what changed in terms an operator knows (steps, params, warnings), not bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ocsrun.run import events as ev
+from ocsrun.runbook import model as m
+from ocsrun.store.protocol import Record
+
+SNAPSHOT_FORMAT = "ocsrun-snapshot/1"
+
+
+# --- canonical dumps and hashes ---------------------------------------------------
+
+
+def dump(value: Any) -> Any:
+    """Plain JSON data for a model object; positions left out (they are not content).
+
+    A secret param's default (written in the runbook, a bad habit) is dumped as "***": the
+    snapshot is run state, which never holds a secret. Both sides of a resume comparison are
+    dumped alike, so only the secret's own edits go unnoticed; its value is asked again anyway.
+    """
+    if isinstance(value, m.Param) and value.secret and value.default is not None:
+        value = dataclasses.replace(value, default=ev.SECRET)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare
+        }
+    if isinstance(value, tuple | list):
+        return [dump(v) for v in value]
+    return value
+
+
+def _digest(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def content_hash(step: m.Step) -> str:
+    return _digest(dump(step))
+
+
+def snapshot_bytes(runbook: m.Runbook) -> bytes:
+    data = {"format": SNAPSHOT_FORMAT, "runbook": dump(runbook)}
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
+
+
+def load_snapshot(raw: bytes) -> dict[str, Any]:
+    data = json.loads(raw.decode("utf-8"))
+    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+        raise ValueError("not an ocsrun snapshot")
+    runbook = data["runbook"]
+    assert isinstance(runbook, dict)
+    return runbook
+
+
+def _step_hashes(steps: Iterable[Mapping[str, Any]], prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for step in steps:
+        path = prefix + str(step["id"])
+        out[path] = _digest(step)
+        container = step.get("for_each") or step.get("call")
+        if container:
+            out.update(_step_hashes(container["steps"], path + "."))
+    return out
+
+
+def changes(old: Mapping[str, Any], new: m.Runbook) -> list[str]:
+    """What changed between a snapshot and the runbook now on disk; [] when nothing did."""
+    # Where the file was loaded from is not content: a relative path at `run` and an
+    # absolute one at `resume` name the same runbook.
+    old = {k: v for k, v in old.items() if k != "path"}
+    current = {k: v for k, v in dump(new).items() if k != "path"}
+    if _digest(old) == _digest(current):
+        return []
+    lines: list[str] = []
+    old_meta, new_meta = old["metadata"], current["metadata"]
+    if old_meta["version"] != new_meta["version"]:
+        lines.append(f"version {old_meta['version']} -> {new_meta['version']}")
+    if old_meta != new_meta and old_meta["version"] == new_meta["version"]:
+        lines.append("metadata changed (same version)")
+    if old["params"] != current["params"]:
+        lines.append("params changed")
+    if old["warnings"] != current["warnings"]:
+        lines.append("runbook warnings changed")
+    before, after = _step_hashes(old["steps"]), _step_hashes(current["steps"])
+    lines += [f"step removed: {p}" for p in before if p not in after]
+    lines += [f"step added: {p}" for p in after if p not in before]
+    lines += [f"step changed: {p}" for p in after if p in before and before[p] != after[p]]
+    return lines or ["the runbook changed"]
+
+
+# --- replay -----------------------------------------------------------------------
+
+
+@dataclass
+class StepState:
+    attempt: int = 0  # the latest attempt started
+    outcome: str | None = None  # the finishing event of the latest attempt, if any
+    hash: str = ""
+    choice: tuple[str, str] | None = None  # (var, value)
+    gate_passed: str | None = None  # record ts
+    overridden: bool = False
+    gate_failures: int = 0
+
+
+@dataclass
+class RunState:
+    run_id: str = ""
+    steps: dict[str, StepState] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None
+    rehearsal: bool = False
+    acknowledged: set[str] = field(default_factory=set)  # runbook-level warning keys
+    started: str | None = None
+    last_type: str | None = None
+    records: int = 0
+
+    def step(self, path: str) -> StepState:
+        return self.steps.setdefault(path, StepState())
+
+    @property
+    def finished(self) -> bool:
+        return self.last_type in {ev.RUN_FINISHED, ev.RUN_ABORTED}
+
+
+def replay(records: Iterable[Record]) -> RunState:
+    state = RunState()
+    for record in records:
+        _apply(state, record)
+        state.last_type = record.type
+        state.records += 1
+    return state
+
+
+def _apply(state: RunState, record: Record) -> None:
+    data, kind = record.data, record.type
+    if kind == ev.RUN_STARTED:
+        state.started = record.ts
+        state.target = data.get("target")
+        state.rehearsal = bool(data.get("rehearsal"))
+    elif kind == ev.PARAM_SET:
+        state.params[str(data["name"])] = data.get("value")
+    elif kind == ev.RUNBOOK_WARNING_ACK:
+        state.acknowledged.add(str(data["warning"]))
+    elif kind == ev.STEP_STARTED:
+        step = state.step(str(data["step"]))
+        step.attempt, step.outcome = int(data["attempt"]), None
+        step.gate_passed, step.overridden = None, False
+    elif kind in ev.FINISHING:
+        step = state.step(str(data["step"]))
+        step.outcome, step.hash = kind, str(data.get("hash", ""))
+    elif kind == ev.CHOICE_ANSWERED:
+        state.step(str(data["step"])).choice = (str(data["var"]), str(data["value"]))
+    elif kind in {ev.GATE_PASSED, ev.GATE_OVERRIDDEN}:
+        step = state.step(str(data["step"]))
+        step.gate_passed = record.ts
+        step.overridden = step.overridden or kind == ev.GATE_OVERRIDDEN
+    elif kind == ev.GATE_FAILED:
+        state.step(str(data["step"])).gate_failures += 1
+    elif kind == ev.STEP_RETRY:
+        for path in data.get("reset", ()):
+            state.step(str(path)).outcome = None

@@ -1,0 +1,222 @@
+"""A run's journal folded into a per-step timeline, for `runs show` and `runs report`.
+
+Reads records only (never the runbook), so a report can be made from a copied
+run directory. Everything shown here came from the journal, which never holds
+a secret value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from ocsrun.run import events as ev
+from ocsrun.store.protocol import Record, RunInfo
+
+STATUS = {
+    ev.RUN_FINISHED: "finished",
+    ev.RUN_ABORTED: "aborted",
+    ev.RUN_INTERRUPTED: "interrupted",
+}
+
+
+@dataclass
+class StepLine:
+    step: str
+    title: str = ""
+    kind: str = ""
+    outcome: str = "started"  # done | skipped | auto-skipped | failed | started
+    attempts: int = 0
+    started: str = ""
+    ended: str = ""
+    seconds: float | None = None
+    operator: str = ""
+    reason: str = ""  # skip reason, failure reason, or the `when` that skipped it
+    notes: list[str] = field(default_factory=list)
+    overrides: list[str] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    answer: str = ""  # choice value
+
+
+@dataclass
+class Timeline:
+    run_id: str
+    runbook: dict[str, Any]
+    target: str | None
+    rehearsal: bool
+    status: str = "running"
+    operators: list[str] = field(default_factory=list)
+    started: str = ""
+    ended: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)  # run-level: resumes, interruptions, ...
+    steps: list[StepLine] = field(default_factory=list)
+
+    def as_data(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build(info: RunInfo, records: Iterable[Record]) -> Timeline:
+    timeline = Timeline(
+        run_id=info.run_id,
+        runbook={
+            "id": info.runbook_id,
+            "title": info.runbook_title,
+            "version": info.runbook_version,
+            "path": info.runbook_path,
+        },
+        target=info.target,
+        rehearsal=info.rehearsal,
+        started=info.started,
+        params=dict(info.params),
+    )
+    lines: dict[str, StepLine] = {}
+    for record in records:
+        _fold(timeline, lines, record)
+    timeline.steps = list(lines.values())
+    return timeline
+
+
+def _line(lines: dict[str, StepLine], record: Record) -> StepLine:
+    path = str(record.data.get("step"))
+    if path not in lines:
+        lines[path] = StepLine(path)
+    return lines[path]
+
+
+def _fold(timeline: Timeline, lines: dict[str, StepLine], record: Record) -> None:
+    if record.operator not in timeline.operators:
+        timeline.operators.append(record.operator)
+    timeline.ended = record.ts
+    if record.type in STATUS:
+        timeline.status = STATUS[record.type]
+    elif record.type.startswith(("step.", "gate.", "choice.")):
+        _fold_step(_line(lines, record), record)
+    else:
+        _fold_run(timeline, record)
+
+
+def _fold_run(timeline: Timeline, record: Record) -> None:
+    data, kind = record.data, record.type
+    if kind == ev.RUN_STARTED:
+        timeline.status = "running"
+        timeline.params = dict(data.get("params") or timeline.params)
+    elif kind == ev.RUNBOOK_WARNING_ACK:
+        timeline.warnings.append(f"{data.get('warning')} ({data.get('severity')}) at {record.ts}")
+    elif kind == ev.RUN_RESUMED:
+        timeline.status = "running"
+        timeline.events.append(f"{record.ts} resumed by {record.operator}")
+    elif kind == ev.RUN_CHANGES_ACCEPTED:
+        summary = "; ".join(str(s) for s in data.get("summary", ()))
+        timeline.events.append(f"{record.ts} runbook changes accepted: {summary}")
+    elif kind == ev.LOCK_BROKEN:
+        holder = data.get("holder") or {}
+        timeline.events.append(f"{record.ts} stale lock of run {holder.get('run_id')} broken")
+    elif kind == ev.RUN_INTERRUPTED:
+        timeline.events.append(
+            f"{record.ts} interrupted ({data.get('reason')}) at {data.get('step') or 'pre-flight'}"
+        )
+    elif kind == ev.RUN_ABORTED:
+        timeline.events.append(f"{record.ts} aborted at {data.get('step')}: {data.get('reason')}")
+    elif kind == "journal.torn-tail-set-aside":
+        timeline.events.append(
+            f"{record.ts} a torn journal line was set aside ({data.get('file')})"
+        )
+
+
+def _fold_step(line: StepLine, record: Record) -> None:
+    data, kind = record.data, record.type
+    line.operator = record.operator
+    if kind == ev.STEP_STARTED:
+        line.title = str(data.get("title", line.title))
+        line.kind = str(data.get("kind", line.kind))
+        line.attempts = int(data.get("attempt", line.attempts + 1))
+        line.started = line.started or record.ts
+        line.outcome = "started"
+    elif kind in {ev.STEP_DONE, ev.STEP_SKIPPED, ev.STEP_AUTO_SKIPPED}:
+        line.outcome = kind.removeprefix("step.")
+        line.ended = record.ts
+        line.started = line.started or record.ts
+        line.seconds = _seconds(line.started, record.ts)
+        if kind == ev.STEP_SKIPPED:
+            line.reason = str(data.get("reason", ""))
+        elif kind == ev.STEP_AUTO_SKIPPED:
+            line.reason = f"when: {data.get('when')} (values {data.get('values')})"
+    elif kind == ev.STEP_FAILED:
+        line.outcome = "failed"
+        line.failures.append(f"{record.ts} {data.get('reason', '')}")
+    elif kind == ev.STEP_NOTE:
+        line.notes.append(str(data.get("text", "")))
+    elif kind == ev.CHOICE_ANSWERED:
+        line.answer = str(data.get("value", ""))
+    elif kind == ev.GATE_OVERRIDDEN:
+        line.overrides.append(f"{record.ts} {data.get('reason', '')}")
+    elif kind in {ev.GATE_PASSED, ev.GATE_FAILED}:
+        _fold_gate(line, record)
+    elif kind == ev.GATE_EXPIRED:
+        line.failures.append(f"{record.ts} expired (valid for {data.get('valid_for')}s)")
+
+
+def _fold_gate(line: StepLine, record: Record) -> None:
+    data = record.data
+    if "sha256" in data:
+        line.evidence.append(
+            {
+                "result": "passed" if record.type == ev.GATE_PASSED else "failed",
+                "path": data.get("path"),
+                "size": data.get("size"),
+                "sha256": data.get("sha256"),
+                "at": record.ts,
+            }
+        )
+    if record.type == ev.GATE_FAILED:
+        line.failures.append(
+            f"{record.ts} check failed (#{data.get('failures')}): {data.get('reason', '')}"
+        )
+
+
+def _seconds(start: str, end: str) -> float | None:
+    try:
+        a = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        b = datetime.fromisoformat(end.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return round((b - a).total_seconds(), 3)
+
+
+# --- renderings ---------------------------------------------------------------------
+
+
+def text_lines(timeline: Timeline) -> list[str]:
+    from ocsrun.units import format_duration
+
+    t = timeline
+    head = [
+        f"Run {t.run_id}{' (REHEARSAL)' if t.rehearsal else ''}: {t.status}",
+        f"Runbook: {t.runbook['id']} {t.runbook['version']} — {t.runbook['title']}",
+        f"Target: {t.target or '-'}   Operators: {', '.join(t.operators) or '-'}",
+        f"Started: {t.started}   Last record: {t.ended or '-'}",
+    ]
+    head += [f"Param {k} = {v}" for k, v in t.params.items()]
+    head += [f"Warning acknowledged: {w}" for w in t.warnings]
+    head += [f"Event: {e}" for e in t.events]
+    body = []
+    for s in t.steps:
+        took = format_duration(s.seconds) if s.seconds is not None else "-"
+        tries = f" x{s.attempts}" if s.attempts > 1 else ""
+        body.append(f"{s.outcome:<12} {took:>7}{tries:<4} {s.step}  [{s.operator}]")
+        extra = [f"answer: {s.answer}"] if s.answer else []
+        extra += [f"reason: {s.reason}"] if s.reason else []
+        extra += [f"note: {n}" for n in s.notes]
+        extra += [f"OVERRIDE: {o}" for o in s.overrides]
+        extra += [f"failure: {f}" for f in s.failures]
+        extra += [
+            f"evidence {e['result']}: {e['path']} {e['size']} bytes sha256 {e['sha256']}"
+            for e in s.evidence
+        ]
+        body += [f"{'':>26}{x}" for x in extra]
+    return [*head, "", *body]

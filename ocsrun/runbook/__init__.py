@@ -1,0 +1,1 @@
+"""The runbook format: reading, checking and modelling runbooks."""

@@ -1,0 +1,101 @@
+"""Fragment includes (`uses:`): where a reference points, and the fragments it loads.
+
+A reference is resolved relative to the including file and must stay inside the directory of
+the top-level runbook, so a runbook directory can be reviewed, copied and bundled as a unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
+
+from ocsrun.errors import LoadError, Position
+from ocsrun.runbook.loader import Document, load_document
+
+
+def resolve_include(including_file: Path, root_dir: Path, ref: str) -> Path:
+    """The file a `uses:` reference names; LoadError include-escape / unknown-include otherwise."""
+    where = Position(str(including_file))
+    posix, windows = PurePosixPath(ref), PureWindowsPath(ref)
+    if posix.is_absolute() or windows.is_absolute() or windows.drive or ref.startswith(("/", "\\")):
+        raise LoadError(
+            f"include '{ref}' is an absolute path; give it relative to this file",
+            where,
+            rule="include-escape",
+        )
+    if ".." in posix.parts or ".." in windows.parts:
+        raise LoadError(
+            f"include '{ref}' uses '..'; fragments must stay inside the runbook's directory",
+            where,
+            rule="include-escape",
+        )
+    candidate = including_file.parent / ref
+    try:
+        resolved = candidate.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise LoadError(f"include '{ref}' does not exist", where, rule="unknown-include") from None
+    if not resolved.is_relative_to(root_dir.resolve()):
+        raise LoadError(
+            f"include '{ref}' resolves outside the runbook's directory",
+            where,
+            rule="include-escape",
+        )
+    if not resolved.is_file():
+        raise LoadError(f"include '{ref}' is not a file", where, rule="unknown-include")
+    return resolved
+
+
+def uses_refs(steps: Any) -> Iterator[str]:
+    """Every `uses:` reference in a list of steps, nested for_each steps included."""
+    for step in steps if isinstance(steps, list) else ():
+        if not isinstance(step, dict):
+            continue
+        if isinstance(step.get("uses"), str):
+            yield step["uses"]
+        loop = step.get("for_each")
+        if isinstance(loop, dict):
+            yield from uses_refs(loop.get("steps"))
+
+
+@dataclass
+class FragmentCache:
+    """Fragments loaded (and their includes followed) once per validation run, however many
+    runbooks include them."""
+
+    loaded: dict[Path, Document | LoadError] = field(default_factory=dict)
+    reachable: dict[tuple[Path, Path], frozenset[Path]] = field(default_factory=dict)
+
+    def includes(self, fragment: Path, root_dir: Path) -> frozenset[Path]:
+        """Every file the fragment includes, directly or through others (itself, in a cycle)."""
+        key = (fragment, root_dir)
+        if key not in self.reachable:
+            self.reachable[key] = self._follow(fragment, root_dir)
+        return self.reachable[key]
+
+    def _follow(self, start: Path, root_dir: Path) -> frozenset[Path]:
+        seen: set[Path] = set()
+        todo = [start]
+        while todo:  # iterative: a long include chain must not exhaust the stack
+            current = todo.pop()
+            document = self.get(current)
+            if isinstance(document, LoadError):
+                continue
+            for ref in uses_refs(document.data.get("steps")):
+                try:
+                    target = resolve_include(current, root_dir, ref)
+                except LoadError:
+                    continue  # reported when that fragment is validated itself
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return frozenset(seen)
+
+    def get(self, path: Path) -> Document | LoadError:
+        if path not in self.loaded:
+            try:
+                self.loaded[path] = load_document(path)
+            except LoadError as error:
+                self.loaded[path] = error
+        return self.loaded[path]

@@ -1,0 +1,439 @@
+"""Reading a runbook file safely: bytes → checked text → YAML node tree → plain data.
+
+The C parser composes the node tree; a small constructor turns it into plain JSON-compatible
+values. Positions are not copied into the data: the node tree is kept and walked only when a
+diagnostic needs a position, so valid files pay nothing for them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from ocsrun.errors import LoadError, Position
+from ocsrun.runbook.diagnostic import Diagnostic, Severity
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_SCALAR_CHARS = 1024 * 1024
+MAX_NODES = 250_000  # the bundled runbooks have a few thousand; this stops floods of tiny items
+
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+_TAG = "tag:yaml.org,2002:"
+_STR, _NULL, _BOOL = _TAG + "str", _TAG + "null", _TAG + "bool"
+_INT, _FLOAT, _TIMESTAMP = _TAG + "int", _TAG + "float", _TAG + "timestamp"
+_SEQ, _MAP = _TAG + "seq", _TAG + "map"
+# Tags whose scalar text is kept as a plain string (JSON has no dates; merge keys are inert text
+# because aliases are rejected anyway).
+_TEXT_TAGS = frozenset({_STR, _TIMESTAMP, _TAG + "merge", _TAG + "value"})
+_TRUE = frozenset({"yes", "true", "on"})
+
+_BOMS = (
+    (b"\xef\xbb\xbf", "a UTF-8 byte order mark"),
+    (b"\xff\xfe", "a UTF-16 byte order mark"),
+    (b"\xfe\xff", "a UTF-16 byte order mark"),
+)
+# Where an anchor could start a node. Matches inside strings are harmless: the builder only
+# rejects a match where a node really starts (an anchored node starts at its `&`). An alias
+# always needs an anchor first, so rejecting anchors rejects aliases (and billion laughs) too.
+_ANCHOR_HINT = re.compile(r"&[^\s,\[\]{}]")
+_BEFORE_ANCHOR = frozenset(" \t\r\n[{,")
+# An anchor after a tag (`!!str &a x`) starts its node at the tag; the scanner finds those.
+_TAGGED_ANCHOR = re.compile(r"![^\s]*[ \t]+&")
+_ANCHOR_NAME = re.compile(r"&([^\s,\[\]{}]+)")
+_TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
+# libyaml's composer recurses on the C stack and crashes somewhere past 20,000 levels. Block
+# nesting needs at least one column of indentation (or `- `/`? `) per two levels, flow nesting
+# one bracket per level, so text under these bounds cannot get near that.
+_SAFE_BRACKETS = 2000
+_DEEP_LINE = re.compile(r"^[ ?-]{1000}", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str
+    data: dict[str, Any]
+    text: str
+    diagnostics: tuple[Diagnostic, ...]
+    # The composed node tree, kept only to find positions on demand.
+    root: Node | None = field(default=None, repr=False, compare=False)
+
+    def position(self, path: Sequence[str | int], *, key: bool = False) -> Position:
+        """Where the value (or its key) at a JSON path starts; the nearest ancestor if missing."""
+        node = self.root
+        if node is None:
+            return Position(self.path, 1, 1)
+        key_node: Node | None = None
+        for part in path:
+            found = _child(node, part)
+            if found is None:
+                return _pos(self.path, node)
+            key_node, node = found
+        if key and key_node is not None:
+            return _pos(self.path, key_node)
+        return _pos(self.path, node)
+
+
+def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+    if isinstance(node, MappingNode) and isinstance(part, str):
+        # The last occurrence wins in the data, so search from the end.
+        for key_node, value_node in reversed(node.value):
+            if isinstance(key_node, ScalarNode) and key_node.value == part:
+                return key_node, value_node
+        return None
+    if isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        return None, node.value[part]
+    return None
+
+
+def _pos(path: str, node: Node) -> Position:
+    return Position(path, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def load_document(path: Path, display: str | None = None) -> Document:
+    shown = display if display is not None else str(path)
+    try:
+        # Non-blocking, and checked on the open descriptor: a FIFO or device (even one swapped
+        # in after a check by name) must neither block nor stream forever.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as error:
+        raise LoadError(
+            f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
+        ) from None
+    with os.fdopen(descriptor, "rb") as handle:
+        try:
+            data = _read_regular(handle, shown)
+        except OSError as error:
+            raise LoadError(
+                f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
+            ) from None
+    return load_text(data, shown)
+
+
+def _read_regular(handle: BinaryIO, shown: str) -> bytes:
+    info = os.fstat(handle.fileno())
+    if not stat.S_ISREG(info.st_mode):
+        raise LoadError("not a regular file", Position(shown), rule="io")
+    if info.st_size > MAX_FILE_BYTES:
+        raise _too_large(shown, f"file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}")
+    # One byte past the limit, so a file that grew since fstat() is still caught.
+    return handle.read(MAX_FILE_BYTES + 1)
+
+
+def load_text(data: bytes, display: str) -> Document:
+    if len(data) > MAX_FILE_BYTES:
+        raise _too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
+    text = _decode(data, display)
+    _guard_structure(text, display)
+    anchors = _anchor_candidates(text, display)
+    root = _compose(text, display)
+    if root is None:
+        raise LoadError(
+            "the file is empty (or only comments)", Position(display, 1, 1), rule="empty-file"
+        )
+    if not isinstance(root, MappingNode):
+        raise LoadError(
+            "the top level must be a mapping (key: value lines)",
+            _pos(display, root),
+            rule="not-a-mapping",
+        )
+    builder = _Builder(text, display, anchors=anchors)
+    value = builder.build(root, 1)
+    return Document(display, value, text, tuple(builder.diagnostics), root)
+
+
+def _too_large(display: str, message: str, line: int = 1, col: int = 1) -> LoadError:
+    return LoadError(message, Position(display, line, col), rule="too-large")
+
+
+def _decode(data: bytes, display: str) -> str:
+    for bom, what in _BOMS:
+        if data.startswith(bom):
+            raise LoadError(
+                f"file starts with {what}; save it as UTF-8 without BOM",
+                Position(display, 1, 1),
+                rule="encoding",
+            )
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        line, col = _line_col(data, nul)
+        raise LoadError(
+            "file contains NUL bytes (binary data?)", Position(display, line, col), rule="encoding"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line, col = _line_col(data, error.start)
+        raise LoadError(
+            f"not valid UTF-8 (byte 0x{data[error.start]:02x})",
+            Position(display, line, col),
+            rule="encoding",
+        ) from None
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
+
+
+def _guard_structure(text: str, display: str) -> None:
+    """Refuse very deep nesting and node floods before the C composer builds (or crashes on) them.
+
+    The exact depth limit is enforced by the builder; this only has to be cheap and safe. Every
+    node takes at least one character, so short texts cannot hold too many.
+    """
+    if (
+        len(text) <= MAX_NODES
+        and text.count("[") + text.count("{") <= _SAFE_BRACKETS
+        and _DEEP_LINE.search(text) is None
+    ):
+        return
+    try:
+        _walk_events(text, display)
+    except yaml.YAMLError:
+        return  # composing will report the syntax error with its mark
+
+
+def _flow_depth_crossing(text: str) -> tuple[int, int] | None:
+    """1-based line and column of the bracket that opens level MAX_DEPTH + 1, if any.
+
+    Counts the top-level block collection (if the document is not flow style) as level 1, as
+    the builder does; flow collections nested inside deeper block levels are placed a few
+    brackets late, which is still on the offending run of brackets.
+    """
+    first = text.lstrip()
+    depth = 0 if first[:1] in ("[", "{") else 1
+    line, col = 1, 0
+    for char in text:
+        col += 1
+        if char == "\n":
+            line, col = line + 1, 0
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return line, col
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return None
+
+
+def _walk_events(text: str, display: str) -> None:
+    """Count depth and nodes on the event stream, which libyaml produces iteratively."""
+    depth = nodes = 0
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_NODES:
+                line, col = _mark(event.start_mark)
+                raise _too_large(display, f"more than {MAX_NODES} nodes", line, col)
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line, col = _mark(event.start_mark)
+                raise _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def _mark(mark: Any) -> tuple[int, int]:
+    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+
+
+def _anchor_candidates(text: str, display: str) -> frozenset[tuple[int, int]]:
+    """0-based (line, column) of every `&` that might start an anchored node."""
+    if "&" not in text:
+        return frozenset()
+    if _TAGGED_ANCHOR.search(text):
+        _scan_anchors(text, display)
+    found = set()
+    for match in _ANCHOR_HINT.finditer(text):
+        offset = match.start()
+        if offset and text[offset - 1] not in _BEFORE_ANCHOR:
+            continue
+        line = text.count("\n", 0, offset)
+        found.add((line, offset - (text.rfind("\n", 0, offset) + 1)))
+    return frozenset(found)
+
+
+def _scan_anchors(text: str, display: str) -> None:
+    try:
+        for token in yaml.scan(text, Loader=_Loader):
+            if isinstance(token, yaml.AnchorToken):
+                mark = token.start_mark
+                raise _anchor_error(display, str(token.value), mark.line, mark.column)
+    except yaml.YAMLError:
+        return  # composing will report it
+
+
+def _anchor_error(display: str, name: str, line: int, column: int) -> LoadError:
+    return LoadError(
+        f"YAML anchor '{name}' is not allowed (nor aliases); use a fragment (`uses:`) instead",
+        Position(display, line + 1, column + 1),
+        rule="yaml-alias",
+    )
+
+
+def _compose(text: str, display: str) -> Node | None:
+    try:
+        node: Node | None = yaml.compose(text, Loader=_Loader)
+        return node
+    except yaml.MarkedYAMLError as error:
+        raise _syntax_error(text, display, error) from None
+    except yaml.YAMLError as error:
+        raise LoadError(f"YAML error: {error}", Position(display, 1, 1)) from None
+
+
+def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadError:
+    if "nesting depth" in (error.problem or ""):
+        # libyaml >= 0.2.5 (in PyYAML 6.0.4 wheels) refuses nesting past 1,000 levels while
+        # scanning ahead, before any node exists: that is our limit too, and the place to
+        # name is where our own limit was crossed, not where libyaml gave up.
+        line, col = _flow_depth_crossing(text) or _mark(error.problem_mark)
+        return _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
+    mark = error.problem_mark or error.context_mark
+    line = mark.line + 1 if mark else 1
+    col = mark.column + 1 if mark else 1
+    tab = _TAB_INDENT.search(text)
+    if tab is not None:
+        tab_line = text.count("\n", 0, tab.start()) + 1
+        if tab_line <= line:
+            return LoadError(
+                "tab character in indentation; indent with spaces",
+                Position(display, tab_line, tab.end() - tab.start()),
+                rule="tab-indent",
+            )
+    message = error.problem or error.context or "invalid YAML"
+    return LoadError(
+        f"YAML syntax error: {message}", Position(display, line, col), rule="yaml-syntax"
+    )
+
+
+class _Builder:
+    """Turns composed nodes into plain values; records duplicate keys instead of failing."""
+
+    def __init__(self, text: str, display: str, *, anchors: frozenset[tuple[int, int]]) -> None:
+        self.text = text
+        self.display = display
+        # No scalar can be longer than the whole text: skip the per-scalar check when short.
+        self.check_length = len(text) > MAX_SCALAR_CHARS
+        self.anchors = anchors
+        self.diagnostics: list[Diagnostic] = []
+
+    def build(self, node: Node, depth: int) -> Any:
+        """The plain value of node; depth is the nesting level of the collection it is in."""
+        if self.anchors:
+            self._check_anchor(node)
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if depth > MAX_DEPTH:
+            line, col = _mark(node.start_mark)
+            raise _too_large(self.display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
+        if isinstance(node, SequenceNode):
+            self._check_tag(node, _SEQ)
+            return [self.build(child, depth + 1) for child in node.value]
+        self._check_tag(node, _MAP)
+        return self.mapping(node, depth)
+
+    def _check_anchor(self, node: Node) -> None:
+        mark = node.start_mark
+        if (mark.line, mark.column) in self.anchors:
+            name = self._anchor_name(mark.index)
+            raise _anchor_error(self.display, name, mark.line, mark.column)
+
+    def _anchor_name(self, index: int) -> str:
+        match = _ANCHOR_NAME.match(self.text, index)
+        return match.group(1) if match else "?"
+
+    def mapping(self, node: Node, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise LoadError(
+                    "a mapping key must be a plain scalar",
+                    _pos(self.display, key_node),
+                    rule="yaml-syntax",
+                )
+            if self.anchors:
+                self._check_anchor(key_node)
+            key = key_node.value
+            if key in result:
+                self._duplicate(node, key_node)
+            result[key] = self.build(value_node, depth + 1)
+        return result
+
+    def _duplicate(self, node: Node, key_node: ScalarNode) -> None:
+        first = next(
+            k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == key_node.value
+        )
+        at = f"{first.start_mark.line + 1}:{first.start_mark.column + 1}"
+        self.diagnostics.append(
+            Diagnostic(
+                _pos(self.display, key_node),
+                Severity.ERROR,
+                f"duplicate key '{key_node.value}' (first at {at})",
+                "duplicate-key",
+            )
+        )
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag, text = node.tag, node.value
+        if self.check_length and len(text) > MAX_SCALAR_CHARS:
+            mark = node.start_mark
+            raise _too_large(
+                self.display,
+                f"a string of {len(text)} characters; the limit is {MAX_SCALAR_CHARS}",
+                mark.line + 1,
+                mark.column + 1,
+            )
+        if tag in _TEXT_TAGS:
+            return text
+        if tag == _BOOL:
+            return text.lower() in _TRUE
+        if tag == _NULL:
+            return None
+        if tag in (_INT, _FLOAT):
+            return _number(tag, text)
+        raise LoadError(
+            f"unsupported YAML tag '{tag}'", _pos(self.display, node), rule="yaml-syntax"
+        )
+
+    def _check_tag(self, node: Node, expected: str) -> None:
+        if node.tag != expected:
+            raise LoadError(
+                f"unsupported YAML tag '{node.tag}'", _pos(self.display, node), rule="yaml-syntax"
+            )
+
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+
+
+def _number(tag: str, text: str) -> Any:
+    # YAML 1.1 number forms (0x.., 1_000, 1:30, .inf) are rare; reuse PyYAML's own rules for them.
+    node = ScalarNode(tag, text)
+    if tag == _INT:
+        return _CONSTRUCTOR.construct_yaml_int(node)
+    return _CONSTRUCTOR.construct_yaml_float(node)
+
+
+def scalar_text(document: Document, path: Sequence[str | int]) -> str | None:
+    """The original text of a plain (unquoted) scalar at path, if that is what is there."""
+    node = document.root
+    for part in path:
+        if node is None:
+            return None
+        found = _child(node, part)
+        if found is None:
+            return None
+        node = found[1]
+    if isinstance(node, ScalarNode) and not node.style:
+        return str(node.value)
+    return None

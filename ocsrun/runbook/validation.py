@@ -1,0 +1,180 @@
+"""Validating runbook files: loader findings, then the schema, then the semantic rules."""
+
+from __future__ import annotations
+
+import gc
+import os
+import re
+import stat
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocsrun.errors import LoadError, Position, UsageError
+from ocsrun.runbook import rules, schema
+from ocsrun.runbook.diagnostic import Diagnostic, Severity
+from ocsrun.runbook.includes import FragmentCache
+from ocsrun.runbook.loader import Document, load_document
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class FileResult:
+    path: str
+    diagnostics: tuple[Diagnostic, ...]
+    document: Document | None
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for d in self.diagnostics if d.severity is Severity.WARNING)
+
+
+def validate_file(
+    path: Path, display: str | None = None, *, fragments: FragmentCache | None = None
+) -> FileResult:
+    shown = display if display is not None else str(path)
+    try:
+        document = load_document(path, shown)
+    except LoadError as error:
+        position = error.position or Position(shown)
+        return FileResult(
+            shown, (Diagnostic(position, Severity.ERROR, error.message, error.rule),), None
+        )
+    found = list(document.diagnostics)
+    found += schema.check(document)
+    context = rules.Context(document, path, path.parent, fragments or FragmentCache())
+    found += rules.check(context)
+    return FileResult(shown, _sorted(found), document)
+
+
+def _sorted(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    unique = {(d.position, d.rule, d.message): _printable(d) for d in diagnostics}
+    return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
+
+
+# Messages quote keys and values from the file; an escape sequence or a bidi override in them
+# must show as text, not act on the terminal, and a newline must not split a report line.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _printable(diagnostic: Diagnostic) -> Diagnostic:
+    message = _UNPRINTABLE.sub(_escape, diagnostic.message)
+    if message == diagnostic.message:
+        return diagnostic
+    return Diagnostic(diagnostic.position, diagnostic.severity, message, diagnostic.rule)
+
+
+def expand_paths(paths: Sequence[str]) -> list[Path]:
+    """Files as given, directories recursed for *.yaml / *.yml (sorted, hidden dirs skipped)."""
+    found: dict[Path, None] = {}
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            for file in _walk_dir(path, given):
+                found.setdefault(file)
+        else:
+            _check_file(path, given)
+            found.setdefault(path)
+    return list(found)
+
+
+def _check_file(path: Path, shown: str) -> None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise UsageError(f"no such file or directory: '{shown}'") from None
+    except OSError as error:
+        raise UsageError(f"cannot read '{shown}': {error.strerror or error}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise UsageError(f"'{shown}' is not a regular file")
+    if not os.access(path, os.R_OK):
+        raise UsageError(f"cannot read '{shown}': permission denied")
+
+
+def _walk_dir(directory: Path, given: str) -> list[Path]:
+    files: list[Path] = []
+
+    def fail(error: OSError) -> None:
+        raise UsageError(f"cannot read '{given}': {error.strerror or error}")
+
+    for root, dirs, names in os.walk(directory, onerror=fail):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        files += [Path(root) / n for n in names if n.endswith(SUFFIXES) and not n.startswith(".")]
+    for file in files:
+        _check_file(file, str(file))
+    return sorted(files)
+
+
+def validate_paths(paths: Sequence[str]) -> list[FileResult]:
+    if not paths:
+        raise UsageError("no paths given; name runbook files or directories to validate")
+    fragments = FragmentCache()
+    results = []
+    with _retained_results_ignored_by_gc():
+        for file in expand_paths(paths):
+            results.append(validate_file(file, str(file), fragments=fragments))
+            # Every result keeps its document (data and node tree: acyclic, long-lived). Left
+            # to the cyclic GC, each collection would walk all earlier documents again, making
+            # a large batch quadratic; freezing moves them out of its sight.
+            gc.freeze()
+    return _with_related(results)
+
+
+@contextmanager
+def _retained_results_ignored_by_gc() -> Iterator[None]:
+    already_frozen = gc.get_freeze_count()
+    try:
+        yield
+    finally:
+        if not already_frozen:
+            gc.unfreeze()
+
+
+def _with_related(results: list[FileResult]) -> list[FileResult]:
+    """unknown-related: needs every file validated together, so it runs after them all."""
+    # Only string ids: another type is a schema error (a list id would not even be hashable).
+    ids = (d.data["metadata"].get("id") for r in results if (d := r.document) and _metadata(d))
+    known: set[object] = {i for i in ids if isinstance(i, str)}
+    updated = []
+    for result in results:
+        document = result.document
+        extra = [] if document is None else list(_unknown_related(document, known))
+        updated.append(
+            FileResult(result.path, _sorted([*result.diagnostics, *extra]), document)
+            if extra
+            else result
+        )
+    return updated
+
+
+def _metadata(document: Document) -> bool:
+    return isinstance(document.data.get("metadata"), dict)
+
+
+def _unknown_related(document: Document, known: set[object]) -> list[Diagnostic]:
+    if not _metadata(document):
+        return []
+    related = document.data["metadata"].get("related")
+    found = []
+    for index, name in enumerate(related if isinstance(related, list) else []):
+        if isinstance(name, str) and name not in known:
+            found.append(
+                Diagnostic(
+                    document.position(["metadata", "related", index]),
+                    Severity.WARNING,
+                    f"related runbook '{name}' is not among the files validated",
+                    "unknown-related",
+                )
+            )
+    return found

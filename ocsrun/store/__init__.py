@@ -1,0 +1,1 @@
+"""Run state: journals, locks, run records."""

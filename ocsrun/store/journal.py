@@ -1,0 +1,508 @@
+"""Journal records: encoding, the hash chain, streaming reads and verification.
+
+Pure functions over bytes and files, usable by any run store. A journal is
+JSON Lines: one record per line, each line written by a single append. The
+`hash` of a record is sha256 over the canonical JSON of every other field, and
+`prev` is the hash of the record before (GENESIS for the first), so deleting,
+reordering or editing any record breaks the chain at a nameable place.
+
+Sequence numbers start at 1 and every record is exactly one line, so in an
+intact journal `seq == line number`.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import hashlib
+import json
+import os
+import socket
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, BinaryIO
+
+from ocsrun.errors import JournalCorrupt
+from ocsrun.store.protocol import JsonData, Record, VerifyProblem
+
+GENESIS = "0" * 64
+FIELDS = ("seq", "ts", "operator", "type", "data", "prev", "hash")
+TORN_TAIL_SET_ASIDE = "journal.torn-tail-set-aside"
+
+# Problem kinds reported by `verify_lines`.
+TORN_TAIL = "torn-tail"
+BAD_JSON = "bad-json"
+BAD_RECORD = "bad-record"
+HASH_MISMATCH = "hash-mismatch"
+CHAIN_BREAK = "chain-break"
+SEQ_GAP = "seq-gap"
+REORDERED = "reordered"
+DUPLICATE_SEQ = "duplicate-seq"
+
+
+class RecordError(ValueError):
+    """A line is not a well-formed journal record."""
+
+
+# json.dumps(value, **options) is JSONEncoder(**options).encode(value): building the encoder
+# once instead of for every record gives the same bytes for less.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def canonical(value: Any) -> bytes:
+    """The one byte form hashes are computed over."""
+    return _CANONICAL.encode(value).encode("utf-8")
+
+
+def record_hash(body: JsonData) -> str:
+    """sha256 hex of a record's fields other than `hash`."""
+    return hashlib.sha256(canonical(dict(body))).hexdigest()
+
+
+def computed_hash(record: Record) -> str:
+    # Same bytes as record_hash(body): canonical() sorts the keys. Built directly because this
+    # runs for every record on every read (resume reads a journal twice).
+    body = {
+        "seq": record.seq,
+        "ts": record.ts,
+        "operator": record.operator,
+        "type": record.type,
+        "data": record.data,
+        "prev": record.prev,
+    }
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@functools.cache
+def operator_id() -> str:
+    """`user@host`; getuser() fails in containers with no passwd entry.
+
+    Cached: every record names its operator, and the passwd lookup behind getuser() cost more
+    than the rest of making a record. User and host do not change within one process.
+    """
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid{os.getuid()}"
+    return f"{user}@{socket.gethostname()}"
+
+
+def make_record(
+    seq: int,
+    type: str,
+    data: JsonData,
+    prev: str,
+    *,
+    operator: str,
+    ts: str | None = None,
+) -> Record:
+    stamp = ts if ts is not None else utc_now()
+    # Round-trip through JSON so the record holds exactly what a reader will
+    # see (tuples become lists, etc.) and non-JSON data fails before any write.
+    plain = json.loads(canonical(dict(data)))
+    body = {
+        "seq": seq,
+        "ts": stamp,
+        "operator": operator,
+        "type": type,
+        "data": plain,
+        "prev": prev,
+    }
+    return Record(seq, stamp, operator, type, plain, prev, record_hash(body))
+
+
+def encode(record: Record) -> bytes:
+    """One complete journal line, newline included."""
+    line = {name: getattr(record, name) for name in FIELDS}
+    return _LINE.encode(line).encode("utf-8") + b"\n"
+
+
+# Same bytes as json.dumps(line, separators=..., ensure_ascii=False, allow_nan=False).
+_LINE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise RecordError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def _field(obj: dict[str, Any], name: str, kind: type) -> Any:
+    value = obj[name]
+    # bool is an int in Python; a seq of `true` is still malformed.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise RecordError(f"field {name!r} is not a {kind.__name__}")
+    return value
+
+
+# One decoder for every line: json.loads(..., object_pairs_hook=...) builds a new one per call.
+_STRICT = json.JSONDecoder(object_pairs_hook=_no_duplicate_keys)
+
+
+def parse_json(line: bytes) -> dict[str, Any]:
+    """The JSON object on one line, or RecordError."""
+    try:
+        text = line.decode("utf-8")
+        # json.loads refuses a leading BOM with its own message; keep that path for it.
+        if text.startswith("\ufeff"):
+            obj = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        else:
+            obj = _STRICT.decode(text)
+    except UnicodeDecodeError as error:
+        raise RecordError(f"not UTF-8 ({error.reason})") from None
+    except json.JSONDecodeError as error:
+        raise RecordError(f"not JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(obj, dict):
+        raise RecordError("not a JSON object")
+    return obj
+
+
+def to_record(obj: dict[str, Any]) -> Record:
+    # The common case, a well-formed record, in one expression; anything else takes the
+    # field-by-field path below, which names the first problem.
+    get = obj.get
+    seq, ts, operator, type_ = get("seq"), get("ts"), get("operator"), get("type")
+    data, prev, hash_ = get("data"), get("prev"), get("hash")
+    if (
+        len(obj) == len(FIELDS)
+        and type(seq) is int
+        and seq >= 1
+        and type(ts) is str
+        and type(operator) is str
+        and type(type_) is str
+        and type(data) is dict
+        and type(prev) is str
+        and type(hash_) is str
+    ):
+        return Record(seq, ts, operator, type_, data, prev, hash_)
+    return _to_record_checked(obj)
+
+
+def _to_record_checked(obj: dict[str, Any]) -> Record:
+    keys = set(obj)
+    if keys != set(FIELDS):
+        missing = sorted(set(FIELDS) - keys)
+        extra = sorted(keys - set(FIELDS))
+        raise RecordError(f"wrong fields (missing {missing}, unexpected {extra})")
+    seq = _field(obj, "seq", int)
+    if seq < 1:
+        raise RecordError(f"seq {seq} is not positive")
+    return Record(
+        seq=seq,
+        ts=_field(obj, "ts", str),
+        operator=_field(obj, "operator", str),
+        type=_field(obj, "type", str),
+        data=_field(obj, "data", dict),
+        prev=_field(obj, "prev", str),
+        hash=_field(obj, "hash", str),
+    )
+
+
+def decode(line: bytes) -> Record:
+    """Parse one line (with or without its newline) into a Record, or RecordError."""
+    return to_record(parse_json(line.rstrip(b"\n")))
+
+
+@dataclass(frozen=True, slots=True)
+class TornTail:
+    """Bytes after the last intact record that are not a record (a write cut by a crash)."""
+
+    offset: int  # where the torn bytes start in the file
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+def _is_torn(raw: bytes, is_last: bool) -> bool:
+    if not raw.endswith(b"\n"):
+        return True
+    if not is_last:
+        return False
+    try:
+        decode(raw)
+    except RecordError:
+        return True
+    return False
+
+
+class JournalReader:
+    """Streams intact records from a journal file, one line in memory at a time.
+
+    Checks each line parses, its hash matches its content, and seq and prev
+    continue the chain (`verify_lines` goes further and names every problem).
+    The hash is rechecked here because replay decides which steps are done: a
+    record changed on disk (a flipped byte in a step path) would otherwise make
+    resume skip or repeat a step. A torn last line ends the iteration and is
+    kept in `torn`; anything wrong before it raises JournalCorrupt, because
+    resuming from a damaged journal is not safe.
+    """
+
+    def __init__(self, stream: BinaryIO, name: str = "journal.jsonl") -> None:
+        self._stream = stream
+        self._name = name
+        self.torn: TornTail | None = None
+
+    def __iter__(self) -> Iterator[Record]:
+        offset = 0
+        line_no = 0
+        last: Record | None = None
+        pending: bytes | None = None
+        for raw in self._stream:
+            if pending is not None:
+                last = self._accept(pending, line_no, last)
+                offset += len(pending)
+                yield last
+            pending = raw
+            line_no += 1
+        if pending is None:
+            return
+        if _is_torn(pending, is_last=True):
+            self.torn = TornTail(offset, pending)
+            return
+        yield self._accept(pending, line_no, last)
+
+    def _accept(self, raw: bytes, line_no: int, last: Record | None) -> Record:
+        where = f"{self._name}:{line_no}"
+        try:
+            record = decode(raw)
+        except RecordError as error:
+            raise JournalCorrupt(f"{where}: {error}; run `ocsrun runs verify`") from None
+        if computed_hash(record) != record.hash:
+            raise JournalCorrupt(
+                f"{where}: seq {record.seq} does not match its hash (changed after it was "
+                "written); run `ocsrun runs verify`"
+            )
+        want_seq = last.seq + 1 if last else 1
+        want_prev = last.hash if last else GENESIS
+        if record.seq != want_seq or record.prev != want_prev:
+            raise JournalCorrupt(
+                f"{where}: seq {record.seq} does not continue the chain "
+                f"(expected seq {want_seq}); run `ocsrun runs verify`"
+            )
+        return record
+
+
+def read_tail(fd: int, size: int | None = None) -> tuple[Record | None, TornTail | None]:
+    """The last intact record and any torn tail, reading backwards from the end.
+
+    Cheap for any journal length: only the final lines are read. Raises
+    JournalCorrupt when the line before a torn tail is not a record either.
+    """
+    if size is None:
+        size = os.fstat(fd).st_size
+    start, buf = _tail_bytes(fd, size)
+    # With start > 0 the first piece may begin mid-line; it is never used below
+    # because _tail_bytes reads until enough whole lines are in the buffer.
+    pieces = buf.split(b"\n")
+    ends = []  # (offset, raw line with its newline) for complete lines
+    pos = start
+    for piece in pieces[:-1]:
+        ends.append((pos, piece + b"\n"))
+        pos += len(piece) + 1
+    torn: TornTail | None = None
+    if pieces[-1]:
+        torn = TornTail(pos, pieces[-1])
+    elif ends and _is_torn(ends[-1][1], is_last=True):
+        offset, raw = ends.pop()
+        torn = TornTail(offset, raw)
+    if start > 0:
+        ends = ends[1:]
+    if not ends:
+        return None, torn
+    offset, raw = ends[-1]
+    try:
+        return decode(raw), torn
+    except RecordError as error:
+        raise JournalCorrupt(f"record at byte {offset}: {error}") from None
+
+
+def _tail_bytes(fd: int, size: int) -> tuple[int, bytes]:
+    block = 8192
+    start = size
+    buf = b""
+    # Three newlines bound the last two lines even when the final one is torn
+    # and the one before it must be set aside as well.
+    while start > 0 and buf.count(b"\n") < 4:
+        step = min(block, start)
+        start -= step
+        buf = os.pread(fd, step, start) + buf
+        block *= 2
+    return start, buf
+
+
+@dataclass(slots=True)
+class _Seen:
+    seq: int
+    line: int
+    # Stored and recomputed hash (either may be what the next `prev` names);
+    # None when the line was unreadable, so the next link cannot be checked.
+    hashes: frozenset[str] | None
+
+
+class Verifier:
+    """Checks every record and the whole chain, naming each problem once.
+
+    Feed lines in order with `feed`, then call `finish`. Holds one small entry
+    per record (seq -> line), not the records.
+    """
+
+    def __init__(self) -> None:
+        self.problems: list[VerifyProblem] = []
+        self.records = 0
+        self._last: _Seen | None = None
+        self._lines: dict[int, int] = {}  # seq -> first line it appeared on
+        self._missing: dict[int, int] = {}  # seq skipped -> line where the gap shows
+
+    def _problem(self, seq: int | None, line: int, kind: str, message: str) -> None:
+        self.problems.append(VerifyProblem(seq, line, kind, message))
+
+    def feed(self, line: int, raw: bytes, is_last: bool) -> None:
+        if _is_torn(raw, is_last):
+            self._problem(
+                None,
+                line,
+                TORN_TAIL,
+                f"last line is incomplete ({len(raw)} bytes): a write cut off by a crash; "
+                "it is not a record and is set aside on the next append",
+            )
+            return
+        try:
+            obj = parse_json(raw.rstrip(b"\n"))
+        except RecordError as error:
+            self._problem(None, line, BAD_JSON, f"line is not a record: {error}")
+            self._skip_unreadable(line)
+            return
+        try:
+            record = to_record(obj)
+        except RecordError as error:
+            seq = obj.get("seq")
+            self._problem(seq if isinstance(seq, int) else None, line, BAD_RECORD, str(error))
+            self._skip_unreadable(line)
+            return
+        self.records += 1
+        self._check(line, record)
+
+    def _skip_unreadable(self, line: int) -> None:
+        # Assume the damaged line held the next record, so the records after it
+        # are not reported again as a gap or a chain break.
+        expected_seq = self._last.seq + 1 if self._last else 1
+        self._last = _Seen(expected_seq, line, None)
+
+    def _check(self, line: int, record: Record) -> None:
+        actual = computed_hash(record)
+        expected_seq = self._last.seq + 1 if self._last else 1
+        if actual != record.hash:
+            self._problem(
+                record.seq,
+                line,
+                HASH_MISMATCH,
+                f"stored hash {record.hash[:12]}… but the content hashes to {actual[:12]}…: "
+                "the record was altered",
+            )
+            # Count it in the position it occupies so one edited byte (even in
+            # seq or prev) is reported once, not again as a gap or chain break.
+            self._advance(expected_seq, line, frozenset({record.hash, actual}))
+            return
+        if record.seq in self._lines:
+            first = self._lines[record.seq]
+            self._problem(
+                record.seq,
+                line,
+                DUPLICATE_SEQ,
+                f"seq {record.seq} already appeared on line {first}",
+            )
+            return
+        if record.seq < expected_seq:
+            self._out_of_order(line, record)
+            return
+        self._check_link(line, record, expected_seq)
+        self._advance(record.seq, line, frozenset({record.hash}))
+
+    def _out_of_order(self, line: int, record: Record) -> None:
+        # A seq lower than expected and never seen fills an earlier gap.
+        gap_line = self._missing.pop(record.seq, None)
+        after = f" (expected at line {gap_line})" if gap_line else ""
+        last_seq = self._last.seq if self._last else 0
+        self._problem(
+            record.seq,
+            line,
+            REORDERED,
+            f"seq {record.seq} comes after seq {last_seq}{after}: records were reordered",
+        )
+        self._lines[record.seq] = line
+
+    def _check_link(self, line: int, record: Record, expected_seq: int) -> None:
+        if record.seq > expected_seq:
+            # Reported at the end unless a later out-of-order line fills it.
+            for missing in range(expected_seq, record.seq):
+                self._missing[missing] = line
+            return
+        last_hashes = self._last.hashes if self._last else frozenset({GENESIS})
+        if last_hashes is not None and record.prev not in last_hashes:
+            before = f"seq {self._last.seq}" if self._last else "the start"
+            self._problem(
+                record.seq,
+                line,
+                CHAIN_BREAK,
+                f"prev {record.prev[:12]}… is not the hash of {before}: "
+                "a record before it was replaced or removed",
+            )
+
+    def _advance(self, seq: int, line: int, hashes: frozenset[str] | None) -> None:
+        self._lines.setdefault(seq, line)
+        self._last = _Seen(seq, line, hashes)
+
+    def finish(self) -> list[VerifyProblem]:
+        for run in _runs(sorted(self._missing)):
+            line = self._missing[run[0]]
+            span = f"seq {run[0]}" if len(run) == 1 else f"seqs {run[0]}-{run[-1]}"
+            self._problem(
+                run[-1] + 1,
+                line,
+                SEQ_GAP,
+                f"{span} missing before this line: records were deleted",
+            )
+        self.problems.sort(key=lambda p: (p.line, p.kind))
+        self._missing.clear()
+        return self.problems
+
+
+def _runs(numbers: list[int]) -> Iterator[list[int]]:
+    run: list[int] = []
+    for number in numbers:
+        if run and number != run[-1] + 1:
+            yield run
+            run = []
+        run.append(number)
+    if run:
+        yield run
+
+
+def verify_lines(lines: Iterable[bytes]) -> tuple[int, list[VerifyProblem]]:
+    """Verify a journal given as raw lines (newlines kept). Returns (records, problems)."""
+    verifier = Verifier()
+    line_no = 0
+    pending: bytes | None = None
+    for raw in lines:
+        if pending is not None:
+            verifier.feed(line_no, pending, is_last=False)
+        pending = raw
+        line_no += 1
+    if pending is not None:
+        verifier.feed(line_no, pending, is_last=True)
+    return verifier.records, verifier.finish()

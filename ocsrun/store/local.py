@@ -1,0 +1,478 @@
+"""The default run store: a private directory on this workstation.
+
+Layout (directories 0700, files 0600, whatever the umask)::
+
+    <state>/runs/<run_id>/run.json         RunInfo, written once, atomically
+    <state>/runs/<run_id>/snapshot.yaml    the resolved runbook, written once, atomically
+    <state>/runs/<run_id>/journal.jsonl    append-only records (see ocsrun.store.journal)
+    <state>/runs/<run_id>/journal.torn.<n> torn tails set aside (see below)
+    <state>/locks/<key>.lock               one per (runbook, target); see ocsrun.store.lock
+
+The journal is only ever appended to, one record per `os.write`, fsync'd before
+`append` returns. It is modified in exactly two other ways, both of which keep
+every byte that was ever acknowledged:
+
+* a failed write is truncated back to the length before that write, removing
+  only its own partial bytes (nothing of it was acknowledged);
+* a torn last line left by a crash is first copied to `journal.torn.<n>`
+  (fsync'd), then cut off, and a `journal.torn-tail-set-aside` record naming
+  the copy, its length and sha256 is the first record appended after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import hashlib
+import json
+import os
+import re
+import secrets
+import stat
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ocsrun.errors import JournalCorrupt, StateError, StorageFull
+from ocsrun.store import journal, lock
+from ocsrun.store.protocol import (
+    JsonData,
+    Record,
+    RunInfo,
+    RunSummary,
+    VerifyProblem,
+    VerifyReport,
+)
+
+STATE_ENV = "OCSRUN_STATE_DIR"
+DEFAULT_STATE_DIR = ".ocsrun"
+JOURNAL = "journal.jsonl"
+RUN_INFO = "run.json"
+SNAPSHOT = "snapshot.yaml"
+TORN_PREFIX = "journal.torn."
+# Bounds for the small files of a run, so a planted huge (or sparse) file cannot exhaust memory.
+MAX_INFO_BYTES = 1024 * 1024
+MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
+MAX_TORN_COPY_BYTES = 64 * 1024 * 1024
+
+STATUS_BY_LAST_TYPE = {
+    "run.finished": "finished",
+    "run.aborted": "aborted",
+    "run.interrupted": "interrupted",
+    "run.failed": "failed",
+}
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def default_state_dir() -> Path:
+    """`$OCSRUN_STATE_DIR` if set, else `.ocsrun` in the working directory."""
+    value = os.environ.get(STATE_ENV)
+    return Path(value) if value else Path.cwd() / DEFAULT_STATE_DIR
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and unique: UTC time to the second plus 24 random bits."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+class JournalWriter:
+    """The two system calls an append makes; tests replace them to simulate a full disk."""
+
+    def write(self, fd: int, data: bytes) -> int:
+        return os.write(fd, data)
+
+    def fsync(self, fd: int) -> None:
+        os.fsync(fd)
+
+
+class LocalRunHandle:
+    """One run's directory, open for reading and appending."""
+
+    def __init__(self, run_dir: Path, info: RunInfo, writer: JournalWriter | None = None) -> None:
+        self._dir = run_dir
+        self._info = info
+        self._writer = writer or JournalWriter()
+        self._journal = run_dir / JOURNAL
+        self._fd: int | None = None
+        self._last: Record | None = None
+        self._torn: journal.TornTail | None = None
+        self._found_torn: journal.TornTail | None = None
+        # Set aside but not yet journalled (the write of the event failed).
+        self._pending_event: dict[str, Any] | None = None
+        self._load_tail()
+
+    @property
+    def info(self) -> RunInfo:
+        return self._info
+
+    @property
+    def path(self) -> Path:
+        return self._dir
+
+    @property
+    def last(self) -> Record | None:
+        """The last intact record (read from the end of the journal, not the whole file)."""
+        return self._last
+
+    def _open_fd(self) -> int:
+        if self._fd is None:
+            flags = os.O_APPEND | os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+            self._fd = os.open(self._journal, flags, lock.FILE_MODE)
+        return self._fd
+
+    def _load_tail(self) -> None:
+        fd = _open_regular(self._journal)
+        try:
+            self._last, self._torn = journal.read_tail(fd)
+        except JournalCorrupt as error:
+            raise JournalCorrupt(
+                f"{self._journal}: {error}; run `ocsrun runs verify {self._info.run_id}`"
+            ) from None
+        finally:
+            os.close(fd)
+        if self._torn is not None:
+            self._found_torn = self._torn
+
+    def append(self, type: str, data: JsonData) -> Record:
+        if self._torn is not None:
+            self._set_aside_torn_tail(self._torn)
+        if self._pending_event is not None:
+            self._append(journal.TORN_TAIL_SET_ASIDE, self._pending_event)
+            self._pending_event = None
+        return self._append(type, data)
+
+    def _append(self, type: str, data: JsonData) -> Record:
+        last = self._last
+        record = journal.make_record(
+            last.seq + 1 if last else 1,
+            type,
+            data,
+            last.hash if last else journal.GENESIS,
+            operator=journal.operator_id(),
+        )
+        self._write_line(journal.encode(record))
+        self._last = record
+        return record
+
+    def _write_line(self, line: bytes) -> None:
+        fd = self._open_fd()
+        before = os.fstat(fd).st_size
+        try:
+            written = self._writer.write(fd, line)
+            if written != len(line):
+                # Short writes to a regular file mean the disk filled up.
+                raise OSError(errno.ENOSPC, f"short write ({written} of {len(line)} bytes)")
+            self._writer.fsync(fd)
+        except OSError as error:
+            self._undo_write(fd, before, error)
+
+    def _undo_write(self, fd: int, before: int, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        try:
+            os.ftruncate(fd, before)
+            os.fsync(fd)
+        except OSError as undo:
+            # What is on disk is now unknown: re-read the tail so a leftover
+            # partial line is treated as a torn tail by the next append.
+            with contextlib.suppress(JournalCorrupt, OSError):
+                self._load_tail()
+            raise StorageFull(
+                f"could not write a journal record to {self._journal} ({reason}), and could "
+                f"not remove the partial write ({undo.strerror}); free space, then resume "
+                "(the partial line is set aside as a torn tail)"
+            ) from None
+        raise StorageFull(
+            f"could not write a journal record to {self._journal} ({reason}); nothing "
+            "partial was kept; free space, then resume the run"
+        ) from None
+
+    def _set_aside_torn_tail(self, torn: journal.TornTail) -> None:
+        copy = self._save_torn_copy(torn)
+        fd = self._open_fd()
+        # The only cut ever made into an existing journal: the bytes are
+        # already safe in `copy`, and they were never a complete record.
+        try:
+            os.ftruncate(fd, torn.offset)
+            os.fsync(fd)
+        except OSError as error:
+            raise StorageFull(
+                f"could not cut the torn tail off {self._journal} ({error.strerror}); "
+                f"it is saved in {copy}"
+            ) from None
+        self._torn = None
+        self._pending_event = {
+            "file": copy.name,
+            "offset": torn.offset,
+            "bytes": len(torn.data),
+            "sha256": torn.sha256,
+        }
+
+    def _save_torn_copy(self, torn: journal.TornTail) -> Path:
+        n = 1
+        while (self._dir / f"{TORN_PREFIX}{n}").exists():
+            n += 1
+        path = self._dir / f"{TORN_PREFIX}{n}"
+        try:
+            _write_new_file(path, torn.data)
+        except OSError as error:
+            path.unlink(missing_ok=True)
+            raise StorageFull(
+                f"could not set aside the torn tail of {self._journal} to {path} "
+                f"({error.strerror}); free space, then resume the run"
+            ) from None
+        return path
+
+    def records(self) -> Iterator[Record]:
+        with os.fdopen(_open_regular(self._journal), "rb") as stream:
+            reader = journal.JournalReader(stream, name=str(self._journal))
+            yield from reader
+
+    def torn_tail(self) -> str | None:
+        """The torn last line found when the run was opened, if any.
+
+        It is not returned by `records()`; the next `append` moves it to
+        `journal.torn.<n>` and journals that. Stays reported for the life of
+        this handle so a resume can tell the operator about it.
+        """
+        return self._found_torn.text() if self._found_torn else None
+
+    def snapshot(self) -> bytes:
+        return _read_regular(self._dir / SNAPSHOT, MAX_SNAPSHOT_BYTES)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> LocalRunHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalDirStore:
+    """RunStore over a local directory (see the module docstring for the layout)."""
+
+    def __init__(self, state_dir: Path, *, writer: JournalWriter | None = None) -> None:
+        self.state_dir = Path(state_dir)
+        self.runs_dir = self.state_dir / "runs"
+        self.locks_dir = self.state_dir / "locks"
+        self._writer = writer
+
+    def _run_dir(self, run_id: str) -> Path:
+        if not _RUN_ID.fullmatch(run_id):
+            raise StateError(f"{run_id!r} is not a run id (ids look like {new_run_id()})")
+        return self.runs_dir / run_id
+
+    def create_run(self, info: RunInfo, snapshot: bytes) -> LocalRunHandle:
+        run_dir = self._run_dir(info.run_id)
+        lock.ensure_dir(self.state_dir)
+        lock.ensure_dir(self.runs_dir)
+        try:
+            os.mkdir(run_dir, lock.DIR_MODE)
+        except FileExistsError:
+            raise StateError(f"run {info.run_id} already exists in {self.runs_dir}") from None
+        os.chmod(run_dir, lock.DIR_MODE)
+        try:
+            _write_atomic(run_dir / SNAPSHOT, snapshot)
+            _write_new_file(run_dir / JOURNAL, b"")
+            # run.json last: a run directory without it is an unfinished
+            # create, which list_runs skips and open_run refuses.
+            _write_atomic(run_dir / RUN_INFO, _info_json(info))
+            lock.fsync_dir(self.runs_dir)
+        except OSError as error:
+            raise StorageFull(
+                f"could not create run {info.run_id} in {self.runs_dir} ({error.strerror})"
+            ) from None
+        return LocalRunHandle(run_dir, info, self._writer)
+
+    def open_run(self, run_id: str) -> LocalRunHandle:
+        run_dir = self._run_dir(run_id)
+        info = self._read_info(run_id, run_dir)
+        if not (run_dir / JOURNAL).exists():
+            raise StateError(f"run {run_id} has no journal ({run_dir / JOURNAL} is missing)")
+        if not (run_dir / JOURNAL).is_file():
+            raise StateError(f"run {run_id}: {run_dir / JOURNAL} is not a regular file")
+        return LocalRunHandle(run_dir, info, self._writer)
+
+    def _read_info(self, run_id: str, run_dir: Path) -> RunInfo:
+        try:
+            raw = _read_regular(run_dir / RUN_INFO, MAX_INFO_BYTES)
+        except FileNotFoundError:
+            raise StateError(f"no run {run_id!r} in {self.runs_dir}") from None
+        except OSError as error:
+            raise StateError(f"cannot read {run_dir / RUN_INFO}: {error.strerror}") from None
+        try:
+            return _info_from_json(raw)
+        except (ValueError, TypeError, KeyError) as error:
+            raise StateError(f"{run_dir / RUN_INFO} is not a valid run record: {error}") from None
+
+    def list_runs(self) -> list[RunSummary]:
+        if not self.runs_dir.is_dir():
+            return []
+        summaries = []
+        for run_dir in self.runs_dir.iterdir():
+            summary = self._summary(run_dir)
+            if summary is not None:
+                summaries.append(summary)
+        summaries.sort(key=lambda s: (s.info.started, s.info.run_id), reverse=True)
+        return summaries
+
+    def _summary(self, run_dir: Path) -> RunSummary | None:
+        if not _RUN_ID.fullmatch(run_dir.name) or not run_dir.is_dir():
+            return None
+        try:
+            info = self._read_info(run_dir.name, run_dir)
+        except StateError:
+            return None  # an unfinished create or someone else's directory
+        try:
+            fd = _open_regular(run_dir / JOURNAL)
+        except (OSError, StateError):
+            return RunSummary(info, 0, None, None, "unknown")
+        try:
+            last, _torn = journal.read_tail(fd)
+        except JournalCorrupt:
+            return RunSummary(info, 0, None, None, "unknown")
+        finally:
+            os.close(fd)
+        if last is None:
+            return RunSummary(info, 0, None, None, "running")
+        status = STATUS_BY_LAST_TYPE.get(last.type, "running")
+        # seq == number of records in an intact journal (see ocsrun.store.journal).
+        return RunSummary(info, last.seq, last.type, last.ts, status)
+
+    def verify(self, run_id: str) -> VerifyReport:
+        run_dir = self._run_dir(run_id)
+        self._read_info(run_id, run_dir)
+        path = run_dir / JOURNAL
+        try:
+            with os.fdopen(_open_regular(path), "rb") as stream:
+                count, problems = journal.verify_lines(stream)
+        except FileNotFoundError:
+            raise StateError(f"run {run_id} has no journal ({path} is missing)") from None
+        problems.extend(self._check_set_asides(run_dir))
+        return VerifyReport(run_id, count, tuple(problems))
+
+    def _check_set_asides(self, run_dir: Path) -> list[VerifyProblem]:
+        """Each journalled set-aside must still match its copy byte for byte."""
+        problems = []
+        with os.fdopen(_open_regular(run_dir / JOURNAL), "rb") as stream:
+            for line_no, raw in enumerate(stream, start=1):
+                if journal.TORN_TAIL_SET_ASIDE.encode() not in raw:
+                    continue  # cheap pre-filter; the real check parses
+                problem = _check_set_aside(run_dir, line_no, raw)
+                if problem is not None:
+                    problems.append(problem)
+        return problems
+
+    def acquire_lock(
+        self, runbook_id: str, target: str | None, run_id: str, *, break_lock: bool = False
+    ) -> lock.FileLock:
+        lock.ensure_dir(self.state_dir)
+        return lock.acquire(
+            self.locks_dir,
+            runbook_id,
+            target,
+            run_id,
+            operator=journal.operator_id(),
+            break_lock=break_lock,
+        )
+
+
+def _check_set_aside(run_dir: Path, line_no: int, raw: bytes) -> VerifyProblem | None:
+    try:
+        record = journal.decode(raw)
+    except journal.RecordError:
+        return None  # already reported by verify_lines
+    if record.type != journal.TORN_TAIL_SET_ASIDE:
+        return None
+    name = str(record.data.get("file", ""))
+    if not name.startswith(TORN_PREFIX) or "/" in name:
+        return VerifyProblem(record.seq, line_no, "torn-copy", f"bad set-aside file {name!r}")
+    try:
+        data = _read_regular(run_dir / name, MAX_TORN_COPY_BYTES)
+    except (OSError, StateError):
+        return VerifyProblem(record.seq, line_no, "torn-copy", f"set-aside copy {name} is missing")
+    if hashlib.sha256(data).hexdigest() != record.data.get("sha256"):
+        return VerifyProblem(
+            record.seq, line_no, "torn-copy", f"set-aside copy {name} does not match its sha256"
+        )
+    return None
+
+
+def _open_regular(path: Path) -> int:
+    """A read-only fd on path, which must be a regular file (StateError otherwise).
+
+    O_NONBLOCK so that opening a FIFO planted in the state directory returns at once instead
+    of waiting for a writer; the fstat check then refuses FIFOs, devices (a journal symlinked
+    to /dev/zero would be read without end) and directories. Missing files raise
+    FileNotFoundError for the caller to word.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise StateError(f"{path} is not a regular file")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    with os.fdopen(_open_regular(path), "rb") as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise StateError(f"{path} is larger than {limit} bytes")
+    return data
+
+
+def _info_json(info: RunInfo) -> bytes:
+    payload = dataclasses.asdict(info)
+    payload["params"] = dict(info.params)
+    return json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
+
+
+def _info_from_json(raw: bytes) -> RunInfo:
+    obj: Any = json.loads(raw)
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    names = {f.name for f in dataclasses.fields(RunInfo)}
+    return RunInfo(**{key: value for key, value in obj.items() if key in names})
+
+
+def _write_new_file(path: Path, data: bytes) -> None:
+    """Create `path` (must not exist) with mode 0600 and `data`, fsync'd."""
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, lock.FILE_MODE)
+    try:
+        os.fchmod(fd, lock.FILE_MODE)
+        lock.write_all(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    lock.fsync_dir(path.parent)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """All of `data` at `path` or nothing: temp file, fsync, rename, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        _write_new_file(tmp, data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    lock.fsync_dir(path.parent)
+
+
+if TYPE_CHECKING:
+    from ocsrun.store.protocol import Lock, RunHandle, RunStore
+
+    def _conforms(store: LocalDirStore, handle: LocalRunHandle, held: lock.FileLock) -> None:
+        _store: RunStore = store
+        _handle: RunHandle = handle
+        _lock: Lock = held

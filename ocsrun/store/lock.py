@@ -1,0 +1,251 @@
+"""One active run per (runbook, target), across processes on this host.
+
+A lock is a file `<locks>/<key>.lock` holding the holder's LockInfo as JSON,
+created with O_CREAT|O_EXCL (so exactly one creator wins) and kept under an
+`fcntl.flock` for as long as the holder lives. The kernel drops the flock when
+the process dies, however it dies, which is what makes a lock *stale*: the file
+is still there but nobody holds it.
+
+Every acquire, break and release runs under a short exclusive flock on
+`<locks>/.guard`, so deciding "stale" and taking over are one step for all
+ocsrun processes sharing the state directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import socket
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from ocsrun.errors import LockHeld
+from ocsrun.store.journal import utc_now
+from ocsrun.store.protocol import LockInfo
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+# A lock file holds one small JSON object; more than this is not one of ours.
+MAX_LOCK_BYTES = 64 * 1024
+
+
+def lock_key(runbook_id: str, target: str | None) -> str:
+    material = f"{runbook_id}\0{target or ''}".encode()
+    return hashlib.sha256(material).hexdigest()[:16]
+
+
+def lock_path(locks_dir: Path, runbook_id: str, target: str | None) -> Path:
+    return locks_dir / f"{lock_key(runbook_id, target)}.lock"
+
+
+class FileLock:
+    """A held lock. `broken` is the stale holder this lock took over, if any."""
+
+    def __init__(self, path: Path, fd: int, info: LockInfo, broken: LockInfo | None = None) -> None:
+        self.path = path
+        self.info = info
+        self.broken = broken
+        self._fd: int | None = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Remove the lock file and drop the flock. Safe to call twice."""
+        fd = self._fd
+        if fd is None:
+            return
+        self._fd = None
+        try:
+            # Only unlink the file if it is still ours (same inode).
+            with _guard(self.path.parent), contextlib.suppress(FileNotFoundError):
+                if os.stat(self.path).st_ino == os.fstat(fd).st_ino:
+                    os.unlink(self.path)
+                    fsync_dir(self.path.parent)
+        finally:
+            os.close(fd)
+
+    def __enter__(self) -> FileLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def acquire(
+    locks_dir: Path,
+    runbook_id: str,
+    target: str | None,
+    run_id: str,
+    *,
+    operator: str,
+    break_lock: bool = False,
+) -> FileLock:
+    """Take the lock for (runbook_id, target) or raise LockHeld.
+
+    With break_lock, a stale lock is renamed aside to `<name>.broken` and taken
+    over; the returned lock's `broken` names the old holder. A live holder is
+    never broken.
+    """
+    ensure_dir(locks_dir)
+    path = lock_path(locks_dir, runbook_id, target)
+    what = f"runbook {runbook_id!r}" + (f" on target {target!r}" if target else "")
+    broken: LockInfo | None = None
+    with _guard(locks_dir):
+        try:
+            fd = _create(path)
+        except FileExistsError:
+            holder, stale = inspect(path)
+            if not (stale and break_lock):
+                raise LockHeld(_held_message(what, path, holder, stale)) from None
+            broken = holder
+            os.replace(path, path.with_name(path.name + ".broken"))
+            fsync_dir(locks_dir)
+            fd = _create(path)
+        info = LockInfo(
+            run_id=run_id,
+            operator=operator,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            started=utc_now(),
+        )
+        try:
+            write_all(fd, json.dumps(dataclasses.asdict(info)).encode("utf-8"))
+            os.fsync(fd)
+            fsync_dir(locks_dir)
+        except OSError:
+            os.unlink(path)
+            os.close(fd)
+            raise
+        return FileLock(path, fd, info, broken)
+
+
+def _create(path: Path) -> int:
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, FILE_MODE)
+    os.fchmod(fd, FILE_MODE)
+    # Never blocks: the file is brand new and the guard keeps others out.
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def read_info(path: Path) -> LockInfo | None:
+    """The LockInfo in a lock file, or None when it is missing or unreadable."""
+    try:
+        raw = json.loads(_read_regular(path))
+        return LockInfo(
+            run_id=str(raw["run_id"]),
+            operator=str(raw["operator"]),
+            host=str(raw["host"]),
+            pid=int(raw["pid"]),
+            started=str(raw["started"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _read_regular(path: Path) -> bytes:
+    """A lock file's bytes; OSError when it is not a small regular file.
+
+    O_NONBLOCK: a FIFO planted where a lock file belongs must not block the run that
+    looks at it (and a device must not be read without end).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        return os.read(fd, MAX_LOCK_BYTES)
+    finally:
+        os.close(fd)
+
+
+def inspect(path: Path) -> tuple[LockInfo | None, bool]:
+    """(holder, stale) for an existing lock file. Call under the guard."""
+    holder = read_info(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return holder, True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+        if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            raise
+        # Someone holds the flock. A holder on this host whose pid is gone can
+        # only mean a child inherited the descriptor: the run itself is over.
+        dead_here = (
+            holder is not None and holder.host == socket.gethostname() and not pid_alive(holder.pid)
+        )
+        return holder, dead_here
+    else:
+        return holder, True
+    finally:
+        os.close(fd)
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _held_message(what: str, path: Path, holder: LockInfo | None, stale: bool) -> str:
+    if holder is None:
+        who = f"an unreadable lock file {path}"
+    else:
+        who = (
+            f"run {holder.run_id} (operator {holder.operator}, pid {holder.pid} "
+            f"on {holder.host}, started {holder.started})"
+        )
+    if stale:
+        return (
+            f"{what} is locked by {who}, but that process is gone: the lock is stale; "
+            "rerun with --break-lock to take it over"
+        )
+    return (
+        f"{what} is locked by {who}, which is still running; "
+        "--break-lock can take over only a stale lock (one whose process is gone)"
+    )
+
+
+@contextlib.contextmanager
+def _guard(locks_dir: Path) -> Iterator[None]:
+    fd = os.open(locks_dir / ".guard", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path) -> None:
+    if not path.is_dir():
+        path.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(path, DIR_MODE)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
