@@ -596,7 +596,7 @@ def test_evidence_checks_agree_with_and_without_the_regex_module(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without `regex`, checks run in a forked child: same verdicts and decisive lines."""
-    from ocsrun.run import gates
+    from ocsrun.run import evidence
     from ocsrun.runbook import model as m
 
     log = tmp_path / "log.txt"
@@ -612,9 +612,9 @@ def test_evidence_checks_agree_with_and_without_the_regex_module(
             m.EvidenceCheck("each", "^Task", must="Success$"),
         ),
     )
-    with_module = gates.check_evidence(gate, log)
-    monkeypatch.setattr(gates, "_regex_module", lambda: None)
-    without = gates.check_evidence(gate, log)
+    with_module = evidence.check_evidence(gate, log)
+    monkeypatch.setattr(evidence, "_regex_module", lambda: None)
+    without = evidence.check_evidence(gate, log)
     assert (without.ok, without.lines, without.failures) == (
         with_module.ok,
         with_module.lines,

@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ocsrun.run.evidence import EvidenceResult, check_evidence
 from ocsrun.run.executor import Executor
-from ocsrun.run.gates import CommandResult, EvidenceResult, check_evidence
+from ocsrun.run.gates import CommandResult
 from ocsrun.run.operator import ScriptedOperator, parse_answers
 from ocsrun.run.state import replay
 from ocsrun.runbook import model as m

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ocsrun.run.gates import check_evidence, in_window, run_command
+from ocsrun.run.evidence import check_evidence
+from ocsrun.run.gates import in_window, run_command
 from ocsrun.runbook import model as m
 
 EVIDENCE = Path(__file__).parent.parent / "examples" / "evidence"
