@@ -9,13 +9,12 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
     from ocsrun.store.local import LocalDirStore
-    from ocsrun.store.protocol import RunSummary, VerifyReport
 
 REPORT_MODULE = "ocsrun.cli.runs_report"
 LAZY_COMMANDS = ("show", "report")  # attribute names in REPORT_MODULE
@@ -81,63 +80,16 @@ def runs(ctx: click.Context, state_dir: Path | None) -> None:
 @click.pass_context
 def list_runs(ctx: click.Context, fmt: str) -> int:
     """List runs, newest first."""
+    from ocsrun.run import views
+
     summaries = store(ctx).list_runs()
     if fmt == "json":
-        import json
-
-        click.echo(json.dumps([_summary_dict(s) for s in summaries], indent=2))
-        return 0
-    if not summaries:
+        click.echo(views.runs_json(summaries))
+    elif not summaries:
         click.echo(f"no runs in {state_dir(ctx)}")
-        return 0
-    _print_table(summaries)
+    else:
+        click.echo(views.runs_table(summaries))
     return 0
-
-
-_COLUMNS = ("RUN ID", "RUNBOOK", "TARGET", "STATUS", "STARTED", "OPERATOR", "RECORDS")
-
-
-def _row(summary: RunSummary) -> tuple[str, ...]:
-    from ocsrun.sanitize import clean_line
-
-    info = summary.info
-    status = summary.status + (" (rehearsal)" if info.rehearsal else "")
-    # The target and runbook id came from a command line or a runbook: one inert line each.
-    return (
-        info.run_id,
-        clean_line(info.runbook_id, 80),
-        clean_line(info.target or "-", 80),
-        status,
-        info.started,
-        clean_line(info.operator, 80),
-        str(summary.records),
-    )
-
-
-def _print_table(summaries: list[RunSummary]) -> None:
-    rows = [_COLUMNS, *(_row(s) for s in summaries)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        click.echo("  ".join(cells).rstrip())
-
-
-def _summary_dict(summary: RunSummary) -> dict[str, Any]:
-    info = summary.info
-    return {
-        "run_id": info.run_id,
-        "runbook_id": info.runbook_id,
-        "runbook_title": info.runbook_title,
-        "runbook_version": info.runbook_version,
-        "target": info.target,
-        "status": summary.status,
-        "started": info.started,
-        "operator": info.operator,
-        "rehearsal": info.rehearsal,
-        "records": summary.records,
-        "last_type": summary.last_type,
-        "last_ts": summary.last_ts,
-    }
 
 
 @runs.command("verify")
@@ -148,26 +100,9 @@ def verify(ctx: click.Context, run_id: str) -> int:
 
     Exit 0 when intact (a torn last line alone is a warning), 1 otherwise.
     """
-    report = store(ctx).verify(run_id)
-    return _print_report(report)
-
-
-def _print_report(report: VerifyReport) -> int:
     from ocsrun.errors import EXIT_FINDINGS, EXIT_OK
-    from ocsrun.store.journal import TORN_TAIL
+    from ocsrun.run import views
 
-    torn = [p for p in report.problems if p.kind == TORN_TAIL]
-    real = [p for p in report.problems if p.kind != TORN_TAIL]
-    for problem in report.problems:
-        seq = f" seq {problem.seq}:" if problem.seq is not None else ""
-        prefix = "warning: " if problem.kind == TORN_TAIL else ""
-        click.echo(f"{prefix}journal.jsonl:{problem.line}:{seq} {problem.kind}: {problem.message}")
-    if real:
-        click.echo(
-            f"FAILED: {len(real)} problem{'s' if len(real) != 1 else ''} "
-            f"in {report.records} records of run {report.run_id}"
-        )
-        return EXIT_FINDINGS
-    tail = " (ignoring a torn last line)" if torn else ""
-    click.echo(f"ok: {report.records} records, chain intact{tail}")
-    return EXIT_OK
+    checked = views.verify_run(store(ctx), run_id)
+    click.echo("\n".join(checked.lines))
+    return EXIT_OK if checked.ok else EXIT_FINDINGS

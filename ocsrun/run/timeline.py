@@ -1,4 +1,4 @@
-"""A run's journal folded into a per-step timeline, for `runs show` and `runs report`.
+"""A run's journal folded into a per-step timeline (shown by ocsrun.run.views).
 
 Reads records only (never the runbook), so a report can be made from a copied
 run directory. Everything shown here came from the journal, which never holds
@@ -186,37 +186,3 @@ def _seconds(start: str, end: str) -> float | None:
     except ValueError:
         return None
     return round((b - a).total_seconds(), 3)
-
-
-# --- renderings ---------------------------------------------------------------------
-
-
-def text_lines(timeline: Timeline) -> list[str]:
-    from ocsrun.units import format_duration
-
-    t = timeline
-    head = [
-        f"Run {t.run_id}{' (REHEARSAL)' if t.rehearsal else ''}: {t.status}",
-        f"Runbook: {t.runbook['id']} {t.runbook['version']} — {t.runbook['title']}",
-        f"Target: {t.target or '-'}   Operators: {', '.join(t.operators) or '-'}",
-        f"Started: {t.started}   Last record: {t.ended or '-'}",
-    ]
-    head += [f"Param {k} = {v}" for k, v in t.params.items()]
-    head += [f"Warning acknowledged: {w}" for w in t.warnings]
-    head += [f"Event: {e}" for e in t.events]
-    body = []
-    for s in t.steps:
-        took = format_duration(s.seconds) if s.seconds is not None else "-"
-        tries = f" x{s.attempts}" if s.attempts > 1 else ""
-        body.append(f"{s.outcome:<12} {took:>7}{tries:<4} {s.step}  [{s.operator}]")
-        extra = [f"answer: {s.answer}"] if s.answer else []
-        extra += [f"reason: {s.reason}"] if s.reason else []
-        extra += [f"note: {n}" for n in s.notes]
-        extra += [f"OVERRIDE: {o}" for o in s.overrides]
-        extra += [f"failure: {f}" for f in s.failures]
-        extra += [
-            f"evidence {e['result']}: {e['path']} {e['size']} bytes sha256 {e['sha256']}"
-            for e in s.evidence
-        ]
-        body += [f"{'':>26}{x}" for x in extra]
-    return [*head, "", *body]

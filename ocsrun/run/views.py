@@ -1,0 +1,272 @@
+"""Run views: what `ocsrun runs ...` and the web view show, as plain data and text.
+
+Every function here reads run state only through the store protocol (`RunStore`,
+`RunSummary`, `VerifyReport`) and returns data or text; none prints, so the command
+line and a web page call the same code and show the same facts. Nothing shown here
+can hold a secret: the journal and run records never store one (see ocsrun.run.events).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ocsrun.run.timeline import Timeline, build
+from ocsrun.sanitize import clean, clean_line
+from ocsrun.store.protocol import RunStore, RunSummary, VerifyReport
+from ocsrun.units import format_duration
+
+# Journal problems of this kind are a warning (a crash mid-write), not a broken chain.
+# Same value as ocsrun.store.journal.TORN_TAIL, kept here so views need no journal import.
+TORN_TAIL = "torn-tail"
+
+# --- the run list ---------------------------------------------------------------------
+
+COLUMNS = ("RUN ID", "RUNBOOK", "TARGET", "STATUS", "STARTED", "OPERATOR", "RECORDS")
+
+
+def summary_data(summary: RunSummary) -> dict[str, Any]:
+    """One run of `runs list --format json` and `/api/runs` (a stable shape)."""
+    info = summary.info
+    return {
+        "run_id": info.run_id,
+        "runbook_id": info.runbook_id,
+        "runbook_title": info.runbook_title,
+        "runbook_version": info.runbook_version,
+        "target": info.target,
+        "status": summary.status,
+        "started": info.started,
+        "operator": info.operator,
+        "rehearsal": info.rehearsal,
+        "records": summary.records,
+        "last_type": summary.last_type,
+        "last_ts": summary.last_ts,
+    }
+
+
+def summary_row(summary: RunSummary) -> tuple[str, ...]:
+    """The cells of one run in the list, in COLUMNS order, each one inert line."""
+    info = summary.info
+    status = summary.status + (" (rehearsal)" if info.rehearsal else "")
+    # The target and runbook id came from a command line or a runbook: one inert line each.
+    return (
+        info.run_id,
+        clean_line(info.runbook_id, 80),
+        clean_line(info.target or "-", 80),
+        status,
+        info.started,
+        clean_line(info.operator, 80),
+        str(summary.records),
+    )
+
+
+def runs_table(summaries: Sequence[RunSummary]) -> str:
+    """`runs list` as aligned columns, header first, one line per run."""
+    rows = [COLUMNS, *(summary_row(s) for s in summaries)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def runs_json(summaries: Iterable[RunSummary]) -> str:
+    return json.dumps([summary_data(s) for s in summaries], indent=2)
+
+
+@dataclass(frozen=True, slots=True)
+class RunFilter:
+    """Which runs to list; an empty field matches every run. Text fields match exactly,
+    except `text`, a case-insensitive substring of runbook id, target or operator."""
+
+    runbook: str = ""
+    target: str = ""
+    operator: str = ""
+    status: str = ""  # running | finished | aborted | interrupted | failed | unknown
+    text: str = ""
+
+    def matches(self, summary: RunSummary) -> bool:
+        info = summary.info
+        checks = (
+            (self.runbook, info.runbook_id),
+            (self.target, info.target or ""),
+            (self.operator, info.operator),
+            (self.status, summary.status),
+        )
+        if any(wanted and wanted != actual for wanted, actual in checks):
+            return False
+        if self.text:
+            needle = self.text.casefold()
+            haystack = (info.runbook_id, info.target or "", info.operator, info.run_id)
+            return any(needle in value.casefold() for value in haystack)
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: tuple[RunSummary, ...]
+    total: int  # runs matching the filter
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.runs) < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
+def list_runs(
+    store: RunStore, where: RunFilter | None = None, *, offset: int = 0, limit: int | None = None
+) -> RunPage:
+    """Runs newest first, filtered, one page of them (`limit` None: all)."""
+    found = [s for s in store.list_runs() if where is None or where.matches(s)]
+    offset = max(0, offset)
+    end = len(found) if limit is None else offset + max(0, limit)
+    return RunPage(tuple(found[offset:end]), len(found), offset, end - offset)
+
+
+# --- one run --------------------------------------------------------------------------
+
+
+def load_timeline(store: RunStore, run_id: str) -> Timeline:
+    """Fold RUN_ID's journal into its timeline (raises StateError for an unknown run)."""
+    handle = store.open_run(run_id)
+    try:
+        return build(handle.info, handle.records())
+    finally:
+        handle.close()
+
+
+def timeline_text(timeline: Timeline) -> str:
+    """`runs show`: a header, then one line per step with its details indented below."""
+    t = timeline
+    head = [
+        f"Run {t.run_id}{' (REHEARSAL)' if t.rehearsal else ''}: {t.status}",
+        f"Runbook: {t.runbook['id']} {t.runbook['version']} — {t.runbook['title']}",
+        f"Target: {t.target or '-'}   Operators: {', '.join(t.operators) or '-'}",
+        f"Started: {t.started}   Last record: {t.ended or '-'}",
+    ]
+    head += [f"Param {k} = {v}" for k, v in t.params.items()]
+    head += [f"Warning acknowledged: {w}" for w in t.warnings]
+    head += [f"Event: {e}" for e in t.events]
+    body = []
+    for s in t.steps:
+        took = format_duration(s.seconds) if s.seconds is not None else "-"
+        tries = f" x{s.attempts}" if s.attempts > 1 else ""
+        body.append(f"{s.outcome:<12} {took:>7}{tries:<4} {s.step}  [{s.operator}]")
+        extra = [f"answer: {s.answer}"] if s.answer else []
+        extra += [f"reason: {s.reason}"] if s.reason else []
+        extra += [f"note: {n}" for n in s.notes]
+        extra += [f"OVERRIDE: {o}" for o in s.overrides]
+        extra += [f"failure: {f}" for f in s.failures]
+        extra += [
+            f"evidence {e['result']}: {e['path']} {e['size']} bytes sha256 {e['sha256']}"
+            for e in s.evidence
+        ]
+        body += [f"{'':>26}{x}" for x in extra]
+    # Journal values came from operators and runbooks: no terminal escapes get through.
+    return clean("\n".join([*head, "", *body]))
+
+
+def report_data(timeline: Timeline) -> dict[str, Any]:
+    """`runs report --format json` and `/api/runs/{id}`."""
+    return timeline.as_data()
+
+
+def report_json(timeline: Timeline) -> str:
+    return json.dumps(report_data(timeline), indent=2, ensure_ascii=False)
+
+
+def _cell(text: object) -> str:
+    return clean_line(str(text), 300).replace("|", "\\|")
+
+
+def report_markdown(t: Timeline) -> str:
+    """The hand-over / change-record document (`runs report --format md`)."""
+    kind = "Rehearsal record" if t.rehearsal else "Change record"
+    out = [
+        f"# {kind}: {_cell(t.runbook['title'])}",
+        "",
+        f"- Run: `{t.run_id}` — **{t.status}**",
+        f"- Runbook: `{_cell(t.runbook['id'])}` version {_cell(t.runbook['version'])}",
+        f"- Target: `{_cell(t.target or '-')}`",
+        f"- Operators: {', '.join(_cell(o) for o in t.operators) or '-'}",
+        f"- Started: {t.started}; last record: {t.ended or '-'}",
+    ]
+    if t.rehearsal:
+        out.append("- **REHEARSAL: nothing was executed.**")
+    out += ["", "## Parameters", ""]
+    out += [f"- `{_cell(k)}` = `{_cell(v)}`" for k, v in t.params.items()] or ["- none"]
+    overrides = [(s.step, o) for s in t.steps for o in s.overrides]
+    out += ["", "## Overrides", ""]
+    out += [f"- **{_cell(step)}**: {_cell(o)}" for step, o in overrides] or ["- none"]
+    out += ["", "## Warnings acknowledged", ""]
+    out += [f"- {_cell(w)}" for w in t.warnings] or ["- none"]
+    out += [
+        "",
+        "## Steps",
+        "",
+        "| step | outcome | attempts | duration | operator | details |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in t.steps:
+        took = format_duration(s.seconds) if s.seconds is not None else "-"
+        details = [f"answer {s.answer}"] if s.answer else []
+        details += [s.reason] if s.reason else []
+        details += [f"note: {n}" for n in s.notes] + [f"failure: {f}" for f in s.failures]
+        out.append(
+            f"| `{_cell(s.step)}` | {s.outcome} | {s.attempts} | {took} | "
+            f"{_cell(s.operator)} | {'<br>'.join(_cell(d) for d in details)} |"
+        )
+    evidence = [(s.step, e) for s in t.steps for e in s.evidence]
+    out += ["", "## Evidence", ""]
+    out += [
+        f"- `{_cell(step)}` {e['result']}: `{_cell(e['path'])}` {e['size']} bytes, "
+        f"sha256 `{e['sha256']}` ({e['at']})"
+        for step, e in evidence
+    ] or ["- none"]
+    out += ["", "## Run events", ""]
+    out += [f"- {_cell(e)}" for e in t.events] or ["- none"]
+    return "\n".join(out) + "\n"
+
+
+# --- verify ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyView:
+    """A journal check, told: `ok` is False only for real problems (a torn tail warns)."""
+
+    ok: bool
+    lines: tuple[str, ...]  # one per problem, then the verdict
+    verdict: str  # the last line: "ok: ..." or "FAILED: ..."
+
+
+def verify_view(report: VerifyReport) -> VerifyView:
+    torn = [p for p in report.problems if p.kind == TORN_TAIL]
+    real = [p for p in report.problems if p.kind != TORN_TAIL]
+    lines = []
+    for problem in report.problems:
+        seq = f" seq {problem.seq}:" if problem.seq is not None else ""
+        prefix = "warning: " if problem.kind == TORN_TAIL else ""
+        where = f"journal.jsonl:{problem.line}:{seq}"
+        lines.append(f"{prefix}{where} {problem.kind}: {problem.message}")
+    if real:
+        verdict = (
+            f"FAILED: {len(real)} problem{'s' if len(real) != 1 else ''} "
+            f"in {report.records} records of run {report.run_id}"
+        )
+    else:
+        tail = " (ignoring a torn last line)" if torn else ""
+        verdict = f"ok: {report.records} records, chain intact{tail}"
+    return VerifyView(not real, (*lines, verdict), verdict)
+
+
+def verify_run(store: RunStore, run_id: str) -> VerifyView:
+    return verify_view(store.verify(run_id))
