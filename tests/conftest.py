@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pgcluster import PgCluster, ServerUnavailable
 
 from ocsrun.cli import main
 
@@ -20,6 +23,7 @@ RUNBOOKS = ROOT / "runbooks"
 def _isolated_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # No test may write run state into the checkout or see a developer's runs.
     monkeypatch.setenv("OCSRUN_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.delenv("OCSRUN_STORE", raising=False)
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("CI_FORCE_COLOR", raising=False)
 
@@ -46,3 +50,41 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
     assert "Traceback (most recent call last)" not in out + err, out + err
     assert code in DOCUMENTED_EXIT_CODES, (code, out, err)
     return code, out, err
+
+
+# --- a real PostgreSQL server for the team-mode tests ------------------------------------------
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgCluster]:
+    """One throwaway PostgreSQL server for the session (see tests/pgcluster.py).
+
+    Outside CI a machine without the server binaries skips these tests with the reason; in CI
+    (CI=true) that is a failure, never a skip: `.ci/run` installs the server package.
+    """
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _unavailable("psycopg is not installed (pip install -e '.[postgres]')")
+    try:
+        cluster = PgCluster().start()
+    except ServerUnavailable as error:
+        _unavailable(str(error))
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"PostgreSQL tests cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def pg_url(pg_server: PgCluster) -> str:
+    """A fresh, empty database on the session's server; its libpq URL (superuser, socket)."""
+    return pg_server.create_database(f"t{os.getpid()}_{next(_databases)}")
