@@ -295,6 +295,21 @@ def test_a_crashing_rule_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch)
     assert [d.rule for d in found] == ["internal", "missing-schema-comment"]
 
 
+def test_every_rule_module_reports_catalogued_ids_only() -> None:
+    """Each rule module lists its ids; the catalog (SARIF, annotations) describes every one,
+    and every rule function belongs to a listed module."""
+    from ocsrun.runbook.rule_catalog import RULES as CATALOG
+
+    listed = {rule_id for module in rules.MODULES for rule_id in module.RULE_IDS}
+    assert listed <= set(CATALOG), sorted(listed - set(CATALOG))
+    names = {module.__name__ for module in rules.MODULES}
+    assert {rule.__module__ for rule in rules.RULES} <= names
+    for module in rules.MODULES:
+        source = Path(module.__file__ or "").read_text(encoding="utf-8")
+        for rule_id in module.RULE_IDS:
+            assert f'"{rule_id}"' in source.split("RULE_IDS", 2)[-1], (module.__name__, rule_id)
+
+
 # --- includes ------------------------------------------------------------------------------------
 
 

@@ -7,27 +7,27 @@ import random
 import jinja2
 import pytest
 
-from ocsrun.runbook import rules
+from ocsrun.runbook.rules import jinja
 
 
 def _slow(source: str) -> tuple[bool, frozenset[str]]:
-    env = rules._environment()
+    env = jinja.environment()
     try:
         tree = env.parse(source)
     except jinja2.TemplateSyntaxError:
         return False, frozenset()
-    if rules._unsafe(tree):
+    if jinja.unsafe(tree):
         return False, frozenset()
-    return True, rules._undeclared(tree, assigns="{%" in source)
+    return True, jinja.undeclared(tree, assigns="{%" in source)
 
 
 def _fast(source: str) -> tuple[bool, frozenset[str]]:
-    parsed = rules._parse_template(source)
+    parsed = jinja.parse_template(source)
     return parsed.error is None, parsed.names
 
 
 def test_globals_constant_matches_jinja() -> None:
-    assert frozenset(jinja2.Environment().globals) == rules.JINJA_GLOBALS
+    assert frozenset(jinja2.Environment().globals) == jinja.JINJA_GLOBALS
 
 
 @pytest.mark.parametrize(

@@ -135,15 +135,14 @@ def _warm_up() -> None:
     them), and building it cost 0.13 s of serial time; a worker that meets a schema error
     builds its own, while the other workers go on.
     """
-    from ocsrun.runbook import rules, schema
+    from ocsrun.runbook import schema
+    from ocsrun.runbook.rules import jinja
 
     for name in ("_quick_check", "warm_up"):
         warm = getattr(schema, name, None)
         if callable(warm):
             warm()
-    environment = getattr(rules, "_environment", None)
-    if callable(environment):
-        environment()
+    jinja.environment()
 
 
 # One fragment cache per worker process, kept across its chunks: fragments are shared by many

@@ -1,0 +1,127 @@
+"""What every rule sees: the document, its steps in order with the names visible to each, and
+small guards. Rules run on the plain data after the schema check and must not trust its shape
+(a file with schema errors is still checked), so every access goes through the guards here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ocsrun.runbook.diagnostic import Diagnostic, Severity
+from ocsrun.runbook.includes import FragmentCache
+from ocsrun.runbook.loader import Document
+
+JsonPath = tuple[str | int, ...]
+KIND_KEYS = ("choice", "gate", "for_each", "uses")
+
+
+@dataclass
+class Context:
+    document: Document
+    file: Path | None = None
+    root_dir: Path | None = None
+    fragments: FragmentCache = field(default_factory=FragmentCache)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.document.data
+
+    @cached_property
+    def steps(self) -> list[StepRef]:
+        return walk_steps(self.document.data)
+
+    def error(self, path: JsonPath, message: str, rule: str, *, key: bool = False) -> Diagnostic:
+        return Diagnostic(self.document.position(path, key=key), Severity.ERROR, message, rule)
+
+    def warning(self, path: JsonPath, message: str, rule: str, *, key: bool = False) -> Diagnostic:
+        return Diagnostic(self.document.position(path, key=key), Severity.WARNING, message, rule)
+
+
+@dataclass(frozen=True)
+class StepRef:
+    """A step with where it sits: its JSON path, its scope, and the names visible to it."""
+
+    path: JsonPath
+    step: dict[str, Any]
+    index: int
+    scope: JsonPath
+    names: frozenset[str]
+    loops: tuple[dict[str, Any], ...]
+
+
+# --- guards -------------------------------------------------------------------------------------
+
+
+def as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def strings(value: Any) -> list[str]:
+    return [item for item in as_list(value) if isinstance(item, str)]
+
+
+def base_names(data: dict[str, Any]) -> frozenset[str]:
+    names = set(as_dict(data.get("params")))
+    if "target" in as_dict(data.get("metadata")) or data.get("kind") == "fragment":
+        # A fragment runs inside a runbook, which supplies the target.
+        names.add("target")
+    return frozenset(names)
+
+
+def walk_steps(data: dict[str, Any]) -> list[StepRef]:
+    """Every step in document order, each with the names declared before it."""
+    found: list[StepRef] = []
+    _walk(as_list(data.get("steps")), ("steps",), base_names(data), set(), (), found=found)
+    return found
+
+
+def _walk(
+    steps: list[Any],
+    scope: JsonPath,
+    names: frozenset[str],
+    choices: set[str],
+    loops: tuple[dict[str, Any], ...],
+    *,
+    found: list[StepRef],
+) -> None:
+    for index, step in enumerate(steps):
+        if not isinstance(step, dict):
+            continue
+        path = (*scope, index)
+        found.append(StepRef(path, step, index, scope, names | choices, loops))
+        loop = as_dict(step.get("for_each"))
+        nested = as_list(loop.get("steps"))
+        if nested:
+            loop_names = {n for n in (as_str(loop.get("var")), "labels") if n}
+            _walk(
+                nested,
+                (*path, "for_each", "steps"),
+                names | loop_names,
+                choices,
+                (*loops, loop),
+                found=found,
+            )
+        var = as_str(as_dict(step.get("choice")).get("var"))
+        if var:
+            choices.add(var)
+
+
+def step_id(step: dict[str, Any]) -> str | None:
+    return as_str(step.get("id"))
+
+
+def scopes(refs: list[StepRef]) -> dict[JsonPath, list[StepRef]]:
+    scopes: dict[JsonPath, list[StepRef]] = {}
+    for ref in refs:
+        scopes.setdefault(ref.scope, []).append(ref)
+    return scopes

@@ -1,0 +1,36 @@
+"""unknown-goto and goto-forward: where a failed gate may send the operator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.rules.context import Context, as_dict, as_str, scopes, step_id
+
+RULE_IDS = ("unknown-goto", "goto-forward")
+
+
+def goto_target(ctx: Context) -> Iterator[Diagnostic]:
+    """unknown-goto and goto-forward: a gate may only send the operator back, within its scope."""
+    for scope_refs in scopes(ctx.steps).values():
+        ids = {step_id(r.step): r.index for r in scope_refs}
+        for ref in scope_refs:
+            target = as_str(as_dict(as_dict(ref.step.get("gate")).get("on_failure")).get("goto"))
+            if target is None:
+                continue
+            path = (*ref.path, "gate", "on_failure", "goto")
+            where = ids.get(target)
+            if where is None:
+                yield ctx.error(
+                    path, f"goto '{target}' names no step in this scope", "unknown-goto"
+                )
+            elif where == ref.index:
+                yield ctx.error(
+                    path,
+                    f"goto '{target}' names this step itself; use action: retry",
+                    "unknown-goto",
+                )
+            elif where > ref.index:
+                yield ctx.error(
+                    path, f"goto '{target}' jumps forward and would skip steps", "goto-forward"
+                )

@@ -1,0 +1,158 @@
+"""Jinja2 templates and `when:` expressions as the rules see them: parsed once per distinct
+source text (runbooks repeat the same `when`s and templates a lot), with the names each reads
+and what it uses that runbooks may not."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Parsed:
+    error: str | None
+    names: frozenset[str]
+    node: Any = None
+
+
+_NO_TEMPLATE = Parsed(None, frozenset())
+
+
+@cache
+def environment() -> Any:
+    import jinja2  # imported here, not at the top: CLI start-up must stay fast
+
+    return jinja2.Environment(autoescape=False)
+
+
+def undeclared(tree: Any, *, assigns: bool) -> frozenset[str]:
+    """Names a parsed template reads without defining them itself (minus Jinja's globals)."""
+    from jinja2 import meta, nodes
+
+    if assigns:  # {% for %} / {% set %} define names: let Jinja's own analysis sort them out
+        names = set(meta.find_undeclared_variables(tree))
+    else:  # outputs only: every loaded name comes from outside, and this walk is much cheaper
+        names = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"}
+    return frozenset(names) - set(environment().globals)
+
+
+# `{{ name }}` alone is by far the most common template; it needs no parser. Not right after
+# another "{": Jinja's lexer would start at that earlier "{{" (`{{{ x }}}` is a syntax error).
+_SIMPLE_OUTPUT = re.compile(r"(?<!\{)\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
+_JINJA_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
+# `not` alone is an incomplete expression to Jinja's parser, not a name.
+_NOT_A_NAME = frozenset({"not"})
+# jinja2.Environment().globals, spelled out so the fast path does not import Jinja (a resume or
+# a run of a runbook with only plain templates then never loads it); a test keeps it in step.
+JINJA_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace"})
+
+
+# The Jinja2 parser and the tree walks below recurse once per nesting level: a template nested
+# past Python's recursion limit is a finding at its own field, not an internal error.
+_TOO_DEEP = "nested too deeply (brackets, `not`, filters, attributes or blocks)"
+
+
+@lru_cache(maxsize=8192)
+def template(source: str) -> Parsed:
+    try:
+        return parse_template(source)
+    except RecursionError:
+        return Parsed(_TOO_DEEP, frozenset())
+
+
+def parse_template(source: str) -> Parsed:
+    if "{" not in source:
+        return _NO_TEMPLATE
+    rest = _SIMPLE_OUTPUT.sub("", source)
+    if not any(opener in rest for opener in ("{{", "{%", "{#")):
+        names = frozenset(_SIMPLE_OUTPUT.findall(source)) - _JINJA_LITERALS
+        if not names & _NOT_A_NAME:
+            return Parsed(None, names - JINJA_GLOBALS)
+    from jinja2 import TemplateSyntaxError
+
+    try:
+        tree = environment().parse(source)
+    except TemplateSyntaxError as error:
+        return Parsed(f"{error.message} (line {error.lineno})", frozenset())
+    problem = unsafe(tree)
+    if problem:
+        return Parsed(problem, frozenset())
+    return Parsed(None, undeclared(tree, assigns="{%" in source), tree)
+
+
+@lru_cache(maxsize=8192)
+def expression(source: str) -> Parsed:
+    try:
+        return parse_expression(source)
+    except RecursionError:
+        return Parsed(_TOO_DEEP, frozenset())
+
+
+def parse_expression(source: str) -> Parsed:
+    from jinja2 import TemplateSyntaxError, nodes
+    from jinja2.parser import Parser
+
+    try:
+        parser = Parser(environment(), source, state="variable")
+        node = parser.parse_expression()
+        if not parser.stream.eos:
+            return Parsed(
+                f"unexpected '{parser.stream.current.value}' after the expression", frozenset()
+            )
+    except TemplateSyntaxError as error:
+        return Parsed(str(error.message), frozenset())
+    tree = nodes.Template([nodes.Output([node])]).set_environment(environment())
+    problem = unsafe(tree)
+    if problem:
+        return Parsed(problem, frozenset())
+    return Parsed(None, undeclared(tree, assigns=False), node)
+
+
+def unsafe(tree: Any) -> str | None:
+    """What a template uses that runbooks may not: private attributes, and constructs that
+    can make rendering explode (huge strings, huge numbers, loops). The run-time sandbox
+    refuses most of these too; saying so at validation time names the line."""
+    from jinja2 import nodes
+
+    problems: list[str] = []
+    for node in tree.find_all(
+        (nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.BinExpr, nodes.Stmt)
+    ):
+        problem = _unsafe_node(node)
+        if problem and problem not in problems:
+            problems.append(problem)
+    return "not allowed in runbook templates: " + "; ".join(problems) if problems else None
+
+
+def _unsafe_node(node: Any) -> str | None:
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Getattr):
+        return f"attribute '{node.attr}' (private)" if node.attr.startswith("_") else None
+    if isinstance(node, nodes.Getitem):
+        key = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        return f"item '{key}' (private)" if isinstance(key, str) and key.startswith("_") else None
+    if isinstance(node, nodes.Mul | nodes.Pow):
+        return f"operator '{node.operator}' (it can build huge values)"
+    return _unsafe_construct(node)
+
+
+def _unsafe_construct(node: Any) -> str | None:
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Filter):
+        return "the 'attr' filter" if node.name == "attr" else None
+    if isinstance(node, nodes.For):
+        return "'for' loops (use a for_each step)"
+    banned = (
+        nodes.Macro,
+        nodes.CallBlock,
+        nodes.Include,
+        nodes.Import,
+        nodes.FromImport,
+        nodes.Extends,
+        nodes.Block,
+    )
+    return f"'{type(node).__name__.lower()}' statements" if isinstance(node, banned) else None

@@ -1,0 +1,67 @@
+"""param-default: a param's default has its type, is among its values, matches its pattern."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.rules.context import Context, as_dict, as_str, strings
+from ocsrun.runbook.rules.regexes import compile_pattern
+
+RULE_IDS = ("param-default",)
+
+
+def param_default(ctx: Context) -> Iterator[Diagnostic]:
+    for name, param in as_dict(ctx.data.get("params")).items():
+        if not isinstance(param, dict) or "default" not in param:
+            continue
+        problem = _default_problem(param, param["default"])
+        if problem:
+            yield ctx.error(
+                ("params", name, "default"), f"default of param '{name}' {problem}", "param-default"
+            )
+
+
+def _default_problem(param: dict[str, Any], default: Any) -> str | None:
+    kind = param.get("type")
+    values = strings(param.get("values"))
+    # A secret's default is never echoed, not even in the finding that says it is wrong.
+    show: Callable[[Any], str] = (lambda _: "***") if param.get("secret") is True else str
+    checks: dict[Any, Callable[[], str | None]] = {
+        "string": lambda: _string_problem(param, default, show),
+        "enum": lambda: None if default in values else f"'{show(default)}' is not among its values",
+        "bool": lambda: None if isinstance(default, bool) else "is not true or false",
+        "int": lambda: _int_problem(param, default, show),
+        "list": lambda: _list_problem(values, default, show),
+    }
+    check = checks.get(kind)
+    return check() if check else None
+
+
+def _string_problem(param: dict[str, Any], default: Any, show: Callable[[Any], str]) -> str | None:
+    if not isinstance(default, str):
+        return "is not a string (quote it)"
+    pattern = as_str(param.get("pattern"))
+    compiled = compile_pattern(pattern) if pattern else None
+    if compiled is not None and not isinstance(compiled, str) and not compiled.fullmatch(default):
+        return f"'{show(default)}' does not match its pattern"
+    return None
+
+
+def _int_problem(param: dict[str, Any], default: Any, show: Callable[[Any], str]) -> str | None:
+    if isinstance(default, bool) or not isinstance(default, int):
+        return "is not an integer"
+    low, high = param.get("min"), param.get("max")
+    if isinstance(low, int) and default < low:
+        return f"{show(default)} is below min {low}"
+    if isinstance(high, int) and default > high:
+        return f"{show(default)} is above max {high}"
+    return None
+
+
+def _list_problem(values: list[str], default: Any, show: Callable[[Any], str]) -> str | None:
+    if not isinstance(default, list):
+        return "is not a list"
+    wrong = [show(item) for item in default if item not in values]
+    return f"has {', '.join(repr(w) for w in wrong)} not among its values" if wrong else None

@@ -1,0 +1,23 @@
+"""step-kind-conflict: a step is at most one of choice, gate, for_each, uses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.rules.context import KIND_KEYS, Context
+
+RULE_IDS = ("step-kind-conflict",)
+
+
+def step_kind_conflict(ctx: Context) -> Iterator[Diagnostic]:
+    for ref in ctx.steps:
+        kinds = [k for k in ref.step if k in KIND_KEYS]  # document order: blame the later one
+        if len(kinds) > 1:
+            yield ctx.error(
+                (*ref.path, kinds[1]),
+                f"a step has at most one of choice, gate, for_each, uses; this one has "
+                f"{' and '.join(kinds)}",
+                "step-kind-conflict",
+                key=True,
+            )

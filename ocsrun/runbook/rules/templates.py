@@ -1,0 +1,76 @@
+"""when-syntax, template-syntax and unknown-name: the Jinja2 a step holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.rules.context import Context, JsonPath, StepRef, as_dict, as_list, as_str
+from ocsrun.runbook.rules.jinja import expression, template
+
+RULE_IDS = ("when-syntax", "template-syntax", "unknown-name")
+
+
+def when_syntax(ctx: Context) -> Iterator[Diagnostic]:
+    for ref in ctx.steps:
+        when = as_str(ref.step.get("when"))
+        if when is None:
+            continue
+        problem = expression(when).error
+        if problem:
+            yield ctx.error(
+                (*ref.path, "when"), f"`when` is not a valid expression: {problem}", "when-syntax"
+            )
+
+
+def template_fields(ref: StepRef) -> Iterator[tuple[JsonPath, str]]:
+    """Every template a step holds, with its path: exactly the fields the executor renders
+    (instructions, choice prompt, gate prompt, expect, checklist items, argv, on-failure
+    message, `with` values), so a name that validates is a name that renders."""
+    step, path = ref.step, ref.path
+    if isinstance(step.get("instructions"), str):
+        yield (*path, "instructions"), step["instructions"]
+    choice = as_dict(step.get("choice"))
+    if isinstance(choice.get("prompt"), str):
+        yield (*path, "choice", "prompt"), choice["prompt"]
+    gate = as_dict(step.get("gate"))
+    for key in ("prompt", "expect"):
+        if isinstance(gate.get(key), str):
+            yield (*path, "gate", key), gate[key]
+    for i, item in enumerate(as_list(gate.get("items"))):
+        if isinstance(item, str):
+            yield (*path, "gate", "items", i), item
+    for i, arg in enumerate(as_list(as_dict(gate.get("command")).get("argv"))):
+        if isinstance(arg, str):
+            yield (*path, "gate", "command", "argv", i), arg
+    message = as_dict(gate.get("on_failure")).get("message")
+    if isinstance(message, str):
+        yield (*path, "gate", "on_failure", "message"), message
+    for name, value in as_dict(step.get("with")).items():
+        if isinstance(value, str):
+            yield (*path, "with", name), value
+
+
+def template_syntax(ctx: Context) -> Iterator[Diagnostic]:
+    for ref in ctx.steps:
+        for path, source in template_fields(ref):
+            problem = template(source).error
+            if problem:
+                yield ctx.error(path, f"not a valid template: {problem}", "template-syntax")
+
+
+def unknown_name(ctx: Context) -> Iterator[Diagnostic]:
+    for ref in ctx.steps:
+        sources = list(template_fields(ref))
+        when = as_str(ref.step.get("when"))
+        parsed = [(path, template(source)) for path, source in sources]
+        if when is not None:
+            parsed.append(((*ref.path, "when"), expression(when)))
+        for path, result in parsed:
+            for name in sorted(result.names - ref.names):
+                yield ctx.error(
+                    path,
+                    f"'{name}' is not declared before this step (params, target, "
+                    "earlier choice vars, loop vars)",
+                    "unknown-name",
+                )

@@ -1,0 +1,94 @@
+"""unreachable-step: a `when` that visibly can never be true."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.rules.context import Context, as_dict, as_list, as_str, strings
+from ocsrun.runbook.rules.jinja import expression
+
+RULE_IDS = ("unreachable-step",)
+
+
+def unreachable_step(ctx: Context) -> Iterator[Diagnostic]:
+    domains = _value_domains(ctx)
+    for ref in ctx.steps:
+        when = as_str(ref.step.get("when"))
+        if when is None:
+            continue
+        loop_domains = {
+            v: set(strings(loop.get("order")))
+            for loop in ref.loops
+            if (v := as_str(loop.get("var"))) and loop.get("order")
+        }
+        reason = _impossible(when, {**domains, **loop_domains})
+        if reason:
+            yield ctx.error(
+                (*ref.path, "when"), f"this step can never run: {reason}", "unreachable-step"
+            )
+
+
+def _value_domains(ctx: Context) -> dict[str, set[str]]:
+    """The values an enum param or a choice var can take."""
+    domains: dict[str, set[str]] = {}
+    for name, param in as_dict(ctx.data.get("params")).items():
+        if as_dict(param).get("type") == "enum":
+            domains[name] = set(strings(param.get("values")))
+    for ref in ctx.steps:
+        choice = as_dict(ref.step.get("choice"))
+        var = as_str(choice.get("var"))
+        if var:
+            domains[var] = {
+                v for o in as_list(choice.get("options")) if (v := as_str(as_dict(o).get("value")))
+            }
+    return domains
+
+
+def _impossible(source: str, domains: dict[str, set[str]]) -> str | None:
+    node = expression(source).node
+    return None if node is None else _never(node, domains)
+
+
+def _never(node: Any, domains: dict[str, set[str]]) -> str | None:
+    """Why an expression can never be true, if it visibly cannot."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Const) and not node.value:
+        return "the condition is always false"
+    if isinstance(node, nodes.And):
+        return _never(node.left, domains) or _never(node.right, domains)
+    if not (
+        isinstance(node, nodes.Compare) and len(node.ops) == 1 and isinstance(node.expr, nodes.Name)
+    ):
+        return None
+    return _never_compared(node.expr.name, node.ops[0], domains.get(node.expr.name))
+
+
+def _never_compared(name: str, operand: Any, domain: set[str] | None) -> str | None:
+    """`name == 'x'` or `name in [...]` where name's known values exclude every literal."""
+    from jinja2 import nodes
+
+    if domain is None:
+        return None
+    values: list[Any] | None = None
+    if operand.op == "eq" and isinstance(operand.expr, nodes.Const):
+        values = [operand.expr.value]
+    elif operand.op == "in":
+        values = _literal_list(operand.expr)
+    if values is None or domain.intersection(values):
+        return None
+    shown = repr(values[0]) if len(values) == 1 else f"any of {values!r}"
+    return f"'{name}' can never be {shown} (it is one of {', '.join(sorted(domain))})"
+
+
+def _literal_list(node: Any) -> list[Any] | None:
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Const) and isinstance(node.value, list | tuple):
+        return list(node.value)  # the parser folds constant lists into one Const
+    if isinstance(node, nodes.List | nodes.Tuple):
+        values = [item.value for item in node.items if isinstance(item, nodes.Const)]
+        return values if len(values) == len(node.items) else None
+    return None
