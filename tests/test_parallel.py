@@ -112,3 +112,30 @@ def test_id_of_the_wrong_type_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     expanded = _paths(tmp_path)
     assert _plain(parallel.validate_parallel(expanded, 1)) == _plain(serial)
     assert _plain(parallel.validate_parallel(expanded, 2)) == _plain(serial)
+
+
+def test_warm_up_compiles_what_workers_need_before_forking() -> None:
+    from ocsrun.runbook import schema, validation
+    from ocsrun.runbook.rules import jinja
+
+    schema._quick_check.cache_clear()
+    jinja.environment.cache_clear()
+    validation.warm_up()
+    assert schema._quick_check.cache_info().currsize == 1
+    assert jinja.environment.cache_info().currsize == 1
+
+
+def test_parallel_uses_only_public_names_of_validation() -> None:
+    import ast
+
+    from ocsrun.runbook import parallel
+
+    tree = ast.parse(Path(parallel.__file__).read_text(encoding="utf-8"))
+    imported = [
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == "ocsrun.runbook.validation"
+        for alias in node.names
+    ]
+    assert imported and not [name for name in imported if name.startswith("_")]
+    assert "getattr" not in {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -126,7 +127,20 @@ def test_reporters_summary_wording() -> None:
     ]
     assert reporters.summary_line(results) == "3 files checked: 2 errors, 1 warning in 2 files"
     assert reporters.summary_line([result("c")]) == "1 file checked: no problems"
-    assert set(reporters.REPORTERS) >= {"text", "json"}
+
+
+def test_one_registry_gives_the_format_choices_and_the_output(tmp_path: Path) -> None:
+    option = next(p for p in validate.params if p.name == "output_format")
+    assert isinstance(option.type, click.Choice)
+    assert (
+        tuple(option.type.choices)
+        == tuple(reporters.REPORTERS)
+        == ("text", "json", "github", "sarif")
+    )
+    results = validate_paths([str(INVALID)])
+    for name, reporter in reporters.REPORTERS.items():
+        code, out, _ = invoke("--format", name, str(INVALID))
+        assert (code, out) == (1, reporter(results)), name
 
 
 def test_importing_the_command_stays_light() -> None:

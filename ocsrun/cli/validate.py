@@ -2,29 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
-
 import click
 
-if TYPE_CHECKING:
-    from ocsrun.runbook.validation import FileResult
-
-Reporter = Callable[[Sequence["FileResult"]], str]
-
-# Kept literal so importing this command does not import the reporters (and yaml, jsonschema).
-FORMATS = ("text", "json", "github", "sarif")
-
-
-def _reporter(name: str) -> Reporter:
-    if name in ("github", "sarif"):
-        from ocsrun.review import ci_formats
-
-        found: Reporter = getattr(ci_formats, name)
-        return found
-    from ocsrun.review.reporters import REPORTERS
-
-    return REPORTERS[name]
+# The registry is light (no yaml, jsonschema or jinja2), so --format's choices are its keys.
+from ocsrun.review.reporters import REPORTERS
 
 
 @click.command("validate")
@@ -32,10 +13,10 @@ def _reporter(name: str) -> Reporter:
 @click.option(
     "--format",
     "output_format",
-    type=click.Choice(FORMATS),
+    type=click.Choice(tuple(REPORTERS)),
     default="text",
     show_default=True,
-    help="text: path:line:col lines; json: a stable object (ocsrun/reporters.py); "
+    help="text: path:line:col lines; json: a stable object (ocsrun/review/reporters.py); "
     "github: workflow-command annotations; sarif: SARIF 2.1.0 for code scanning.",
 )
 @click.option(
@@ -62,5 +43,5 @@ def validate(paths: tuple[str, ...], output_format: str, jobs: int) -> None:
         # Handled here, not only in main(), so the command behaves the same when embedded.
         click.echo(f"ocsrun validate: {error}", err=True)
         context.exit(exit_code_for(error))
-    click.echo(_reporter(output_format)(list(results)), nl=False)
+    click.echo(REPORTERS[output_format](list(results)), nl=False)
     context.exit(1 if any(r.errors for r in results) else 0)

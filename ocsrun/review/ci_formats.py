@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ocsrun import __version__
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.rule_catalog import RULES, WARNING_RULES, describe
-from ocsrun.runbook.validation import FileResult
+
+if TYPE_CHECKING:  # the module stays light: `validate` imports it with the reporter registry
+    from ocsrun.runbook.validation import FileResult
 
 # GitHub shows at most this many annotations of each level per step and drops the rest.
 GITHUB_CAP = 10
@@ -53,7 +55,7 @@ def _annotation(d: Diagnostic) -> str:
     return f"::{_COMMANDS[d.severity]} {','.join(props)}::{_escape_data(d.message)}"
 
 
-def github(results: list[FileResult]) -> str:
+def github(results: Sequence[FileResult]) -> str:
     """Workflow commands: the most severe findings as annotations, then a plain summary.
 
     After GITHUB_CAP annotations of one level the rest are only summarised in one command
@@ -139,7 +141,7 @@ def _result(d: Diagnostic, index: dict[str, int]) -> dict[str, Any]:
     }
 
 
-def sarif(results: list[FileResult]) -> str:
+def sarif(results: Sequence[FileResult]) -> str:
     """One SARIF 2.1.0 log with one run, every catalogued rule, and a result per finding."""
     diagnostics = sorted((d for r in results for d in r.diagnostics), key=lambda d: d.sort_key())
     rule_ids = _rule_ids(diagnostics)

@@ -1,5 +1,9 @@
 """Output formats for validation results. Each reporter: list of FileResult → text.
 
+REPORTERS is the one registry: its keys are exactly `ocsrun validate --format`'s choices.
+This module imports nothing heavy (no yaml, jsonschema or jinja2), so the command can build
+its option from the registry itself.
+
 The JSON format is a stable interface (version 1):
     {"version": 1,
      "files": [{"path": str, "diagnostics": [{"line": int, "col": int, "severity": str,
@@ -11,12 +15,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ocsrun.review import ci_formats
 from ocsrun.runbook.diagnostic import Diagnostic
-from ocsrun.runbook.validation import FileResult
 
-Reporter = Callable[[Sequence[FileResult]], str]
+if TYPE_CHECKING:
+    from ocsrun.runbook.validation import FileResult
+
+Reporter = Callable[[Sequence["FileResult"]], str]
 
 
 def _plural(count: int, word: str) -> str:
@@ -65,4 +72,9 @@ def json_report(results: Sequence[FileResult]) -> str:
     return json.dumps({"version": 1, "files": files, "summary": summary}, indent=2) + "\n"
 
 
-REPORTERS: dict[str, Reporter] = {"text": text, "json": json_report}
+REPORTERS: dict[str, Reporter] = {
+    "text": text,  # path:line:col: severity: message [rule], then a summary line
+    "json": json_report,  # the stable object above
+    "github": ci_formats.github,  # workflow-command annotations
+    "sarif": ci_formats.sarif,  # SARIF 2.1.0 for code scanning
+}

@@ -26,7 +26,16 @@ from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
 from ocsrun.runbook.includes import FragmentCache
-from ocsrun.runbook.validation import FileResult
+from ocsrun.runbook.validation import (
+    FileResult,
+    expand_paths,
+    has_metadata,
+    sorted_diagnostics,
+    unknown_related,
+    validate_file,
+    validate_paths,
+    warm_up,
+)
 
 # Below this many files per worker, starting the pool costs more than it saves.
 MIN_FILES_PER_JOB = 8
@@ -62,7 +71,7 @@ def validate_parallel(paths: list[Path], jobs: int) -> list[FileResult]:
     jobs = min(resolve_jobs(jobs), len(paths) // MIN_FILES_PER_JOB)
     if jobs <= 1:
         return _serial(paths)
-    _warm_up()
+    warm_up()
     chunks = _chunks(paths, max(jobs * MIN_CHUNKS_PER_JOB, len(paths) // FILES_PER_CHUNK))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
         outcomes = [outcome for chunk in pool.map(_validate_chunk, chunks) for outcome in chunk]
@@ -75,8 +84,6 @@ def validate_given(given: Sequence[str], jobs: int = 1) -> list[FileResult]:
     The command line calls this for every `--jobs` value: even with one job it keeps memory
     flat, because no parsed document outlives its file.
     """
-    from ocsrun.runbook.validation import expand_paths, validate_paths
-
     if not given:
         return validate_paths(given)  # raises its "no paths given" usage error
     return validate_parallel(expand_paths(given), jobs)
@@ -89,8 +96,6 @@ def _serial(paths: Sequence[Path]) -> list[FileResult]:
 def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Outcome]:
     """Validate in order. Each document is dropped as soon as its file is done (only its id and
     related names are kept), so memory stays flat however many files are validated."""
-    from ocsrun.runbook.validation import validate_file
-
     already_frozen = gc.get_freeze_count()
     out = []
     try:
@@ -128,23 +133,6 @@ def _context() -> Any:
     return multiprocessing.get_context()
 
 
-def _warm_up() -> None:
-    """Import and compile, once, in the parent before forking, what every worker needs.
-
-    Not jsonschema's validator: valid files never reach it (the compiled check answers for
-    them), and building it cost 0.13 s of serial time; a worker that meets a schema error
-    builds its own, while the other workers go on.
-    """
-    from ocsrun.runbook import schema
-    from ocsrun.runbook.rules import jinja
-
-    for name in ("_quick_check", "warm_up"):
-        warm = getattr(schema, name, None)
-        if callable(warm):
-            warm()
-    jinja.environment()
-
-
 # One fragment cache per worker process, kept across its chunks: fragments are shared by many
 # runbooks, so each worker loads each fragment once.
 _worker_fragments: FragmentCache | None = None
@@ -158,24 +146,20 @@ def _validate_chunk(paths: list[Path]) -> list[_Outcome]:
 
 
 def _outcome(result: FileResult) -> _Outcome:
-    from ocsrun.runbook.validation import _metadata, _unknown_related
-
     document = result.document
     light = FileResult(result.path, result.diagnostics, None)
-    if document is None or not _metadata(document):
+    if document is None or not has_metadata(document):
         return _Outcome(light, False, None, ())
     metadata = document.data["metadata"]
     related = metadata.get("related")
     names = [name for name in related if isinstance(name, str)] if isinstance(related, list) else []
     # With no known ids, the rule warns about every name; keep each warning with its name so
     # the parent can drop the ones another file's id satisfies.
-    warnings = _unknown_related(document, set())
+    warnings = unknown_related(document, set())
     return _Outcome(light, True, metadata.get("id"), tuple(zip(names, warnings, strict=True)))
 
 
 def _apply_related(outcomes: list[_Outcome]) -> list[FileResult]:
-    from ocsrun.runbook.validation import _sorted
-
     # Only a string id can equal a related name (an id of another type is a schema error,
     # and may not even be hashable).
     known = {o.runbook_id for o in outcomes if o.has_id and isinstance(o.runbook_id, str)}
@@ -184,6 +168,8 @@ def _apply_related(outcomes: list[_Outcome]) -> list[FileResult]:
         extra = [warning for name, warning in outcome.related if name not in known]
         result = outcome.result
         if extra:
-            result = FileResult(result.path, _sorted([*result.diagnostics, *extra]), None)
+            result = FileResult(
+                result.path, sorted_diagnostics([*result.diagnostics, *extra]), None
+            )
         results.append(result)
     return results

@@ -67,6 +67,11 @@ def _quick_check() -> Callable[[Any], bool] | None:
         return None
 
 
+def warm_up() -> None:
+    """Compile the quick check now (validation.warm_up calls it before forking workers)."""
+    _quick_check()
+
+
 def check(document: Document) -> list[Diagnostic]:
     """Every schema error in the document, each at the key or value it is about."""
     quick = _quick_check()

@@ -50,10 +50,19 @@ def validate_file(
     found += schema.check(document)
     context = rules.Context(document, path, path.parent, fragments or FragmentCache())
     found += rules.check(context)
-    return FileResult(shown, _sorted(found), document)
+    return FileResult(shown, sorted_diagnostics(found), document)
 
 
-def _sorted(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+def warm_up() -> None:
+    """Import and compile, now, what validating a file needs: the compiled schema check and
+    the rules' Jinja environment. The parallel path calls it before forking so every worker
+    starts warm. Not jsonschema's validator: valid files never reach it."""
+    schema.warm_up()
+    rules.warm_up()
+
+
+def sorted_diagnostics(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
+    """Unique by (position, rule, message), printable, in report order."""
     unique = {(d.position, d.rule, d.message): _printable(d) for d in diagnostics}
     return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
 
@@ -144,26 +153,28 @@ def _retained_results_ignored_by_gc() -> Iterator[None]:
 def _with_related(results: list[FileResult]) -> list[FileResult]:
     """unknown-related: needs every file validated together, so it runs after them all."""
     # Only string ids: another type is a schema error (a list id would not even be hashable).
-    ids = (d.data["metadata"].get("id") for r in results if (d := r.document) and _metadata(d))
+    ids = (d.data["metadata"].get("id") for r in results if (d := r.document) and has_metadata(d))
     known: set[object] = {i for i in ids if isinstance(i, str)}
     updated = []
     for result in results:
         document = result.document
-        extra = [] if document is None else list(_unknown_related(document, known))
+        extra = [] if document is None else list(unknown_related(document, known))
         updated.append(
-            FileResult(result.path, _sorted([*result.diagnostics, *extra]), document)
+            FileResult(result.path, sorted_diagnostics([*result.diagnostics, *extra]), document)
             if extra
             else result
         )
     return updated
 
 
-def _metadata(document: Document) -> bool:
+def has_metadata(document: Document) -> bool:
+    """The document has a `metadata` mapping (so its id counts for unknown-related)."""
     return isinstance(document.data.get("metadata"), dict)
 
 
-def _unknown_related(document: Document, known: set[object]) -> list[Diagnostic]:
-    if not _metadata(document):
+def unknown_related(document: Document, known: set[object]) -> list[Diagnostic]:
+    """One warning per `metadata.related` name not in `known`, in the file's order."""
+    if not has_metadata(document):
         return []
     related = document.data["metadata"].get("related")
     found = []

@@ -18,6 +18,7 @@ from ocsrun.runbook.rules import (
     goto,
     ids,
     includes,
+    jinja,
     params,
     regexes,
     schema_comment,
@@ -64,6 +65,7 @@ __all__ = [
     "unknown_name",
     "unreachable_step",
     "walk_steps",
+    "warm_up",
     "when_syntax",
 ]
 
@@ -100,6 +102,11 @@ MODULES = (
     foreach,
     includes,
 )
+
+
+def warm_up() -> None:
+    """Import Jinja and build the parsing environment now (see validation.warm_up)."""
+    jinja.environment()
 
 
 def check(ctx: Context) -> list[Diagnostic]:
