@@ -130,6 +130,10 @@ class StorageFull(StateError):
     """Writing a journal record failed (disk full, I/O error); nothing partial was kept."""
 
 
+class StoreUnavailable(StateError):
+    """The run store cannot be reached, or the connection to it was lost mid-run."""
+
+
 def exit_code_for(error: BaseException) -> int:
     if isinstance(error, OcsrunError):
         return error.exit_code

@@ -91,7 +91,19 @@ def operator_id() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = f"uid{os.getuid()}"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{host_name()}"
+
+
+HOST_ENV = "OCSRUN_HOST"
+
+
+def host_name() -> str:
+    """This workstation's name in journals and lock holders: `$OCSRUN_HOST`, else the hostname.
+
+    The variable names a workstation whose hostname says nothing (a container's random one);
+    the user part of `operator_id` follows the usual LOGNAME/USER variables the same way.
+    """
+    return os.environ.get(HOST_ENV) or socket.gethostname()
 
 
 def make_record(

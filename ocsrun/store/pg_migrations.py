@@ -1,0 +1,175 @@
+"""The PostgreSQL store's schema: versioned migrations, applied under an advisory lock.
+
+Everything lives in the schema `ocsrun`. `ocsrun.schema_migrations` lists the versions
+applied; `migrate` applies the missing ones in order, each in its own transaction, while
+holding a session advisory lock (MIGRATION_LOCK), so two workstations upgrading at once apply
+each migration exactly once. A migration is never edited once released: changes are a new
+entry at the end of MIGRATIONS.
+
+The journal is append-only twice over: operator roles get INSERT and SELECT only (see
+`operator_grants`, documented in docs/team-mode.md), and a trigger refuses UPDATE, DELETE and
+TRUNCATE on it for every role that is not allowed to drop the trigger (the owner can, which is
+why operators should not connect as the owner).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ocsrun.errors import StateError
+
+if TYPE_CHECKING:
+    import psycopg
+
+SCHEMA = "ocsrun"
+
+
+def _advisory_key(name: str) -> int:
+    """A signed 64-bit advisory lock key derived from a name (pg advisory keys are bigint)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+
+MIGRATION_LOCK = _advisory_key("ocsrun.schema-migrations")
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    title: str
+    sql: str
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "runs, journal records, run files, lock holders",
+        """
+CREATE TABLE ocsrun.runs (
+    run_id      text PRIMARY KEY,
+    runbook_id  text NOT NULL,
+    target      text,
+    started     text NOT NULL,
+    -- The RunInfo as JSON, written once. Never updated: status comes from the journal.
+    info        jsonb NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX runs_newest_first ON ocsrun.runs (started DESC, run_id DESC);
+
+-- Files kept with a run so it can be resumed anywhere: the runbook snapshot, source texts.
+CREATE TABLE ocsrun.run_files (
+    run_id   text NOT NULL REFERENCES ocsrun.runs (run_id),
+    name     text NOT NULL,
+    content  bytea NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+
+-- One row per journal record. `line` is the record exactly as a local journal.jsonl holds it
+-- (same JSON, same hash chain; no newline); seq, type and ts are copies for queries, checked
+-- against the line by `runs verify`. The primary key is what stops two writers from both
+-- appending record n to one run.
+CREATE TABLE ocsrun.journal (
+    run_id        text NOT NULL REFERENCES ocsrun.runs (run_id),
+    seq           integer NOT NULL CHECK (seq >= 1),
+    type          text NOT NULL,
+    ts            text NOT NULL,
+    line          text NOT NULL,
+    committed_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (run_id, seq)
+);
+
+CREATE FUNCTION ocsrun.refuse_journal_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'ocsrun.journal is append-only (% refused)', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER journal_append_only BEFORE UPDATE OR DELETE ON ocsrun.journal
+    FOR EACH ROW EXECUTE FUNCTION ocsrun.refuse_journal_change();
+CREATE TRIGGER journal_no_truncate BEFORE TRUNCATE ON ocsrun.journal
+    FOR EACH STATEMENT EXECUTE FUNCTION ocsrun.refuse_journal_change();
+
+-- Who holds which run lock, for the "held by" message. The lock itself is an advisory lock
+-- held by the run's own session; a row counts only while that session holds the lock.
+CREATE TABLE ocsrun.lock_holders (
+    lock_key     bigint PRIMARY KEY,
+    runbook_id   text NOT NULL,
+    target       text,
+    run_id       text NOT NULL,
+    operator     text NOT NULL,
+    host         text NOT NULL,
+    pid          integer NOT NULL,
+    started      text NOT NULL,
+    backend_pid  integer NOT NULL
+);
+""",
+    ),
+)
+
+LATEST = MIGRATIONS[-1].version
+
+
+def operator_grants(role: str) -> list[str]:
+    """The statements that let `role` run, resume and read runs, and nothing more.
+
+    Runs, run files and journal records can be added and read, never changed or removed;
+    lock holder rows are the operator's own bookkeeping (written and removed at each lock).
+    """
+    ident = '"' + role.replace('"', '""') + '"'
+    return [
+        f"GRANT USAGE ON SCHEMA ocsrun TO {ident}",
+        f"GRANT SELECT ON ocsrun.schema_migrations TO {ident}",
+        f"GRANT SELECT, INSERT ON ocsrun.runs, ocsrun.run_files, ocsrun.journal TO {ident}",
+        f"REVOKE UPDATE, DELETE, TRUNCATE ON ocsrun.runs, ocsrun.run_files, ocsrun.journal "
+        f"FROM {ident}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ocsrun.lock_holders TO {ident}",
+    ]
+
+
+def current_version(conn: psycopg.Connection[tuple[object, ...]]) -> int:
+    """The newest migration applied; 0 for a database ocsrun has never touched."""
+    row = conn.execute("SELECT to_regclass('ocsrun.schema_migrations') IS NOT NULL").fetchone()
+    if row is None or not row[0]:
+        return 0
+    found = conn.execute("SELECT coalesce(max(version), 0) FROM ocsrun.schema_migrations")
+    value = found.fetchone()
+    return int(str(value[0])) if value is not None else 0
+
+
+def migrate(conn: psycopg.Connection[tuple[object, ...]]) -> list[Migration]:
+    """Apply the missing migrations (under the migration lock); the ones applied now."""
+    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+    try:
+        # Read the version only once the lock is ours: another session may just have migrated.
+        with conn.transaction():
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS ocsrun.schema_migrations ("
+                " version integer PRIMARY KEY, title text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+        have = current_version(conn)
+        if have > LATEST:
+            raise StateError(newer_message(have))
+        applied = []
+        for migration in MIGRATIONS:
+            if migration.version <= have:
+                continue
+            with conn.transaction():
+                conn.execute(migration.sql.encode())
+                conn.execute(
+                    "INSERT INTO ocsrun.schema_migrations (version, title) VALUES (%s, %s)",
+                    (migration.version, migration.title),
+                )
+            applied.append(migration)
+        return applied
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+
+
+def newer_message(have: int) -> str:
+    return (
+        f"the database's ocsrun schema is at version {have}, newer than this ocsrun knows "
+        f"({LATEST}); upgrade ocsrun on this workstation"
+    )

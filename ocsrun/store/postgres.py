@@ -1,0 +1,582 @@
+"""Team mode: runs, journals and locks in a shared PostgreSQL database.
+
+The same records and hash chain as the local store (each row's `line` is the JSON line a local
+journal.jsonl would hold), so `runs verify` means the same thing on both and `ocsrun store copy`
+moves runs between them unchanged. Tables: see `ocsrun.store.pg_migrations`.
+
+One connection per store object, shared by the run's lock and its journal: the lock is a
+session advisory lock, so it lives exactly as long as the connection that writes the run.
+A workstation that crashes or loses its network releases it when the server notices the
+session is gone (TCP keepalives are set on both ends). A connection lost mid-run makes the next
+append fail with StoreUnavailable: the run stops before the next step, and everything already
+acknowledged is committed (each append is its own committed transaction, with
+synchronous_commit on, before it returns: the database's fsync).
+
+psycopg is imported only here, and only when a `postgresql://` store is opened.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ocsrun.errors import LockHeld, StateError, StoreUnavailable, UsageError
+from ocsrun.store import journal, pg_migrations
+from ocsrun.store.protocol import (
+    JsonData,
+    LockInfo,
+    Record,
+    RunInfo,
+    RunSummary,
+    VerifyProblem,
+    VerifyReport,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+    Connection = psycopg.Connection[tuple[Any, ...]]
+
+SCHEMES = ("postgresql://", "postgres://")
+SNAPSHOT = "snapshot"
+# Client side: probe an idle connection after 15 s, every 5 s, give up after 4 misses.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 15,
+    "keepalives_interval": 5,
+    "keepalives_count": 4,
+    "connect_timeout": 15,
+}
+# Server side, so the server drops a dead workstation's session (and its lock) in about
+# 35 s instead of the kernel's two hours; durable commits whatever the database default is.
+SESSION_SETTINGS = (
+    "SET synchronous_commit = on;"
+    "SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5;"
+    "SET tcp_keepalives_count = 4; SET tcp_user_timeout = 35000"
+)
+STATUS_BY_LAST_TYPE = {
+    "run.finished": "finished",
+    "run.aborted": "aborted",
+    "run.interrupted": "interrupted",
+    "run.failed": "failed",
+}
+COLUMN_MISMATCH = "column-mismatch"
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(SCHEMES)
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL carrying a password: it would sit in argv, shell history and `ps`."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    if parts.password is not None or "password" in query:
+        raise UsageError(
+            "a postgresql:// store URL must not contain a password (it would be visible in "
+            "the process list and shell history); use PGPASSWORD or a password file "
+            "(~/.pgpass, PGPASSFILE)"
+        )
+
+
+def display_url(url: str) -> str:
+    """The URL as shown to people and written in journals: never a password."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rsplit("@", 1)
+    if len(netloc) == 2:
+        user = netloc[0].split(":", 1)[0]
+        host = f"{user}@{netloc[1]}"
+    else:
+        host = netloc[0]
+    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "password"]
+    return urllib.parse.urlunsplit(
+        (parts.scheme, host, parts.path, urllib.parse.urlencode(query), "")
+    )
+
+
+def normalise_target(target: str | None) -> str:
+    """Host names are case-insensitive and may carry a root dot: one key for every spelling."""
+    return (target or "").strip().rstrip(".").lower()
+
+
+def lock_key(runbook_id: str, target: str | None) -> int:
+    """The advisory lock key (signed 64 bits) for (runbook id, normalised target)."""
+    material = f"ocsrun.run-lock\0{runbook_id}\0{normalise_target(target)}".encode()
+    return int.from_bytes(hashlib.sha256(material).digest()[:8], "big", signed=True)
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise UsageError(
+            "a postgresql:// store needs psycopg: pip install 'ocsrun[postgres]'"
+        ) from None
+    return psycopg
+
+
+class PgLock:
+    """A held run lock: the advisory lock of the store's session plus its holder row."""
+
+    def __init__(self, store: PostgresStore, key: int, info: LockInfo) -> None:
+        self._store = store
+        self.key = key
+        self.info = info
+        self.broken: LockInfo | None = None  # an advisory lock is never stale: nothing to break
+
+    @property
+    def held(self) -> bool:
+        return self.key in self._store._held
+
+    def release(self) -> None:
+        """Give the lock up; safe to call twice and after the connection is gone."""
+        if self._store._held.pop(self.key, None) is None:
+            return
+        self._store._release(self.key)
+
+    def __enter__(self) -> PgLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class PgRunHandle:
+    """One run in the database, open for reading and appending over the store's connection."""
+
+    def __init__(self, store: PostgresStore, info: RunInfo, last: Record | None) -> None:
+        self._store = store
+        self._info = info
+        self._last = last
+
+    @property
+    def info(self) -> RunInfo:
+        return self._info
+
+    @property
+    def last(self) -> Record | None:
+        return self._last
+
+    def append(self, type: str, data: JsonData) -> Record:
+        last = self._last
+        record = journal.make_record(
+            last.seq + 1 if last else 1,
+            type,
+            data,
+            last.hash if last else journal.GENESIS,
+            operator=journal.operator_id(),
+        )
+        self._store._insert_record(self._info.run_id, record)
+        self._last = record
+        return record
+
+    def records(self) -> Iterator[Record]:
+        lines = self._store._lines(self._info.run_id)
+        stream = io.BytesIO(b"".join(line.encode("utf-8") + b"\n" for _seq, _t, _ts, line in lines))
+        name = f"{self._store.location} run {self._info.run_id}"
+        yield from journal.JournalReader(stream, name=name)
+
+    def torn_tail(self) -> str | None:
+        return None  # a row is inserted whole or not at all
+
+    def snapshot(self) -> bytes:
+        return self._store.run_file(self._info.run_id, SNAPSHOT)
+
+    def close(self) -> None:
+        """The connection belongs to the store (the lock may outlive the handle)."""
+
+    def __enter__(self) -> PgRunHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PostgresStore:
+    """RunStore over a PostgreSQL database (libpq URL; passwords from libpq's own sources)."""
+
+    def __init__(self, url: str) -> None:
+        if not is_postgres_url(url):
+            raise UsageError(f"not a postgresql:// URL: {display_url(url)}")
+        check_url(url)
+        self.url = url
+        self.location = display_url(url)
+        self._conn: Connection | None = None
+        self._lost: str | None = None
+        self._held: dict[int, PgLock] = {}
+
+    # --- the connection -------------------------------------------------------------
+
+    def connection(self, *, migrate: bool = True) -> Connection:
+        if self._lost is not None:
+            raise StoreUnavailable(self._lost)
+        if self._conn is None:
+            psycopg = _psycopg()
+            try:
+                conn = psycopg.connect(
+                    self.url, autocommit=True, application_name="ocsrun", **KEEPALIVES
+                )
+                conn.execute(SESSION_SETTINGS)
+            except psycopg.Error as error:
+                raise StoreUnavailable(
+                    f"cannot connect to the run store {self.location}: {_first_line(error)}"
+                ) from None
+            self._conn = conn
+            if migrate:
+                self._check_schema(conn)
+        return self._conn
+
+    def _check_schema(self, conn: Connection) -> None:
+        have = pg_migrations.current_version(conn)
+        if have == pg_migrations.LATEST:
+            return
+        if have > pg_migrations.LATEST:
+            raise StateError(f"{self.location}: {pg_migrations.newer_message(have)}")
+        if have == 0:
+            # A database ocsrun never used: create the schema (under the migration lock).
+            psycopg = _psycopg()
+            try:
+                pg_migrations.migrate(conn)
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                pass
+        raise StateError(
+            f"{self.location}: the ocsrun schema is at version {have}, this ocsrun needs "
+            f"{pg_migrations.LATEST}; run `ocsrun store migrate --store URL` as the schema owner"
+        )
+
+    def migrate(self) -> list[pg_migrations.Migration]:
+        return pg_migrations.migrate(self.connection(migrate=False))
+
+    def close(self) -> None:
+        for held in list(self._held.values()):
+            held.release()
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _call(self, run_id: str | None, body: Any) -> Any:
+        """Run body(connection); a lost connection becomes StoreUnavailable, for good."""
+        psycopg = _psycopg()
+        conn = self.connection()
+        try:
+            return body(conn)
+        except psycopg.OperationalError as error:
+            if not conn.broken and not conn.closed:
+                raise StateError(f"{self.location}: {_first_line(error)}") from None
+            self._held.clear()  # the server ends the session's advisory locks with it
+            resume = f"; resume with: ocsrun resume {run_id} --store {self.location}"
+            self._lost = (
+                f"lost the connection to the run store {self.location} "
+                f"({_first_line(error)}); the run stopped before its next step; every record "
+                f"acknowledged so far is committed{resume if run_id else ''}"
+            )
+            raise StoreUnavailable(self._lost) from None
+
+    # --- runs -----------------------------------------------------------------------
+
+    def create_run(self, info: RunInfo, snapshot: bytes) -> PgRunHandle:
+        self._insert_run(info, {SNAPSHOT: snapshot})
+        return PgRunHandle(self, info, None)
+
+    def _insert_run(self, info: RunInfo, files: dict[str, bytes]) -> None:
+        psycopg = _psycopg()
+
+        def body(conn: Connection) -> None:
+            with conn.transaction():
+                conn.execute(
+                    "INSERT INTO ocsrun.runs (run_id, runbook_id, target, started, info)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (
+                        info.run_id,
+                        info.runbook_id,
+                        info.target,
+                        info.started,
+                        psycopg.types.json.Jsonb(_info_data(info)),
+                    ),
+                )
+                for name, content in files.items():
+                    conn.execute(
+                        "INSERT INTO ocsrun.run_files (run_id, name, content) VALUES (%s, %s, %s)",
+                        (info.run_id, name, content),
+                    )
+
+        try:
+            self._call(info.run_id, body)
+        except psycopg.errors.UniqueViolation:
+            raise StateError(f"run {info.run_id} already exists in {self.location}") from None
+
+    def open_run(self, run_id: str) -> PgRunHandle:
+        info = self._info(run_id)
+        row = self._call(
+            run_id,
+            lambda conn: conn.execute(
+                "SELECT line FROM ocsrun.journal WHERE run_id = %s ORDER BY seq DESC LIMIT 1",
+                (run_id,),
+            ).fetchone(),
+        )
+        last = None
+        if row is not None:
+            try:
+                last = journal.decode(row[0].encode("utf-8"))
+            except journal.RecordError as error:
+                raise StateError(
+                    f"{self.location} run {run_id}: last record is damaged ({error}); "
+                    f"run `ocsrun runs verify {run_id}`"
+                ) from None
+        return PgRunHandle(self, info, last)
+
+    def _info(self, run_id: str) -> RunInfo:
+        row = self._call(
+            run_id,
+            lambda conn: conn.execute(
+                "SELECT info FROM ocsrun.runs WHERE run_id = %s", (run_id,)
+            ).fetchone(),
+        )
+        if row is None:
+            raise StateError(f"no run {run_id!r} in {self.location}")
+        return _info_from_data(row[0])
+
+    def run_file(self, run_id: str, name: str) -> bytes:
+        row = self._call(
+            run_id,
+            lambda conn: conn.execute(
+                "SELECT content FROM ocsrun.run_files WHERE run_id = %s AND name = %s",
+                (run_id, name),
+            ).fetchone(),
+        )
+        if row is None:
+            raise StateError(f"run {run_id} has no {name} in {self.location}")
+        return bytes(row[0])
+
+    def run_files(self, run_id: str) -> dict[str, bytes]:
+        rows = self._call(
+            run_id,
+            lambda conn: conn.execute(
+                "SELECT name, content FROM ocsrun.run_files WHERE run_id = %s ORDER BY name",
+                (run_id,),
+            ).fetchall(),
+        )
+        return {str(name): bytes(content) for name, content in rows}
+
+    def _insert_record(self, run_id: str, record: Record) -> None:
+        psycopg = _psycopg()
+        line = journal.encode(record)[:-1].decode("utf-8")
+        try:
+            self._call(
+                run_id,
+                lambda conn: conn.execute(
+                    "INSERT INTO ocsrun.journal (run_id, seq, type, ts, line)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    (run_id, record.seq, record.type, record.ts, line),
+                ),
+            )
+        except psycopg.errors.UniqueViolation:
+            raise StateError(
+                f"run {run_id}: record {record.seq} was already written by another session "
+                "(two sessions writing one run); this session stops without writing"
+            ) from None
+
+    def _lines(self, run_id: str) -> list[tuple[int, str, str, str]]:
+        rows: list[tuple[int, str, str, str]] = self._call(
+            run_id,
+            lambda conn: conn.execute(
+                "SELECT seq, type, ts, line FROM ocsrun.journal WHERE run_id = %s ORDER BY seq",
+                (run_id,),
+            ).fetchall(),
+        )
+        return rows
+
+    def list_runs(self) -> list[RunSummary]:
+        rows = self._call(
+            None,
+            lambda conn: conn.execute(
+                "SELECT r.info, j.seq, j.type, j.ts FROM ocsrun.runs r"
+                " LEFT JOIN LATERAL (SELECT seq, type, ts FROM ocsrun.journal"
+                "  WHERE run_id = r.run_id ORDER BY seq DESC LIMIT 1) j ON true"
+                " ORDER BY r.started DESC, r.run_id DESC"
+            ).fetchall(),
+        )
+        summaries = []
+        for info, seq, last_type, last_ts in rows:
+            run = _info_from_data(info)
+            if seq is None:
+                summaries.append(RunSummary(run, 0, None, None, "running"))
+                continue
+            status = STATUS_BY_LAST_TYPE.get(last_type, "running")
+            summaries.append(RunSummary(run, int(seq), last_type, last_ts, status))
+        return summaries
+
+    def verify(self, run_id: str) -> VerifyReport:
+        self._info(run_id)
+        rows = self._lines(run_id)
+        count, problems = journal.verify_lines(line.encode("utf-8") + b"\n" for *_, line in rows)
+        for position, (seq, type_, ts, line) in enumerate(rows, start=1):
+            try:
+                record = journal.decode(line.encode("utf-8"))
+            except journal.RecordError:
+                continue  # reported by verify_lines
+            if (record.seq, record.type, record.ts) != (seq, type_, ts):
+                problems.append(
+                    VerifyProblem(
+                        seq,
+                        position,
+                        COLUMN_MISMATCH,
+                        f"row seq {seq} ({type_}, {ts}) does not match its record "
+                        f"(seq {record.seq}, {record.type}, {record.ts}): the row was altered",
+                    )
+                )
+        problems.sort(key=lambda p: (p.line, p.kind))
+        return VerifyReport(run_id, count, tuple(problems))
+
+    def import_run(self, info: RunInfo, files: dict[str, bytes], records: Iterable[Record]) -> None:
+        """Add a run recorded elsewhere, records unchanged (`ocsrun store copy`)."""
+        psycopg = _psycopg()
+        self._insert_run(info, files)
+        rows = [
+            (info.run_id, r.seq, r.type, r.ts, journal.encode(r)[:-1].decode("utf-8"))
+            for r in records
+        ]
+
+        def body(conn: Connection) -> None:
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(
+                    "INSERT INTO ocsrun.journal (run_id, seq, type, ts, line)"
+                    " VALUES (%s, %s, %s, %s, %s)",
+                    rows,
+                )
+
+        try:
+            self._call(info.run_id, body)
+        except psycopg.errors.UniqueViolation:
+            raise StateError(f"run {info.run_id}: duplicate records while copying") from None
+
+    # --- locks ----------------------------------------------------------------------
+
+    def acquire_lock(
+        self, runbook_id: str, target: str | None, run_id: str, *, break_lock: bool = False
+    ) -> PgLock:
+        """One active run per (runbook, normalised target), across every workstation.
+
+        `break_lock` changes nothing here: a session advisory lock is never stale (the
+        server drops it with the session), so a held lock always has a live holder.
+        """
+        key = lock_key(runbook_id, target)
+        what = f"runbook {runbook_id!r}" + (f" on target {target!r}" if target else "")
+        if key in self._held:
+            raise LockHeld(_held_message(what, self._held[key].info))
+        got = self._call(
+            run_id,
+            lambda conn: conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone(),
+        )
+        if not got or not got[0]:
+            raise LockHeld(_held_message(what, self.lock_holder(key)))
+        info = LockInfo(
+            run_id=run_id,
+            operator=journal.operator_id(),
+            host=journal.host_name(),
+            pid=os.getpid(),
+            started=journal.utc_now(),
+        )
+        self._call(
+            run_id,
+            lambda conn: conn.execute(
+                "INSERT INTO ocsrun.lock_holders (lock_key, runbook_id, target, run_id,"
+                " operator, host, pid, started, backend_pid)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, pg_backend_pid())"
+                " ON CONFLICT (lock_key) DO UPDATE SET runbook_id = EXCLUDED.runbook_id,"
+                " target = EXCLUDED.target, run_id = EXCLUDED.run_id,"
+                " operator = EXCLUDED.operator, host = EXCLUDED.host, pid = EXCLUDED.pid,"
+                " started = EXCLUDED.started, backend_pid = EXCLUDED.backend_pid",
+                (key, runbook_id, target, run_id, info.operator, info.host, info.pid, info.started),
+            ),
+        )
+        held = PgLock(self, key, info)
+        self._held[key] = held
+        return held
+
+    def lock_holder(self, key: int, *, attempts: int = 40) -> LockInfo | None:
+        """Who holds lock `key` now: the holder row whose session holds the advisory lock.
+
+        The winner of a race writes its row just after taking the lock, so a loser may look
+        in between: look again briefly before saying the holder is unknown.
+        """
+        import time
+
+        high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
+        query = (
+            "SELECT h.run_id, h.operator, h.host, h.pid, h.started FROM ocsrun.lock_holders h"
+            " JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+            " AND l.pid = h.backend_pid AND l.classid::bigint = %s AND l.objid::bigint = %s"
+            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            " WHERE h.lock_key = %s"
+        )
+        for _ in range(attempts):
+            row = self._call(None, lambda conn: conn.execute(query, (high, low, key)).fetchone())
+            if row is not None:
+                return LockInfo(str(row[0]), str(row[1]), str(row[2]), int(row[3]), str(row[4]))
+            time.sleep(0.025)
+        return None
+
+    def _release(self, key: int) -> None:
+        if self._conn is None or self._conn.broken or self._conn.closed:
+            return  # the server released it with the session
+        psycopg = _psycopg()
+        try:
+            self._conn.execute(
+                "DELETE FROM ocsrun.lock_holders WHERE lock_key = %s"
+                " AND backend_pid = pg_backend_pid()",
+                (key,),
+            )
+            self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        except psycopg.Error:
+            pass  # a dead session holds nothing; a live one releases at disconnect
+
+
+def _held_message(what: str, holder: LockInfo | None) -> str:
+    if holder is None:
+        who = "another session (its holder record is not readable)"
+    else:
+        who = (
+            f"run {holder.run_id} (operator {holder.operator} on {holder.host}, pid "
+            f"{holder.pid}, since {holder.started})"
+        )
+    return (
+        f"{what} is locked by {who}, whose database session is alive; the lock is released "
+        "when that run ends or its workstation's session is gone"
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _info_data(info: RunInfo) -> dict[str, Any]:
+    data = dataclasses.asdict(info)
+    data["params"] = dict(info.params)
+    return data
+
+
+def _info_from_data(data: Any) -> RunInfo:
+    if not isinstance(data, dict):
+        raise StateError("a run record in the database is not a JSON object")
+    names = {f.name for f in dataclasses.fields(RunInfo)}
+    try:
+        return RunInfo(**{k: v for k, v in data.items() if k in names})
+    except TypeError as error:
+        raise StateError(f"a run record in the database is incomplete: {error}") from None
+
+
+if TYPE_CHECKING:
+    from ocsrun.store.protocol import Lock, RunHandle, RunStore
+
+    def _conforms(store: PostgresStore, handle: PgRunHandle, held: PgLock) -> None:
+        _store: RunStore = store
+        _handle: RunHandle = handle
+        _lock: Lock = held
