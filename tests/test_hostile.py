@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 FIXTURES = HOSTILE / "fixtures"
 CASES_FILE = HOSTILE / "cases.yaml"
+# Further case files, one per round of hostile input (same format; names unique across all).
+CASES_FILES = (CASES_FILE, *sorted(HOSTILE.glob("cases-*.yaml")))
 
 # Safety nets, far above what any case needs; the code's own limits must hold well below.
 WALL_LIMIT_S = 20.0
@@ -424,9 +426,12 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
 
 
 def load_cases() -> list[dict[str, Any]]:
-    loaded = yaml.safe_load(CASES_FILE.read_text(encoding="utf-8"))
-    assert isinstance(loaded, list)
-    return loaded
+    cases: list[dict[str, Any]] = []
+    for path in CASES_FILES:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert isinstance(loaded, list), path
+        cases += loaded
+    return cases
 
 
 CASES = load_cases()
@@ -493,6 +498,7 @@ def test_hostile_input(case: dict[str, Any], command: str, tmp_path: Path, worst
 
     shown = outcome.text[-3000:]
     assert TRACEBACK not in outcome.text, shown
+    assert "[internal]" not in outcome.text, f"a rule crashed:\n{shown}"
     assert outcome.code == case["exit"], f"exit {outcome.code}, expected {case['exit']}:\n{shown}"
     assert not RAW_CONTROLS.search(outcome.text), (
         f"raw control characters reach the terminal:\n{shown!r}"

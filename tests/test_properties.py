@@ -313,3 +313,28 @@ def test_mutated_answers(book: str, workdir: Path, capsys: pytest.CaptureFixture
             )
 
     check()
+
+
+# --- the rules never crash ----------------------------------------------------------------
+
+RULE_EXAMPLES = 400
+
+
+@pytest.mark.parametrize("book", sorted(BOOKS))
+def test_no_mutation_makes_a_rule_crash(book: str, workdir: Path) -> None:
+    """Whatever the data, every rule gives findings, never an `internal` one (a rule that
+    crashed). In process and without the CLI, so it affords many more examples."""
+    from ocsrun.runbook.validation import validate_file
+
+    original = yaml.safe_load((workdir / "books" / book).read_text(encoding="utf-8"))
+    target = workdir / "books" / f"rules-{book}"
+
+    @settings(SETTINGS, max_examples=RULE_EXAMPLES // len(BOOKS))
+    @given(data=mutated_data(original))
+    def check(data: dict[str, Any]) -> None:
+        target.write_text(_dump(data), encoding="utf-8")
+        result = validate_file(target)
+        internal = [d for d in result.diagnostics if d.rule == "internal"]
+        assert not internal, f"{internal[0].message}\n{_dump(data)}"
+
+    check()

@@ -59,6 +59,8 @@ def _check_sequence(
     rank = {item: i for i, item in reversed(list(enumerate(order)))}
     last = -1
     for i, item in enumerate(items):
+        if not isinstance(item, str):
+            continue  # a list or mapping as an item is the schema's finding (and unhashable)
         if item not in rank:
             yield ctx.error(
                 (*path, i), f"'{item}' is not in the for_each order", "foreach-unknown-item"
@@ -95,6 +97,8 @@ def _labels_and_after(
             )
             continue
         for i, other in enumerate(as_list(before)):
+            if not isinstance(other, str):
+                continue  # the schema's finding
             if other not in rank:
                 yield ctx.error(
                     (*path, "after", name, i), f"'{other}' is not in order", "foreach-unknown-item"

@@ -57,7 +57,8 @@ def _include_args(ctx: Context, ref: StepRef, fragment: Document) -> Iterator[Di
                 "include-args",
                 key=True,
             )
-    missing = [n for n, p in params.items() if "default" not in as_dict(p) and n not in given]
+    # Keys are str() here: YAML allows `1:` as a param name (the schema's finding).
+    missing = [str(n) for n, p in params.items() if "default" not in as_dict(p) and n not in given]
     if missing:
         where = (*ref.path, "with") if "with" in ref.step else (*ref.path, "uses")
         yield ctx.error(

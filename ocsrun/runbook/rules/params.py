@@ -35,7 +35,8 @@ def _default_problem(param: dict[str, Any], default: Any) -> str | None:
         "int": lambda: _int_problem(param, default, show),
         "list": lambda: _list_problem(values, default, show),
     }
-    check = checks.get(kind)
+    # A type that is a list or mapping is the schema's finding (and unhashable here).
+    check = checks.get(kind) if isinstance(kind, str) else None
     return check() if check else None
 
 
