@@ -1,0 +1,100 @@
+"""The import rule of docs/architecture.md, read from the source with `ast`.
+
+Every `import` counts, at module level or inside a function (the CLI imports lazily, and a
+lazy import is still a dependency). Package `__init__` side effects are not edges: importing
+`ocsrun.run.views` runs `ocsrun/run/__init__.py`, which imports nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+from functools import cache
+from pathlib import Path
+
+from conftest import ROOT
+
+PACKAGE = ROOT / "ocsrun"
+BASICS = {"ocsrun", "ocsrun.errors", "ocsrun.sanitize", "ocsrun.units"}
+WINGS = ("runbook", "store", "run", "review", "cli", "web")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imports_of(name: str) -> set[str]:
+    """The package's modules that `name` imports anywhere in its source."""
+    path = modules()[name]
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                kept = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*kept, base] if base else kept)
+            for alias in node.names:
+                full = f"{base}.{alias.name}"
+                found.add(full if full in modules() else base)
+    return {m for m in found if m in modules() and m != name}
+
+
+@cache
+def graph() -> dict[str, frozenset[str]]:
+    return {name: frozenset(imports_of(name)) for name in modules()}
+
+
+def wing(name: str) -> str:
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in WINGS else name
+
+
+def violations(source_wing: str, forbidden: set[str]) -> list[str]:
+    return sorted(
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        if wing(name) == source_wing
+        for target in targets
+        if wing(target) in forbidden
+    )
+
+
+def test_the_graph_sees_lazy_imports() -> None:
+    # cli.runs imports its views inside the command functions only.
+    assert "ocsrun.run.views" in graph()["ocsrun.cli.runs"]
+    assert "ocsrun.runbook.build" in graph()["ocsrun.api"]
+
+
+def test_runbook_and_store_import_no_wing_above_them() -> None:
+    above = {"run", "review", "cli", "web", "ocsrun.api"}
+    assert violations("runbook", above) == []
+    assert violations("store", above) == []
+
+
+def test_store_does_not_import_runbook() -> None:
+    assert violations("store", {"runbook"}) == []
+
+
+def test_nothing_imports_the_cli() -> None:
+    for source in ("runbook", "store", "run", "review", "web", "ocsrun.api"):
+        assert violations(source, {"cli"}) == [], source
+
+
+def test_review_uses_only_events_and_views_of_run() -> None:
+    used = {t for n, ts in graph().items() if wing(n) == "review" for t in ts if wing(t) == "run"}
+    assert used <= {"ocsrun.run.events", "ocsrun.run.views"}
+
+
+def test_basics_import_no_wing() -> None:
+    for name in BASICS & set(modules()):
+        assert {t for t in graph()[name] if wing(t) in WINGS} == set(), name
