@@ -6,14 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from ocsrun.runbook.diagnostic import Severity
 from ocsrun.runbook.validation import validate_paths
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import corpus
 
 
 def _snapshot(directory: Path) -> dict[str, bytes]:

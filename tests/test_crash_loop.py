@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 from conftest import cli_env, run_main
 
-ROOT = Path(__file__).resolve().parent.parent
 ITERATIONS = int(os.environ.get("OCSRUN_CRASH_ITERATIONS", "100"))
 SEED = int(os.environ.get("OCSRUN_CRASH_SEED", "20261125"))
 DEADLINE_S = 60.0

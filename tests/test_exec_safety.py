@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 from conftest import cli_env, run_main
 
-ROOT = Path(__file__).resolve().parent.parent
 TRACEBACK = "Traceback (most recent call last)"
 RAW_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 CANARY_ENV = "OCSRUN_TEST_CANARY"

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from conftest import ROOT
+
 from ocsrun.run.evidence import EvidenceResult, check_evidence
 from ocsrun.run.executor import Executor
 from ocsrun.run.gates import CommandResult
@@ -21,7 +23,6 @@ from ocsrun.run.state import replay
 from ocsrun.runbook import model as m
 from ocsrun.store.protocol import JsonData, Record, RunInfo
 
-ROOT = Path(__file__).resolve().parent.parent
 EVIDENCE = ROOT / "examples" / "evidence"
 RUNBOOKS = ROOT / "runbooks" / "ocs2007"
 

@@ -28,9 +28,8 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import cli_env
+from conftest import ROOT, cli_env
 
-ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 FIXTURES = HOSTILE / "fixtures"
 CASES_FILE = HOSTILE / "cases.yaml"

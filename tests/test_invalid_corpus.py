@@ -16,11 +16,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from ocsrun.runbook.diagnostic import Severity
 from ocsrun.runbook.validation import validate_paths
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = ROOT / "tests" / "data" / "runbooks"
 INVALID = RUNBOOKS / "invalid"
 VALID = RUNBOOKS / "valid"

@@ -21,8 +21,6 @@ from conftest import cli_env, run_main
 
 from ocsrun.store.local import JournalWriter
 
-ROOT = Path(__file__).resolve().parent.parent
-
 RUNBOOK = """\
 format: ocsrun/v1
 kind: runbook

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from ocsrun.errors import JournalCorrupt, StateError, StorageFull
 from ocsrun.store import journal
@@ -28,8 +29,6 @@ from ocsrun.store.local import (
     new_run_id,
 )
 from ocsrun.store.protocol import RunInfo
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_info(run_id: str | None = None, **changes: object) -> RunInfo:

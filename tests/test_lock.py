@@ -13,12 +13,11 @@ from multiprocessing.synchronize import Barrier
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from ocsrun.errors import EXIT_LOCKED, LockHeld, exit_code_for
 from ocsrun.store import lock
 from ocsrun.store.local import LocalDirStore
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture

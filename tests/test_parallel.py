@@ -9,15 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from ocsrun.review.reporters import REPORTERS
 from ocsrun.runbook import parallel
 from ocsrun.runbook.validation import FileResult, expand_paths, validate_paths
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import corpus
 
 
 def _plain(results: list[FileResult]) -> list[tuple[str, list[str]]]:

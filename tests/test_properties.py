@@ -21,12 +21,12 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ocsrun.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 VALID = ROOT / "tests" / "data" / "runbooks" / "valid"
 EXIT_CODES = {0, 1, 2, 3, 4, 130}
 TRACEBACK = "Traceback (most recent call last)"

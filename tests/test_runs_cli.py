@@ -11,14 +11,13 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner, Result
+from conftest import ROOT
 
 from ocsrun.cli import runs as runs_cli
 from ocsrun.cli.runs import runs
 from ocsrun.errors import StateError
 from ocsrun.store.local import LocalDirStore, new_run_id
 from ocsrun.store.protocol import RunInfo
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_run(state: Path, *, records: int = 3, last: str | None = None, **changes: object) -> str:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT
 from jsonschema import Draft202012Validator
 
 from ocsrun.runbook import schema
 from ocsrun.runbook.loader import load_text
 
-ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schemas" / "runbook.schema.json"
 HEAD = """format: ocsrun/v1
 kind: runbook

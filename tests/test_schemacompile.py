@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 import yaml
+from conftest import ROOT
 from jsonschema import Draft202012Validator
 
 from ocsrun.runbook.schemacompile import Unsupported, compile_schema
 
-ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import corpus
 
 SCHEMA = json.loads((ROOT / "schemas" / "runbook.schema.json").read_text(encoding="utf-8"))
 ODD_VALUES: tuple[Any, ...] = (

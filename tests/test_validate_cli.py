@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from ocsrun.cli.validate import validate
 from ocsrun.errors import Position
@@ -19,7 +20,6 @@ from ocsrun.review import reporters
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.validation import FileResult, expand_paths, validate_paths
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = ROOT / "tests" / "data" / "runbooks"
 VALID = RUNBOOKS / "valid"
 INVALID = RUNBOOKS / "invalid"
