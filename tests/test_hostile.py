@@ -376,6 +376,29 @@ def answers_deep_json(tmp: Path) -> Generated:
     return _write(tmp, "answers.json", '{"defaults": ' + '{"a": ' * depth + "1" + "}" * depth + "}")
 
 
+SEXAGESIMAL = "1" + ":0" * 150_000
+
+
+def sexagesimal_title(tmp: Path) -> Generated:
+    text = BASE_TEXT.replace("title: Base runbook", f"title: {SEXAGESIMAL}")
+    return _write(tmp, "sexagesimal.yaml", text)
+
+
+def _command_step(value: str) -> str:
+    return BASE_TEXT + (
+        "  - id: check\n    title: Check\n    gate:\n      type: command\n      prompt: P\n"
+        f"      command:\n        argv: [cmd]\n        expect_exit: {value}\n"
+    )
+
+
+def sexagesimal_exit(tmp: Path) -> Generated:
+    return _write(tmp, "sexagesimal.yaml", _command_step(SEXAGESIMAL))
+
+
+def answers_sexagesimal(tmp: Path) -> Generated:
+    return _write(tmp, "answers.yaml", f"defaults:\n  after_step: {SEXAGESIMAL}\n")
+
+
 def answers_50mb(tmp: Path) -> Generated:
     path = tmp / "answers.yaml"
     with path.open("wb") as out:
@@ -417,6 +440,9 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         answers_deep,
         answers_deep_json,
         answers_50mb,
+        sexagesimal_title,
+        sexagesimal_exit,
+        answers_sexagesimal,
     )
 }
 

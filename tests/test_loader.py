@@ -39,10 +39,51 @@ def test_dates_and_timestamps_stay_strings() -> None:
     assert doc.data == {"d": "2026-11-25", "t": "2026-11-25T01:02:03Z"}
 
 
-def test_yaml11_forms_are_still_read_the_yaml11_way() -> None:
-    # The schema check explains these; the loader must not silently change YAML's meaning.
-    doc = load_text(b"a: no\nb: 0x10\nc: 20:00\nd: 'no'\n", "f.yaml")
-    assert doc.data == {"a": False, "b": 16, "c": 1200, "d": "no"}
+def test_scalars_are_read_as_yaml12_core_schema() -> None:
+    # What editors, Ajv and check-jsonschema read; the yaml11 rule explains the differences.
+    text = (
+        b"a: no\nb: 0x10\nc: 20:00\nd: 'no'\ne: 017\nf: 0o17\ng: 1_000\nh: True\n"
+        b"i: ~\nj: .inf\nk: 1e3\nl: 0b11\nm: On\n"
+    )
+    doc = load_text(text, "f.yaml")
+    assert doc.data == {
+        "a": "no",
+        "b": 16,
+        "c": "20:00",
+        "d": "no",
+        "e": 17,
+        "f": 15,
+        "g": "1_000",
+        "h": True,
+        "i": None,
+        "j": float("inf"),
+        "k": 1000.0,
+        "l": "0b11",
+        "m": "On",
+    }
+    found = [(p.line, p.col, t) for p, t in doc.yaml11]
+    assert found == [(1, 4, "no"), (3, 4, "20:00"), (7, 4, "1_000"), (12, 4, "0b11"), (13, 4, "On")]
+
+
+def test_explicit_tags_must_have_a_yaml12_form() -> None:
+    assert load_text(b"a: !!int 0x1F\nb: !!float 2\n", "f.yaml").data == {"a": 31, "b": 2.0}
+    error = error_of(b"a: !!int 1:30\n")
+    assert (error.rule, error.message, error.position.line, error.position.col) == (
+        "yaml-syntax",
+        "'1:30' is not a YAML 1.2 int",
+        1,
+        4,
+    )
+    assert rule_of(b"a: !!bool yes\n") == "yaml-syntax"
+
+
+def test_long_numbers_are_too_large_not_slow() -> None:
+    # Python refuses int() past 4,300 digits; YAML 1.1 sexagesimal was quadratic to convert.
+    error = error_of(b"a: 1\nb: " + b"9" * 5000 + b"\n")
+    assert (error.rule, error.position.line, error.position.col) == ("too-large", 2, 4)
+    assert "a number of 5000 characters" in error.message
+    sexagesimal = load_text(b"a: 1" + b":0" * 100_000 + b"\n", "f.yaml")
+    assert sexagesimal.data["a"].startswith("1:0:0")
 
 
 def test_non_string_scalar_keys_become_their_text() -> None:

@@ -164,10 +164,10 @@ def test_key_of_another_gate_type_is_named() -> None:
     assert messages(text) == [(13, 7, "step 'x' gate: 'items' is not allowed for type confirm")]
 
 
-def test_yaml11_boolean_gets_a_quote_it_hint() -> None:
-    text = HEAD + "steps:\n  - id: x\n    title: off\n"
+def test_yaml12_boolean_where_a_string_is_wanted_gets_a_quote_it_hint() -> None:
+    text = HEAD + "steps:\n  - id: x\n    title: true\n"
     assert messages(text) == [
-        (9, 12, "step 'x': 'title' 'off' was read as the boolean false; quote it")
+        (9, 12, "step 'x': 'title' 'true' was read as the boolean true; quote it")
     ]
 
 

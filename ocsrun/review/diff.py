@@ -193,11 +193,15 @@ def diff_texts(old_text: str, new_text: str) -> Change | None:
     """For two files that load to the same runbook: what kind of edit it was (or None)."""
     if old_text == new_text:
         return None
-    import yaml
+    from ocsrun.errors import LoadError
+    from ocsrun.runbook.loader import load_text
 
+    # The runbook loader (YAML 1.2 scalars, its limits), as for the runbooks themselves.
     try:
-        same_data = yaml.safe_load(old_text) == yaml.safe_load(new_text)
-    except yaml.YAMLError:
+        old_data = load_text(old_text.encode("utf-8", "surrogateescape"), "<old>").data
+        new_data = load_text(new_text.encode("utf-8", "surrogateescape"), "<new>").data
+        same_data = old_data == new_data
+    except LoadError:
         same_data = False
     if same_data and _squash(old_text) == _squash(new_text):
         return Change(Kind.WHITESPACE_ONLY, "", "file", "whitespace-only change")

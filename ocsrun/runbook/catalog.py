@@ -22,12 +22,12 @@ class Entry:
 
 
 def _metadata(path: Path) -> dict[str, Any] | None:
-    import yaml
+    from ocsrun.errors import LoadError
+    from ocsrun.runbook.loader import load_document
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        data = yaml.load(path.read_bytes(), Loader=loader)
-    except (OSError, yaml.YAMLError):
+        data = load_document(path).data
+    except LoadError:
         return None
     if not isinstance(data, dict) or data.get("kind") != "runbook":
         return None

@@ -13,29 +13,64 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ocsrun.errors import LoadError, Position
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
+from ocsrun.runbook.yaml11 import FIRST as _YAML11_FIRST
+from ocsrun.runbook.yaml11 import yaml11_reading
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_SCALAR_CHARS = 1024 * 1024
 MAX_NODES = 250_000  # the bundled runbooks have a few thousand; this stops floods of tiny items
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Python refuses to convert longer digit strings (and the conversion is quadratic below that);
+# no runbook or answers file needs a number anywhere near this long.
+MAX_NUMBER_CHARS = 100
+
+
+def _core_loader() -> Any:
+    """The fast C loader with YAML 1.2 core-schema scalar resolution (what editors, Ajv and
+    check-jsonschema read): `yes`/`no`/`on`/`off`, `1:30`, `1_000`, `0b1` and dates are strings,
+    `true`/`false`, `null`/`~`, decimal/`0o`/`0x` integers and plain floats are not. Resolution
+    happens per plain scalar in the composer either way, so this costs nothing over YAML 1.1.
+    """
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class CoreLoader(base):  # type: ignore[misc]
+        yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
+
+    for tag, pattern, first in _CORE_RESOLVERS:
+        CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+    return CoreLoader
+
 
 _TAG = "tag:yaml.org,2002:"
+_CORE_INT = r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
+_CORE_FLOAT = (
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
+_CORE_RESOLVERS = (
+    (_TAG + "null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+    (_TAG + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    (_TAG + "int", f"^(?:{_CORE_INT})$", "-+0123456789"),
+    (_TAG + "float", f"^(?:{_CORE_FLOAT})$", "-+0123456789."),
+)
+CORE_INT = re.compile(f"(?:{_CORE_INT})")
+CORE_FLOAT = re.compile(f"(?:{_CORE_FLOAT})")
+_Loader: Any = _core_loader()
+
 _STR, _NULL, _BOOL = _TAG + "str", _TAG + "null", _TAG + "bool"
 _INT, _FLOAT, _TIMESTAMP = _TAG + "int", _TAG + "float", _TAG + "timestamp"
 _SEQ, _MAP = _TAG + "seq", _TAG + "map"
 # Tags whose scalar text is kept as a plain string (JSON has no dates; merge keys are inert text
 # because aliases are rejected anyway).
 _TEXT_TAGS = frozenset({_STR, _TIMESTAMP, _TAG + "merge", _TAG + "value"})
-_TRUE = frozenset({"yes", "true", "on"})
 
 _BOMS = (
     (b"\xef\xbb\xbf", "a UTF-8 byte order mark"),
@@ -66,6 +101,9 @@ class Document:
     diagnostics: tuple[Diagnostic, ...]
     # The composed node tree, kept only to find positions on demand.
     root: Node | None = field(default=None, repr=False, compare=False)
+    # Plain scalars read as strings that YAML 1.1 would read otherwise (`yes`, `1:30`, dates):
+    # where they are and their text, for the yaml11 rule.
+    yaml11: tuple[tuple[Position, str], ...] = field(default=(), repr=False, compare=False)
 
     def position(self, path: Sequence[str | int], *, key: bool = False) -> Position:
         """Where the value (or its key) at a JSON path starts; the nearest ancestor if missing."""
@@ -148,7 +186,7 @@ def load_text(data: bytes, display: str) -> Document:
         )
     builder = _Builder(text, display, anchors=anchors)
     value = builder.build(root, 1)
-    return Document(display, value, text, tuple(builder.diagnostics), root)
+    return Document(display, value, text, tuple(builder.diagnostics), root, tuple(builder.yaml11))
 
 
 def _too_large(display: str, message: str, line: int = 1, col: int = 1) -> LoadError:
@@ -327,6 +365,7 @@ class _Builder:
         self.check_length = len(text) > MAX_SCALAR_CHARS
         self.anchors = anchors
         self.diagnostics: list[Diagnostic] = []
+        self.yaml11: list[tuple[Position, str]] = []
 
     def build(self, node: Node, depth: int) -> Any:
         """The plain value of node; depth is the nesting level of the collection it is in."""
@@ -395,13 +434,34 @@ class _Builder:
                 mark.column + 1,
             )
         if tag in _TEXT_TAGS:
+            if (
+                not node.style
+                and text[:1] in _YAML11_FIRST
+                and tag == _STR
+                and yaml11_reading(text) is not None
+            ):
+                self.yaml11.append((_pos(self.display, node), text))
             return text
-        if tag == _BOOL:
-            return text.lower() in _TRUE
-        if tag == _NULL:
+        if tag == _BOOL and text in _BOOLS:
+            return _BOOLS[text]
+        if tag == _NULL and text in _NULLS:
             return None
         if tag in (_INT, _FLOAT):
-            return _number(tag, text)
+            if len(text) > MAX_NUMBER_CHARS:
+                raise _too_large(
+                    self.display,
+                    f"a number of {len(text)} characters; the limit is {MAX_NUMBER_CHARS}",
+                    *_mark(node.start_mark),
+                )
+            value = _number(tag, text)
+            if value is not None:
+                return value
+        if tag in (_BOOL, _NULL, _INT, _FLOAT):
+            # Only an explicit tag gets here (`!!int 1:30`): YAML 1.2 has no such form.
+            kind = tag.rsplit(":", 1)[-1]
+            raise LoadError(
+                f"'{text}' is not a YAML 1.2 {kind}", _pos(self.display, node), rule="yaml-syntax"
+            )
         raise LoadError(
             f"unsupported YAML tag '{tag}'", _pos(self.display, node), rule="yaml-syntax"
         )
@@ -413,15 +473,24 @@ class _Builder:
             )
 
 
-_CONSTRUCTOR = yaml.SafeLoader("")
+_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_NULLS = frozenset({"~", "null", "Null", "NULL", ""})
 
 
-def _number(tag: str, text: str) -> Any:
-    # YAML 1.1 number forms (0x.., 1_000, 1:30, .inf) are rare; reuse PyYAML's own rules for them.
-    node = ScalarNode(tag, text)
+def _number(tag: str, text: str) -> int | float | None:
+    """The YAML 1.2 core-schema value of a number's text; None if it has no such form.
+
+    Linear in the text: no YAML 1.1 sexagesimal (`1:0:0:...`), and the length is capped first.
+    """
     if tag == _INT:
-        return _CONSTRUCTOR.construct_yaml_int(node)
-    return _CONSTRUCTOR.construct_yaml_float(node)
+        if CORE_INT.fullmatch(text) is None:
+            return None
+        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
+        return int(text if base == 10 else text[2:], base)
+    if CORE_FLOAT.fullmatch(text) is None:
+        return None
+    # float() reads "inf", "-inf" and "nan" in any case: drop YAML's leading dot for them.
+    return float(text.replace(".", "", 1) if text.lower().endswith(("inf", "nan")) else text)
 
 
 def scalar_text(document: Document, path: Sequence[str | int]) -> str | None:

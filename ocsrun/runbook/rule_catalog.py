@@ -48,6 +48,12 @@ RULES: dict[str, tuple[str, str]] = {
         "The value does not fit schemas/runbook.schema.json; see docs/format.md for the keys "
         "and types allowed here.",
     ),
+    "yaml11": (
+        "A plain value YAML 1.1 reads otherwise",
+        "ocsrun and editors read YAML 1.2: a plain yes/no/on/off, 1:30 or 1_000 is a string. "
+        "YAML 1.1 tools read it as a boolean or number; quote it where text is meant, write "
+        "true/false or plain digits where a boolean or number is (`ocsrun fmt` does this).",
+    ),
     "missing-schema-comment": (
         "No yaml-language-server schema comment",
         "Start the file with `# yaml-language-server: $schema=<path to runbook.schema.json>` "

@@ -1,0 +1,156 @@
+"""Plain scalars that YAML 1.1 and YAML 1.2 read differently: the `yaml11` rule.
+
+ocsrun reads YAML 1.2 core-schema scalars, as editors (yaml-language-server), Ajv and
+check-jsonschema do: `required: yes` is the string "yes". Older tools and YAML 1.1 libraries read
+the same text as the boolean true, so a plain `yes`, `off`, `1:30`, `1_000` or `0b101` means two
+different things depending on who reads the file. Where the runbook wants a string, the finding says
+to quote it; where it wants a boolean or a number, it says which YAML 1.2 spelling to write.
+`ocsrun fmt` does both.
+
+The patterns are the YAML 1.1 type definitions for bool, int, float and timestamp, without the
+one-letter booleans (`y`, `n`): the YAML 1.1 libraries in use (libyaml/PyYAML, ruamel.yaml) leave
+them strings too, and `values: [x, y]` is ordinary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from ocsrun.errors import Position
+from ocsrun.runbook.diagnostic import Diagnostic, Severity
+
+RULE = "yaml11"
+
+_BOOL = re.compile(r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE")
+_TRUE = frozenset({"yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"})
+_INT = re.compile(
+    r"[-+]?0b[0-1_]+"
+    r"|[-+]?0[0-7_]+"
+    r"|[-+]?(?:0|[1-9][0-9_]*)"
+    r"|[-+]?0x[0-9a-fA-F_]+"
+    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+)
+_FLOAT = re.compile(
+    r"[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*"
+    r"|[-+]?\.(?:inf|Inf|INF)"
+    r"|\.(?:nan|NaN|NAN)"
+)
+_TIMESTAMP = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
+)
+# Every YAML 1.1 bool, int, float or timestamp starts with one of these.
+FIRST = frozenset("yYnNtTfFoO-+.0123456789")
+# Values are worked out for the message only when short: a long sexagesimal number is
+# quadratic to convert, which is the very thing the YAML 1.2 reading avoids.
+_SHOW_VALUE_CHARS = 24
+# A finding quotes the text, but not all of a 1 MB one.
+_SHOW_TEXT_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Reading:
+    kind: str  # "bool", "int", "float" or "timestamp"
+    text: str
+
+    def described(self) -> str:
+        if self.kind == "bool":
+            return f"the boolean {'true' if self.text in _TRUE else 'false'}"
+        if self.kind == "timestamp":
+            return "a date"
+        value = _value(self)
+        return "a number" if value is None else f"the number {value}"
+
+    def fix(self, wants: str) -> str:
+        """The hint: what to write instead, given what the runbook wants there."""
+        if wants == "boolean":
+            if self.kind == "bool":
+                return f"use {'true' if self.text in _TRUE else 'false'}"
+            return "use true or false"
+        if wants == "number":
+            value = _value(self)
+            if value is not None and self.kind == "int":
+                return f"write {value}"
+            return "write it in plain decimal digits"
+        return f'quote it: "{self.text}"' if len(self.text) <= _SHOW_TEXT_CHARS else "quote it"
+
+
+def yaml11_reading(text: str) -> Reading | None:
+    """How YAML 1.1 reads a plain scalar that YAML 1.2 reads as a string (None: no difference).
+
+    The caller has already seen YAML 1.2 resolve it to a string, so a match here is a
+    difference (1.2's own true/false/null/number forms never get this far).
+    """
+    if not text or text[0] not in FIRST:
+        return None
+    if _BOOL.fullmatch(text):
+        return Reading("bool", text)
+    if _INT.fullmatch(text):
+        return Reading("int", text)
+    if _FLOAT.fullmatch(text):
+        return Reading("float", text)
+    if _TIMESTAMP.fullmatch(text):
+        return Reading("timestamp", text)
+    return None
+
+
+def _value(reading: Reading) -> int | float | None:
+    text = reading.text.replace("_", "")
+    if len(text) > _SHOW_VALUE_CHARS or reading.kind not in ("int", "float"):
+        return None
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    try:
+        if ":" in digits:
+            total: float = 0
+            for part in digits.split(":"):
+                total = total * 60 + (float(part) if "." in part else int(part))
+            return sign * total
+        if reading.kind == "float":
+            return float(text)
+        base = {"0b": 2, "0x": 16}.get(digits[:2], 8 if digits[:1] == "0" else 10)
+        return sign * int(digits[2:] if base in (2, 16) else digits, base)
+    except ValueError:
+        return None
+
+
+# What a finding already at a scalar's position says the runbook wants there.
+_WANTS = (("a boolean", "boolean"), ("an integer", "number"), ("a number", "number"))
+
+
+def check(found: Iterable[Diagnostic], scalars: Iterable[tuple[Position, str]]) -> list[Diagnostic]:
+    """The findings so far, with one `yaml11` finding per plain scalar YAML 1.1 reads otherwise.
+
+    Where the schema already refused the string because it wants a boolean or a number there,
+    the yaml11 finding (with its fix) replaces that schema finding; where some other finding is
+    at the scalar, that one stands alone; where nothing objected, the runbook takes a string.
+    """
+    result = list(found)
+    at: dict[tuple[int, int], list[Diagnostic]] = {}
+    for diagnostic in result:
+        at.setdefault((diagnostic.position.line, diagnostic.position.col), []).append(diagnostic)
+    for position, text in scalars:
+        reading = yaml11_reading(text)
+        if reading is None:
+            continue
+        here = at.get((position.line, position.col), [])
+        wants = next(
+            (want for d in here for phrase, want in _WANTS if f"expected {phrase}" in d.message),
+            None,
+        )
+        if wants is None and (here or reading.kind == "timestamp"):
+            continue  # another finding explains it; a date read as text is what was meant
+        if wants is not None:
+            result = [d for d in result if not (d in here and d.rule == "schema")]
+        shown = text if len(text) <= _SHOW_TEXT_CHARS else text[:_SHOW_TEXT_CHARS] + "..."
+        message = (
+            f"'{shown}' is YAML 1.1 for {reading.described()}; YAML 1.2 (and ocsrun) read "
+            f"a string; {reading.fix(wants or 'string')}"
+        )
+        result.append(Diagnostic(position, Severity.ERROR, message, RULE))
+    return result
