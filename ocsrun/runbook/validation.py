@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocsrun.errors import LoadError, Position, UsageError
-from ocsrun.runbook import rules, schema, yaml11
+from ocsrun.runbook import rules, schema
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.includes import FragmentCache
 from ocsrun.runbook.loader import Document, load_document
@@ -51,7 +51,7 @@ def validate_file(
     context = rules.Context(document, path, path.parent, fragments or FragmentCache())
     found += rules.check(context)
     if document.yaml11:
-        found = yaml11.check(found, document.yaml11)
+        found = rules.yaml11.check(found, document.yaml11)
     return FileResult(shown, sorted_diagnostics(found), document)
 
 

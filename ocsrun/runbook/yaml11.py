@@ -1,11 +1,11 @@
-"""Plain scalars that YAML 1.1 and YAML 1.2 read differently: the `yaml11` rule.
+"""Plain scalars that YAML 1.1 and YAML 1.2 read differently (the `yaml11` rule, `ocsrun fmt`).
 
 ocsrun reads YAML 1.2 core-schema scalars, as editors (yaml-language-server), Ajv and
 check-jsonschema do: `required: yes` is the string "yes". Older tools and YAML 1.1 libraries read
 the same text as the boolean true, so a plain `yes`, `off`, `1:30`, `1_000` or `0b101` means two
 different things depending on who reads the file. Where the runbook wants a string, the finding says
-to quote it; where it wants a boolean or a number, it says which YAML 1.2 spelling to write.
-`ocsrun fmt` does both.
+to quote it; where it wants a boolean or a number, it says which YAML 1.2 spelling to write
+(rules/yaml11.py). `ocsrun fmt` does both.
 
 The patterns are the YAML 1.1 type definitions for bool, int, float and timestamp, without the
 one-letter booleans (`y`, `n`): the YAML 1.1 libraries in use (libyaml/PyYAML, ruamel.yaml) leave
@@ -15,13 +15,7 @@ them strings too, and `values: [x, y]` is ordinary.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-
-from ocsrun.errors import Position
-from ocsrun.runbook.diagnostic import Diagnostic, Severity
-
-RULE = "yaml11"
 
 _BOOL = re.compile(r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE")
 _TRUE = frozenset({"yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"})
@@ -50,7 +44,7 @@ FIRST = frozenset("yYnNtTfFoO-+.0123456789")
 # quadratic to convert, which is the very thing the YAML 1.2 reading avoids.
 _SHOW_VALUE_CHARS = 24
 # A finding quotes the text, but not all of a 1 MB one.
-_SHOW_TEXT_CHARS = 40
+SHOW_TEXT_CHARS = 40
 
 
 @dataclass(frozen=True)
@@ -77,7 +71,7 @@ class Reading:
             if value is not None and self.kind == "int":
                 return f"write {value}"
             return "write it in plain decimal digits"
-        return f'quote it: "{self.text}"' if len(self.text) <= _SHOW_TEXT_CHARS else "quote it"
+        return f'quote it: "{self.text}"' if len(self.text) <= SHOW_TEXT_CHARS else "quote it"
 
 
 def yaml11_reading(text: str) -> Reading | None:
@@ -117,40 +111,3 @@ def _value(reading: Reading) -> int | float | None:
         return sign * int(digits[2:] if base in (2, 16) else digits, base)
     except ValueError:
         return None
-
-
-# What a finding already at a scalar's position says the runbook wants there.
-_WANTS = (("a boolean", "boolean"), ("an integer", "number"), ("a number", "number"))
-
-
-def check(found: Iterable[Diagnostic], scalars: Iterable[tuple[Position, str]]) -> list[Diagnostic]:
-    """The findings so far, with one `yaml11` finding per plain scalar YAML 1.1 reads otherwise.
-
-    Where the schema already refused the string because it wants a boolean or a number there,
-    the yaml11 finding (with its fix) replaces that schema finding; where some other finding is
-    at the scalar, that one stands alone; where nothing objected, the runbook takes a string.
-    """
-    result = list(found)
-    at: dict[tuple[int, int], list[Diagnostic]] = {}
-    for diagnostic in result:
-        at.setdefault((diagnostic.position.line, diagnostic.position.col), []).append(diagnostic)
-    for position, text in scalars:
-        reading = yaml11_reading(text)
-        if reading is None:
-            continue
-        here = at.get((position.line, position.col), [])
-        wants = next(
-            (want for d in here for phrase, want in _WANTS if f"expected {phrase}" in d.message),
-            None,
-        )
-        if wants is None and (here or reading.kind == "timestamp"):
-            continue  # another finding explains it; a date read as text is what was meant
-        if wants is not None:
-            result = [d for d in result if not (d in here and d.rule == "schema")]
-        shown = text if len(text) <= _SHOW_TEXT_CHARS else text[:_SHOW_TEXT_CHARS] + "..."
-        message = (
-            f"'{shown}' is YAML 1.1 for {reading.described()}; YAML 1.2 (and ocsrun) read "
-            f"a string; {reading.fix(wants or 'string')}"
-        )
-        result.append(Diagnostic(position, Severity.ERROR, message, RULE))
-    return result

@@ -25,6 +25,7 @@ from ocsrun.runbook.rules import (
     step_kind,
     templates,
     unreachable,
+    yaml11,
 )
 from ocsrun.runbook.rules.context import Context, StepRef, walk_steps
 from ocsrun.runbook.rules.discrepancy import discrepancy_step
@@ -101,6 +102,7 @@ MODULES = (
     discrepancy,
     foreach,
     includes,
+    yaml11,  # runs after the schema and the rules: validation.validate_file calls it
 )
 
 
