@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
 from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, OcsrunError, RunAborted
 from ocsrun.run import containers, manual
 from ocsrun.run import events as ev
+from ocsrun.run.flow import RETRY, Clock, Goto, Outcome, utc_now
 from ocsrun.run.gates import GateRunner, LocalGateRunner
 from ocsrun.run.gatestep import GateChecker
 from ocsrun.run.operator import Ask, Operator, Screen
@@ -29,34 +29,7 @@ from ocsrun.runbook.templating import evaluate, names_in, render
 from ocsrun.store.protocol import RunHandle
 from ocsrun.units import format_duration
 
-Clock = Callable[[], datetime]
 DANGER_WORD = "understood"  # typed to acknowledge a danger-level warning
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class Goto:
-    """Go back to an earlier step of the same scope (a gate's on_failure)."""
-
-    target: str
-
-
-RETRY = "retry"
-Outcome = Goto | str | None
-
-
-@dataclass
-class ActiveGate:
-    """A passed gate the following steps rely on (re-checked before each of them)."""
-
-    path: str
-    step: m.Step
-    passed_at: datetime
-    overridden: bool
-    context: Mapping[str, Any]
 
 
 class Executor:
@@ -84,7 +57,6 @@ class Executor:
         self.state = state or RunState()
         self.resume_command = resume_command
         self.choices: dict[str, str] = {}
-        self.active: list[ActiveGate] = []
         self._hashes: dict[int, str] = {}
         self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
         # Longest first, so a secret containing another is hidden whole.
@@ -98,6 +70,11 @@ class Executor:
         self.current: str | None = None
         self.started_at = clock()
         self.gates = GateChecker(self, gate_runner or LocalGateRunner())
+
+    # --- what step helpers may use (the `flow.ScopeHost` protocol) ----------------
+
+    def now(self) -> datetime:
+        return self.clock()
 
     def hide(self, text: str) -> str:
         """Text with every secret param value replaced by ***, for screens and the journal."""
@@ -261,7 +238,6 @@ class Executor:
                 return DANGER_WORD
             self.operator.show(Screen("problem", f"Type {DANGER_WORD} to go on", level="fail"))
         self.abort(step, f"danger warning {key} not confirmed")
-        raise AssertionError("unreachable")
 
     def ask_text(self, ask: Ask) -> str:
         """Non-empty free text (a reason, a note); three empty answers abort the question."""
@@ -277,25 +253,38 @@ class Executor:
         attempt = self.state.step(path).attempt + 1
         self.record(ev.STEP_RETRY, step=path, attempt=attempt, reset=[path], cause=cause)
 
-    def abort(self, step: str, reason: str) -> None:
+    def abort(self, step: str, reason: str) -> NoReturn:
         self.record(ev.RUN_ABORTED, step=step or None, reason=reason)
         self.operator.show(Screen("result", "Run aborted", reason, level="fail"))
         raise RunAborted(f"run aborted at {step or 'pre-flight'}: {reason}")
 
     # --- walking -------------------------------------------------------------------
 
-    def run_scope(self, steps: tuple[m.Step, ...], prefix: str, context: Mapping[str, Any]) -> None:
-        depth = len(self.active)
-        index = 0
-        while index < len(steps):
-            outcome = self._step(steps[index], prefix, context, index + 1, len(steps))
-            if isinstance(outcome, Goto):
-                index = next(i for i, s in enumerate(steps) if s.id == outcome.target)
-                self._reset(steps[index:], prefix, outcome, steps[index])
-                continue
-            index += 1
-        # Gates passed inside this scope (a for-each item, a fragment) cover it only.
-        del self.active[depth:]
+    def run_scope(
+        self,
+        steps: tuple[m.Step, ...],
+        prefix: str,
+        context: Mapping[str, Any],
+        where: str | None = None,
+    ) -> None:
+        """Walk one scope; `where` names a loop item ("role 2/4: …"), shown on its steps."""
+        if where is not None:
+            self.operator.show(Screen("info", where))
+            self.loops.append(where)
+        depth = self.gates.scope_depth()
+        try:
+            index = 0
+            while index < len(steps):
+                outcome = self._step(steps[index], prefix, context, index + 1, len(steps))
+                if isinstance(outcome, Goto):
+                    index = next(i for i, s in enumerate(steps) if s.id == outcome.target)
+                    self._reset(steps[index:], prefix, outcome, steps[index])
+                    continue
+                index += 1
+            self.gates.leave_scope(depth)
+        finally:
+            if where is not None:
+                self.loops.pop()
 
     def _reset(self, steps: tuple[m.Step, ...], prefix: str, goto: Goto, target: m.Step) -> None:
         heads = tuple(prefix + s.id for s in steps)
@@ -310,7 +299,7 @@ class Executor:
         )
         for path in paths:
             self.state.step(path).outcome = None
-        self.active = [g for g in self.active if g.path not in set(paths)]
+        self.gates.forget(set(paths))
 
     def _step(
         self, step: m.Step, prefix: str, context: Mapping[str, Any], index: int, total: int
@@ -340,7 +329,7 @@ class Executor:
         if record is None or record.outcome not in ev.FINISHING:
             return False
         if step.kind in ("for_each", "call"):
-            containers.restore_inside(self, path)
+            self._restore_inside(path)
             return True
         if record.hash != self.hash_of(step):
             self.operator.show(
@@ -354,6 +343,13 @@ class Executor:
                 path, step, _parse_ts(record.gate_passed), record.overridden, context
             )
         return True
+
+    def _restore_inside(self, path: str) -> None:
+        """Answers given inside a finished for-each or fragment, for later `when:`s."""
+        for inner, record in self.state.steps.items():
+            inside = inner.startswith((path + ".", path + "["))
+            if inside and record.choice is not None and record.outcome == ev.STEP_DONE:
+                self.choices[record.choice[0]] = record.choice[1]
 
     def _auto_skip(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
         from ocsrun.run.params import redacted
@@ -385,6 +381,16 @@ class Executor:
             total=total,
         )
         return record.attempt
+
+    def open_step(
+        self, step: m.Step, path: str, context: Mapping[str, Any], position: tuple[int, int]
+    ) -> None:
+        """Start a container step and show it; entered once (a resume or goto inside it does not
+        start it again)."""
+        if self.state.step(path).attempt == 0:
+            self.enter(step, path, *position)
+        self.operator.show(self.screen(step, path, context, *position))
+        self.warnings(step, path, context)
 
     def finish(self, step: m.Step, path: str, event: str = ev.STEP_DONE, **data: Any) -> None:
         self.step_event(event, path, hash=self.hash_of(step), **data)
@@ -421,7 +427,8 @@ class Executor:
         self.operator.show(self.screen(step, path, context, index, total))
         self.warnings(step, path, context)
         if step.choice is not None:
-            manual.choice(self, step, path, context)
+            var, value = manual.choice(self, step, path, context)
+            self.choices[var] = value
             return None
         if step.gate is not None:
             return self.gates.gate_step(step, path, context)

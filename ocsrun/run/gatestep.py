@@ -15,30 +15,44 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.run import events as ev
+from ocsrun.run.flow import RETRY, ActiveGate, Goto
 from ocsrun.run.gates import GateRunner, in_window, local_time_text
 from ocsrun.run.operator import Ask, Screen
 from ocsrun.runbook import model as m
 from ocsrun.runbook.templating import render
 
 if TYPE_CHECKING:
-    from ocsrun.run.executor import ActiveGate, Executor, Outcome
+    from ocsrun.run.flow import Outcome, StepHost
 
 
 class GateChecker:
-    def __init__(self, executor: Executor, runner: GateRunner) -> None:
-        self.x = executor
+    def __init__(self, host: StepHost, runner: GateRunner) -> None:
+        self.x = host
         self.runner = runner
+        # Passed gates later steps rely on, innermost scope last (see `scope_depth`).
+        self.active: list[ActiveGate] = []
+
+    # --- active gates follow the walk's scopes ------------------------------------
+
+    def scope_depth(self) -> int:
+        return len(self.active)
+
+    def leave_scope(self, depth: int) -> None:
+        """Gates passed inside a scope (a for-each item, a fragment) cover that scope only."""
+        del self.active[depth:]
+
+    def forget(self, paths: set[str]) -> None:
+        """Steps reset by a goto no longer vouch for what follows."""
+        self.active = [g for g in self.active if g.path not in paths]
 
     # --- a gate step ---------------------------------------------------------------
 
     def gate_step(self, step: m.Step, path: str, context: Mapping[str, Any]) -> Outcome:
-        from ocsrun.run.executor import RETRY, Goto
-
         gate = step.gate
         assert gate is not None
         if self.check(step, path, context):
             self.x.finish(step, path)
-            self.activate(path, step, self.x.clock(), self.x.state.step(path).overridden, context)
+            self.activate(path, step, self.x.now(), self.x.state.step(path).overridden, context)
             return None
         rule = gate.on_failure
         message = self.x.shown(rule.message, context, path) if rule.message else "Check failed."
@@ -113,7 +127,7 @@ class GateChecker:
         return True, {"items": len(items)}
 
     def _time_window(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
-        now = self.x.clock()
+        now = self.x.now()
         window = {"now": local_time_text(now, gate.timezone), "timezone": gate.timezone}
         if in_window(gate, now):
             return True, {"window": window}
@@ -176,20 +190,18 @@ class GateChecker:
         overridden: bool,
         context: Mapping[str, Any],
     ) -> None:
-        from ocsrun.run.executor import ActiveGate
-
         gate = step.gate
         assert gate is not None
         if gate.valid_for_seconds is None and gate.type != "time_window":
             return
-        self.x.active = [g for g in self.x.active if g.path != path]
-        self.x.active.append(ActiveGate(path, step, when, overridden, dict(context)))
+        self.active = [g for g in self.active if g.path != path]
+        self.active.append(ActiveGate(path, step, when, overridden, dict(context)))
 
     def recheck_active(self, before: str) -> None:
-        for active in list(self.x.active):
+        for active in list(self.active):
             gate = active.step.gate
             assert gate is not None
-            now = self.x.clock()
+            now = self.x.now()
             valid = gate.valid_for_seconds
             if valid is not None and now - active.passed_at > timedelta(seconds=valid):
                 self._expired(active, before, valid)
@@ -211,7 +223,7 @@ class GateChecker:
             )
             if action == "abort":
                 self.x.abort(active.path, "a stale check failed")
-        active.passed_at = self.x.clock()
+        active.passed_at = self.x.now()
         active.overridden = self.x.state.step(active.path).overridden
 
     def _window_again(self, active: ActiveGate, before: str, now: datetime) -> None:

@@ -11,30 +11,30 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.run import events as ev
+from ocsrun.run.flow import RETRY
 from ocsrun.run.operator import Ask
 from ocsrun.runbook import model as m
 
 if TYPE_CHECKING:
-    from ocsrun.run.executor import Executor, Outcome
+    from ocsrun.run.flow import Outcome, StepHost
 
 AFTER_STEP = ("done", "skip", "failed", "retry", "note", "abort")
 
 
-def choice(x: Executor, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
+def choice(x: StepHost, step: m.Step, path: str, context: Mapping[str, Any]) -> tuple[str, str]:
+    """Ask a choice step; returns (variable, value) for the walk to pass on to later steps."""
     question = step.choice
     assert question is not None
     prompt = x.shown(question.prompt, context, path)
     options = tuple((o.value, o.label) for o in question.options)
     value = x.operator.choose(Ask(path, "choice", prompt), options)
     x.step_event(ev.CHOICE_ANSWERED, path, var=question.var, value=value)
-    x.choices[question.var] = value
     x.state.step(path).choice = (question.var, value)
     x.finish(step, path)
+    return question.var, value
 
 
-def after_step(x: Executor, step: m.Step, path: str) -> Outcome:
-    from ocsrun.run.executor import RETRY
-
+def after_step(x: StepHost, step: m.Step, path: str) -> Outcome:
     actions = tuple(a for a in AFTER_STEP if a != "skip" or step.skippable)
     while True:
         action = x.operator.action(Ask(path, "after_step", "Step outcome"), actions)

@@ -1,0 +1,99 @@
+"""What the executor and its step helpers share: outcomes, active gates, and the host protocols.
+
+The step helpers (`manual`, `gatestep`, `containers`) used to import the executor
+and reach into its attributes; the executor imported them back. Now they depend
+on this module only: a step helper is handed a `StepHost` (a `ScopeHost` for steps
+that hold steps), the few things a step may do — journal, finish, retry, abort,
+ask for text, hide secrets — and nothing of how the walk is kept. The executor is
+the one implementation; imports run executor → helpers → flow, never back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+if TYPE_CHECKING:
+    from ocsrun.run.operator import Ask, Operator
+    from ocsrun.run.state import RunState
+    from ocsrun.runbook import model as m
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Goto:
+    """Go back to an earlier step of the same scope (a gate's on_failure)."""
+
+    target: str
+
+
+RETRY = "retry"
+# What a step hands back to the walk: go on (None), enter it again (RETRY), or go back (Goto).
+Outcome = Goto | str | None
+
+
+@dataclass
+class ActiveGate:
+    """A passed gate the following steps rely on (re-checked before each of them)."""
+
+    path: str
+    step: m.Step
+    passed_at: datetime
+    overridden: bool
+    context: Mapping[str, Any]
+
+
+class StepHost(Protocol):
+    """What a step helper may use of the run: the operator, the state, the journal."""
+
+    @property
+    def operator(self) -> Operator: ...
+
+    @property
+    def state(self) -> RunState: ...
+
+    @property
+    def rehearsal(self) -> bool: ...
+
+    def now(self) -> datetime: ...
+
+    def hide(self, text: str) -> str: ...
+
+    def shown(self, template: str, context: Mapping[str, Any], path: str) -> str: ...
+
+    def record(self, event: str, /, **data: Any) -> None: ...
+
+    def step_event(self, event: str, path: str, /, **data: Any) -> None: ...
+
+    def finish(self, step: m.Step, path: str, event: str = ..., **data: Any) -> None: ...
+
+    def retry(self, path: str, cause: str | None) -> None: ...
+
+    def abort(self, step: str, reason: str) -> NoReturn: ...
+
+    def ask_text(self, ask: Ask) -> str: ...
+
+
+class ScopeHost(StepHost, Protocol):
+    """A `StepHost` that can also open a step and walk a nested scope (loops, fragments)."""
+
+    def open_step(
+        self, step: m.Step, path: str, context: Mapping[str, Any], position: tuple[int, int]
+    ) -> None: ...
+
+    def one_warning(self, path: str, key: str, warning: m.RunbookWarning) -> None: ...
+
+    def run_scope(
+        self,
+        steps: tuple[m.Step, ...],
+        prefix: str,
+        context: Mapping[str, Any],
+        where: str | None = None,
+    ) -> None: ...
