@@ -1,6 +1,8 @@
 """The runbook JSON Schema: loaded and compiled once, its errors mapped to file positions.
 
-jsonschema is imported lazily so that importing the CLI stays fast.
+Two validators: jsonschema-rs (native) answers valid / not valid, fast; jsonschema runs only
+for a file that is not valid, for its error details (paths, keywords), which become the
+findings. Both are imported lazily so that importing the CLI stays fast.
 """
 
 from __future__ import annotations
@@ -56,19 +58,30 @@ def validator() -> Draft202012Validator:
 
 @cache
 def _quick_check() -> Callable[[Any], bool] | None:
-    """A compiled yes/no check that is faster than jsonschema for the common, valid case."""
+    """jsonschema-rs's yes/no answer, much faster than jsonschema for the common, valid case.
+
+    None where jsonschema-rs is not installed (no wheel for the platform): jsonschema alone then.
+    """
     try:
-        from ocsrun.runbook.schemacompile import Unsupported, compile_schema
+        import jsonschema_rs  # native; here, not at the top: CLI start-up speed
     except ImportError:
         return None
     try:
-        return compile_schema(load_schema())
-    except Unsupported:
-        return None
+        is_valid = jsonschema_rs.Draft202012Validator(load_schema()).is_valid
+    except Exception:  # its ValidationError, ReferencingError...: any refusal of the schema
+        return None  # jsonschema alone is still right, only slower
+
+    def quick(data: Any) -> bool:
+        try:
+            return bool(is_valid(data))
+        except (ValueError, TypeError, OverflowError):
+            return False  # a value it cannot convert: jsonschema decides, with its words
+
+    return quick
 
 
 def warm_up() -> None:
-    """Compile the quick check now (validation.warm_up calls it before forking workers)."""
+    """Build the yes/no check now (validation.warm_up calls it before forking workers)."""
     _quick_check()
 
 
@@ -76,7 +89,14 @@ def check(document: Document) -> list[Diagnostic]:
     """Every schema error in the document, each at the key or value it is about."""
     quick = _quick_check()
     if quick is not None and quick(document.data):
-        return []  # the compiled check never says yes where jsonschema would find an error
+        # Yes is trusted (tests/test_schema_differential.py compares both on the loader's own
+        # data); no goes to jsonschema, which words the findings and has the last say.
+        return []
+    return findings(document)
+
+
+def findings(document: Document) -> list[Diagnostic]:
+    """jsonschema's errors as findings: the only path where jsonschema-rs is not installed."""
     found: list[Diagnostic] = []
     for error in validator().iter_errors(document.data):
         found.extend(_diagnostics(document, error))

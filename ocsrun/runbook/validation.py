@@ -56,7 +56,7 @@ def validate_file(
 
 
 def warm_up() -> None:
-    """Import and compile, now, what validating a file needs: the compiled schema check and
+    """Import and compile, now, what validating a file needs: jsonschema-rs's schema check and
     the rules' Jinja environment. The parallel path calls it before forking so every worker
     starts warm. Not jsonschema's validator: valid files never reach it."""
     schema.warm_up()
