@@ -33,7 +33,7 @@ from ocsrun.runbook.loader import Document, load_document, load_text
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import corpus  # noqa: E402  (benchmarks/ is a folder of scripts, not a package)
+import corpus
 
 ODD_VALUES: tuple[Any, ...] = (
     None,
