@@ -28,6 +28,50 @@ def test_help_lists_every_available_command(capsys: pytest.CaptureFixture[str]) 
         assert name in out
 
 
+@pytest.mark.parametrize("columns", ["80", "200", "60", "40"])
+def test_fast_help_is_clicks_help(columns: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ocsrun --help` is written without click; it must be the page click would write."""
+    import click
+
+    from ocsrun.cli import help_text
+    from ocsrun.cli.group import cli
+
+    monkeypatch.setenv("COLUMNS", columns)
+    ours = help_text()
+    with click.Context(cli, info_name="ocsrun", **cli.context_settings) as context:
+        theirs = cli.get_help(context) + "\n"
+    if ours is None:  # a narrow terminal: click wraps, so click writes it
+        assert int(columns) < 80
+    else:
+        assert ours == theirs
+    assert columns != "80" or ours is not None
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["-h"]])
+def test_version_and_help_import_nothing_heavy(argv: list[str]) -> None:
+    probe = (
+        "import sys\nfrom ocsrun.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    code = done.code\n"
+        "heavy = ('click', 'jsonschema', 'jsonschema_rs', 'jinja2', 'yaml', 'dataclasses')\n"
+        "print(code, [m for m in heavy if m in sys.modules], file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe, *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "80"},
+    )
+    assert done.stderr.strip() == "0 []"
+    assert done.stdout.startswith("ocsrun " if argv == ["--version"] else "Usage: ocsrun")
+
+
+def test_version_with_other_arguments_goes_to_click(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "--version", "validate")
+    assert code == 0
+    assert out.strip() == f"ocsrun {__version__}"
+
+
 def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_main(capsys, "no-such-command")
     assert code == 2

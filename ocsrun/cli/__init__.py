@@ -1,22 +1,19 @@
 """The `ocsrun` command line: a thin edge.
 
-Subcommands are imported only when invoked, so `ocsrun --version` and
-`ocsrun --help` never pay for jsonschema, jinja2 or the executor. Every
-`OcsrunError` becomes one line on stderr and the exit code `errors.exit_code_for`
-decides; nothing else in the package prints errors.
+`ocsrun --version` and `ocsrun --help` are answered here, without importing click (its import
+alone costs more than the interpreter's start-up): the help text is built from the same
+command table the click group uses (`ocsrun.cli.group`), and `tests/test_cli_basics.py`
+checks it equals click's own. Every other command line goes to the click group, which imports
+a subcommand's module only when it is invoked.
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
+import os
 import sys
-from typing import Any
-
-import click
 
 from ocsrun import __version__
-from ocsrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, OcsrunError, exit_code_for
 
 # name -> (module, attribute, one-line help shown by --help without importing it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -34,53 +31,71 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Semantic diff of runbooks; flags safety-relevant changes.",
     ),
 }
+HELP = "Schema-validated YAML runbooks, run step by step with a human operator."
+HELP_OPTION_NAMES = ("-h", "--help")
+_OPTIONS = (
+    ("--version", "Show the version and exit."),
+    ("-h, --help", "Show this message and exit."),
+)
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(name for name in COMMANDS if self._available(name))
-
-    @staticmethod
-    def _available(name: str) -> bool:
-        return importlib.util.find_spec(COMMANDS[name][0]) is not None
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        entry = COMMANDS.get(cmd_name)
-        if entry is None or not self._available(cmd_name):
-            return None
-        module = importlib.import_module(entry[0])
-        command = getattr(module, entry[1])
-        assert isinstance(command, click.Command)
-        return command
-
-    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
-        if rows:
-            with formatter.section("Commands"):
-                formatter.write_dl(rows)
+def available_commands() -> list[str]:
+    """The table's commands whose module is installed, sorted (what --help lists)."""
+    return sorted(name for name in COMMANDS if importlib.util.find_spec(COMMANDS[name][0]))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="ocsrun", message="%(prog)s %(version)s")
-def cli() -> None:
-    """Schema-validated YAML runbooks, run step by step with a human operator."""
+def main(argv: list[str] | None = None) -> None:
+    args = sys.argv[1:] if argv is None else argv
+    text = None
+    if args == ["--version"]:
+        text = f"ocsrun {__version__}\n"
+    elif len(args) == 1 and args[0] in HELP_OPTION_NAMES:
+        text = help_text()
+    if text is not None:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            sys.exit(2)  # as the click path does (errors.EXIT_USAGE)
+        sys.exit(0)
+    from ocsrun.cli.group import main as click_main
+
+    click_main(argv)
 
 
-def main(argv: list[str] | None = None) -> Any:
+def help_text() -> str | None:
+    """click's --help page for the group, laid out as click lays it out; None where click would
+    wrap a line (a narrow terminal), so click writes it."""
+    width = max(min(_columns(), 80) - 2, 50)
+    rows = [(name, COMMANDS[name][2]) for name in available_commands()]
+    lines = ["Usage: ocsrun [OPTIONS] COMMAND [ARGS]...", "", "  " + HELP, ""]
+    for title, table in (("Options", _OPTIONS), ("Commands", rows)):
+        if not table:
+            continue
+        first = max(len(name) for name, _ in table)
+        lines.append(f"{title}:")
+        lines += [f"  {name.ljust(first)}  {what}".rstrip() for name, what in table]
+        lines.append("")
+    if any(len(line) > width for line in lines):
+        return None
+    return "\n".join(lines[:-1]) + "\n"
+
+
+def _columns() -> int:
     try:
-        # Commands return their exit code; standalone mode would swallow it.
-        result = cli.main(args=argv, prog_name="ocsrun", standalone_mode=False)
-    except OcsrunError as error:
-        click.echo(f"ocsrun: error: {error}", err=True)
-        sys.exit(exit_code_for(error))
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code if error.exit_code else EXIT_USAGE)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("\nocsrun: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(EXIT_USAGE)
-    sys.exit(result if isinstance(result, int) else 0)
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.stdout.fileno()).columns
+    except (OSError, ValueError, AttributeError):
+        return 80
+
+
+def __getattr__(name: str) -> object:
+    # `ocsrun.cli.cli` (the click group) is still reachable, imported on first use.
+    if name == "cli":
+        from ocsrun.cli.group import cli
+
+        return cli
+    raise AttributeError(name)
