@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocsrun.errors import JournalCorrupt
-from ocsrun.store import journal
+from ocsrun.store import journal, protocol
 from ocsrun.store.protocol import Record
 
 
@@ -72,13 +72,13 @@ def test_line_format_keys_in_order_and_utf8() -> None:
 
 
 def test_timestamp_is_utc_with_microseconds_and_z() -> None:
-    ts = journal.utc_now()
+    ts = protocol.utc_now()
     assert len(ts) == len("2026-11-25T01:30:00.123456Z") and ts.endswith("Z")
     assert ts[10] == "T" and ts[19] == "."
 
 
 def test_operator_is_user_at_host() -> None:
-    user, _, host = journal.operator_id().partition("@")
+    user, _, host = protocol.operator_id().partition("@")
     assert user and host
 
 

@@ -90,7 +90,7 @@ def test_truncated_tail_is_named_and_only_a_warning(
     journal.write_bytes(b"".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])
     code, output = verify(capsys, run_id)
     assert code == 0, output
-    assert f"journal.jsonl:{len(lines)}:" in output
+    assert f"entry {len(lines)}:" in output
     assert "torn-tail" in output
     assert "ignoring a torn last line" in output
 
@@ -127,7 +127,7 @@ def test_each_fault_is_detected_and_named(
     assert code == 1, output
     named = [row for row in output.splitlines() if kind in row]
     assert named, f"{kind} not named:\n{output}"
-    assert any(row.startswith(f"journal.jsonl:{line}:") for row in named), output
+    assert any(row.startswith(f"entry {line}:") for row in named), output
     assert "FAILED" in output
     assert "\x00" not in output and "\x1b" not in output
 

@@ -104,7 +104,7 @@ def test_verify_torn_tail_is_a_warning(tmp_path: Path) -> None:
     result = invoke(tmp_path, "verify", run_id)
     assert result.return_value == 0
     lines = result.output.splitlines()
-    assert lines[0].startswith("warning: journal.jsonl:3: torn-tail: ")
+    assert lines[0].startswith("warning: entry 3: torn-tail: ")
     assert lines[1].startswith("ok: 2 records, chain intact")
 
 
@@ -114,7 +114,7 @@ def test_verify_tampered_fails_naming_line_and_seq(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes().replace(b'"s1"', b'"sX"'))
     result = invoke(tmp_path, "verify", run_id)
     assert result.return_value == 1
-    assert result.output.splitlines()[0].startswith("journal.jsonl:2: seq 2: hash-mismatch: ")
+    assert result.output.splitlines()[0].startswith("entry 2: seq 2: hash-mismatch: ")
     assert "FAILED: 1 problem in 4 records" in result.output
 
 
@@ -145,7 +145,7 @@ def test_verify_via_python_m(tmp_path: Path) -> None:
     journal(tmp_path, run_id).write_bytes(lines[0] + lines[2])
     done = run_ocsrun("runs", "--state-dir", str(tmp_path), "verify", run_id)
     assert done.returncode == 1
-    assert "journal.jsonl:2: seq 3: seq-gap: seq 2 missing" in done.stdout
+    assert "entry 2: seq 3: seq-gap: seq 2 missing" in done.stdout
     assert "Traceback" not in done.stderr
 
     done = run_ocsrun("runs", "--state-dir", str(tmp_path), "verify", "no-such-run")

@@ -1,7 +1,7 @@
 """`ocsrun runs`: list and verify recorded runs (show and report are lazy).
 
 `show` and `report` live in `ocsrun.cli.runs_report` and are imported only
-when invoked. Subcommands find the state directory with `state_dir(ctx)`.
+when invoked. Subcommands get the run store with `store(ctx, state_dir)`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from ocsrun.store.local import LocalDirStore
+    from ocsrun.store.protocol import RunStore
 
 REPORT_MODULE = "ocsrun.cli.runs_report"
 LAZY_COMMANDS = ("show", "report")  # attribute names in REPORT_MODULE
@@ -42,51 +42,50 @@ class RunsGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
 
-def state_dir(ctx: click.Context) -> Path:
-    """The state directory chosen on `ocsrun runs` (option, env, or default)."""
-    obj = ctx.find_object(dict)
-    if obj is not None and isinstance(obj.get("state_dir"), Path):
-        return Path(obj["state_dir"])
-    from ocsrun.store.local import default_state_dir
+# Accepted on `ocsrun runs` and again after each subcommand (the later one wins), so the
+# form `ocsrun resume` prints and the form a user types both work.
+STATE_DIR = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where runs are kept (default: $OCSRUN_STATE_DIR, else .ocsrun here).",
+)
 
-    return default_state_dir()
 
+def store(ctx: click.Context, state_dir: Path | None = None) -> RunStore:
+    """The run store chosen after the subcommand, else on `ocsrun runs`, else the default."""
+    from ocsrun.store.open import open_store
 
-def store(ctx: click.Context) -> LocalDirStore:
-    from ocsrun.store.local import LocalDirStore
-
-    return LocalDirStore(state_dir(ctx))
+    if state_dir is None:
+        obj = ctx.find_object(dict)
+        if obj is not None and isinstance(obj.get("state_dir"), Path):
+            state_dir = obj["state_dir"]
+    return open_store(state_dir)
 
 
 @click.group("runs", cls=RunsGroup)
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="OCSRUN_STATE_DIR",
-    default=None,
-    help="Where runs are kept (default: .ocsrun in the working directory).",
-)
+@STATE_DIR
 @click.pass_context
 def runs(ctx: click.Context, state_dir: Path | None) -> None:
     """List, show, verify and report runs."""
-    from ocsrun.store.local import default_state_dir
-
     obj = ctx.ensure_object(dict)
-    obj["state_dir"] = state_dir if state_dir is not None else default_state_dir()
+    obj["state_dir"] = state_dir
 
 
 @runs.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@STATE_DIR
 @click.pass_context
-def list_runs(ctx: click.Context, fmt: str) -> int:
+def list_runs(ctx: click.Context, fmt: str, state_dir: Path | None) -> int:
     """List runs, newest first."""
     from ocsrun.run import views
 
-    summaries = store(ctx).list_runs()
+    runs = store(ctx, state_dir)
+    summaries = runs.list_runs()
     if fmt == "json":
         click.echo(views.runs_json(summaries))
     elif not summaries:
-        click.echo(f"no runs in {state_dir(ctx)}")
+        click.echo(f"no runs in {runs.location}")
     else:
         click.echo(views.runs_table(summaries))
     return 0
@@ -94,8 +93,9 @@ def list_runs(ctx: click.Context, fmt: str) -> int:
 
 @runs.command("verify")
 @click.argument("run_id")
+@STATE_DIR
 @click.pass_context
-def verify(ctx: click.Context, run_id: str) -> int:
+def verify(ctx: click.Context, run_id: str, state_dir: Path | None) -> int:
     """Check a run's journal: every hash, the chain, the sequence.
 
     Exit 0 when intact (a torn last line alone is a warning), 1 otherwise.
@@ -103,6 +103,6 @@ def verify(ctx: click.Context, run_id: str) -> int:
     from ocsrun.errors import EXIT_FINDINGS, EXIT_OK
     from ocsrun.run import views
 
-    checked = views.verify_run(store(ctx), run_id)
+    checked = views.verify_run(store(ctx, state_dir), run_id)
     click.echo("\n".join(checked.lines))
     return EXIT_OK if checked.ok else EXIT_FINDINGS

@@ -14,21 +14,14 @@ if TYPE_CHECKING:
     from ocsrun.run.timeline import Timeline
 
 
-_STATE_DIR = click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where runs are kept (also accepted before the subcommand, on `ocsrun runs`).",
-)
+from ocsrun.cli.runs import STATE_DIR as _STATE_DIR
 
 
 def _timeline(ctx: click.Context, run_id: str, state_dir: Path | None) -> Timeline:
     from ocsrun.cli.runs import store
     from ocsrun.run import views
-    from ocsrun.store.local import LocalDirStore
 
-    runs = LocalDirStore(state_dir) if state_dir is not None else store(ctx)
-    return views.load_timeline(runs, run_id)
+    return views.load_timeline(store(ctx, state_dir), run_id)
 
 
 @click.command("show")

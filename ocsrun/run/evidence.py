@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,37 +56,25 @@ class EvidenceRefused(Exception):
 
 def read_evidence(path: Path, max_bytes: int) -> bytes:
     """The file's bytes, refusing anything that is not a small regular text file."""
+    from ocsrun import safe_io
+
     try:
-        # O_NONBLOCK: opening a FIFO must not hang waiting for a writer.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        data = safe_io.read_regular(path, max_bytes)
+    except safe_io.NotRegularFile:
+        raise EvidenceRefused(f"{path} is not a regular file") from None
+    except safe_io.TooLarge as error:
+        if error.size is None:
+            raise EvidenceRefused(
+                f"{path} grew past the limit of {max_bytes} bytes while read"
+            ) from None
+        raise EvidenceRefused(
+            f"{path} is {error.size} bytes, over the limit of {max_bytes}"
+        ) from None
     except OSError as error:
         raise EvidenceRefused(f"cannot open {path}: {error.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise EvidenceRefused(f"{path} is not a regular file")
-        if info.st_size > max_bytes:
-            raise EvidenceRefused(f"{path} is {info.st_size} bytes, over the limit of {max_bytes}")
-        data = _read_at_most(fd, max_bytes + 1)
-    finally:
-        os.close(fd)
-    if len(data) > max_bytes:
-        raise EvidenceRefused(f"{path} grew past the limit of {max_bytes} bytes while read")
     if b"\x00" in data:
         raise EvidenceRefused(f"{path} is binary (contains NUL bytes), not a text log")
     return data
-
-
-def _read_at_most(fd: int, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while size < limit:
-        chunk = os.read(fd, min(1 << 16, limit - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def check_evidence(gate: m.Gate, path: Path) -> EvidenceResult:

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import (
     EXIT_OK,
-    LockHeld,
     NoOperatorInput,
     SnapshotMismatch,
     StateError,
@@ -29,8 +28,7 @@ from ocsrun.runbook import model as m
 if TYPE_CHECKING:
     from ocsrun.run.operator import Answers
     from ocsrun.run.state import RunState
-    from ocsrun.store.local import LocalDirStore
-    from ocsrun.store.protocol import Lock, RunHandle
+    from ocsrun.store.protocol import Lock, RunHandle, RunStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,10 +61,10 @@ class Plan:
     rehearsal: bool
 
 
-def _store(state_dir: Path | None) -> LocalDirStore:
-    from ocsrun.store.local import LocalDirStore, default_state_dir
+def _store(state_dir: Path | None) -> RunStore:
+    from ocsrun.store.open import open_store
 
-    return LocalDirStore(state_dir or default_state_dir())
+    return open_store(state_dir)
 
 
 def _operator(answers: Path | None, rehearsal: bool) -> tuple[Operator, Answers | None]:
@@ -104,8 +102,9 @@ def _signals_interrupt() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def resume_command(run_id: str, state_dir: Path) -> str:
-    return f"ocsrun resume {run_id} --state-dir {shlex.quote(str(state_dir))}"
+def resume_command(run_id: str, store: RunStore) -> str:
+    """The exact command that continues run_id, with the options that find its store."""
+    return shlex.join(("ocsrun", "resume", run_id, *store.reopen_args()))
 
 
 # --- a new run ------------------------------------------------------------------
@@ -122,10 +121,8 @@ def start(options: RunOptions) -> int:
     operator, answers = _operator(options.answers, options.rehearse)
     target, params = _settle(runbook, options, operator, answers)
     store = _store(options.state_dir)
-    from ocsrun.store.local import new_run_id
-
     plan = Plan(runbook, path, target, params, options.rehearse)
-    run_id = new_run_id()
+    run_id = store.new_run_id()
     held = (
         None
         if plan.rehearsal
@@ -174,8 +171,7 @@ def ask_param(operator: Operator, param: m.Param) -> m.ParamValue:
 
 def _info(plan: Plan, run_id: str) -> Any:
     from ocsrun.run.params import redacted
-    from ocsrun.store.journal import operator_id, utc_now
-    from ocsrun.store.protocol import RunInfo
+    from ocsrun.store.protocol import RunInfo, operator_id, utc_now
 
     runbook = plan.runbook
     return RunInfo(
@@ -208,7 +204,7 @@ def _executor(
     plan: Plan,
     operator: Operator,
     handle: RunHandle,
-    store: LocalDirStore,
+    store: RunStore,
     state: RunState | None = None,
 ) -> Any:
     from ocsrun.run.executor import Executor
@@ -221,7 +217,7 @@ def _executor(
         params=plan.params,
         target=plan.target,
         state=state,
-        resume_command=resume_command(handle.info.run_id, store.state_dir.absolute()),
+        resume_command=resume_command(handle.info.run_id, store),
     )
 
 
@@ -229,7 +225,7 @@ def _drive(
     plan: Plan,
     operator: Operator,
     handle: RunHandle,
-    store: LocalDirStore,
+    store: RunStore,
     held: Lock | None,
     *,
     state: RunState | None = None,
@@ -238,7 +234,7 @@ def _drive(
     """Run (or, given a replayed state, resume) the executor; the lock is released after."""
     try:
         executor = _executor(plan, operator, handle, store, state)
-        broken = getattr(held, "broken", None)
+        broken = held.broken if held is not None else None
         executor.broken_lock = None if broken is None else _as_dict(broken)
         with _signals_interrupt():
             if state is None:
@@ -273,7 +269,7 @@ def resume(options: ResumeOptions) -> int:
         held = (
             None
             if info.rehearsal
-            else _resume_lock(store, info.runbook_id, info.target, info.run_id)
+            else store.reclaim_lock(info.runbook_id, info.target, info.run_id)
         )
         plan = Plan(runbook, Path(info.runbook_path), info.target, params, info.rehearsal)
         _drive(plan, operator, handle, store, held, state=state, changed=changed)
@@ -333,16 +329,3 @@ def _restored_params(
         else:
             values[param.name] = coerce(param, recorded[param.name])
     return values
-
-
-def _resume_lock(store: LocalDirStore, runbook_id: str, target: str | None, run_id: str) -> Lock:
-    from ocsrun.store import lock
-
-    try:
-        return store.acquire_lock(runbook_id, target, run_id)
-    except LockHeld:
-        holder, stale = lock.inspect(lock.lock_path(store.locks_dir, runbook_id, target))
-        # Our own run's lock left by a crash: taking it back is what resuming means.
-        if holder is not None and holder.run_id == run_id and stale:
-            return store.acquire_lock(runbook_id, target, run_id, break_lock=True)
-        raise

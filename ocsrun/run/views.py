@@ -15,12 +15,8 @@ from typing import Any
 
 from ocsrun.run.timeline import Timeline, build
 from ocsrun.sanitize import clean, clean_line
-from ocsrun.store.protocol import RunStore, RunSummary, VerifyReport
+from ocsrun.store.protocol import TORN_TAIL, RunStore, RunSummary, VerifyReport
 from ocsrun.units import format_duration
-
-# Journal problems of this kind are a warning (a crash mid-write), not a broken chain.
-# Same value as ocsrun.store.journal.TORN_TAIL, kept here so views need no journal import.
-TORN_TAIL = "torn-tail"
 
 # --- the run list ---------------------------------------------------------------------
 
@@ -255,7 +251,9 @@ def verify_view(report: VerifyReport) -> VerifyView:
     for problem in report.problems:
         seq = f" seq {problem.seq}:" if problem.seq is not None else ""
         prefix = "warning: " if problem.kind == TORN_TAIL else ""
-        where = f"journal.jsonl:{problem.line}:{seq}"
+        # Entries are numbered as the store keeps them (lines of a file, rows of a table):
+        # no file is named, since not every store has one.
+        where = (f"entry {problem.line}:" if problem.line else "journal:") + seq
         lines.append(f"{prefix}{where} {problem.kind}: {problem.message}")
     if real:
         verdict = (

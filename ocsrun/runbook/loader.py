@@ -7,17 +7,16 @@ diagnostic needs a position, so valid files pay nothing for them.
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from ocsrun import safe_io
 from ocsrun.errors import LoadError, Position
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.yaml11 import FIRST as _YAML11_FIRST
@@ -140,31 +139,21 @@ def _pos(path: str, node: Node) -> Position:
 def load_document(path: Path, display: str | None = None) -> Document:
     shown = display if display is not None else str(path)
     try:
-        # Non-blocking, and checked on the open descriptor: a FIFO or device (even one swapped
-        # in after a check by name) must neither block nor stream forever.
-        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        data = safe_io.read_regular(path, MAX_FILE_BYTES)
+    except safe_io.NotRegularFile:
+        raise LoadError("not a regular file", Position(shown), rule="io") from None
+    except safe_io.TooLarge as error:
+        detail = (
+            f"file is {error.size} bytes; the limit is {MAX_FILE_BYTES}"
+            if error.size is not None
+            else f"file is over the limit of {MAX_FILE_BYTES} bytes"
+        )
+        raise _too_large(shown, detail) from None
     except OSError as error:
         raise LoadError(
             f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
         ) from None
-    with os.fdopen(descriptor, "rb") as handle:
-        try:
-            data = _read_regular(handle, shown)
-        except OSError as error:
-            raise LoadError(
-                f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
-            ) from None
     return load_text(data, shown)
-
-
-def _read_regular(handle: BinaryIO, shown: str) -> bytes:
-    info = os.fstat(handle.fileno())
-    if not stat.S_ISREG(info.st_mode):
-        raise LoadError("not a regular file", Position(shown), rule="io")
-    if info.st_size > MAX_FILE_BYTES:
-        raise _too_large(shown, f"file is {info.st_size} bytes; the limit is {MAX_FILE_BYTES}")
-    # One byte past the limit, so a file that grew since fstat() is still caught.
-    return handle.read(MAX_FILE_BYTES + 1)
 
 
 def load_text(data: bytes, display: str) -> Document:

@@ -12,26 +12,28 @@ intact journal `seq == line number`.
 
 from __future__ import annotations
 
-import functools
-import getpass
 import hashlib
 import json
 import os
-import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, BinaryIO
 
 from ocsrun.errors import JournalCorrupt
-from ocsrun.store.protocol import JsonData, Record, VerifyProblem
+
+# Defined with the protocol (every store stamps records and lock holders alike); still
+# importable from here for the stores built on this module.
+from ocsrun.store.protocol import HOST_ENV as HOST_ENV  # noqa: PLC0414
+from ocsrun.store.protocol import TORN_TAIL, JsonData, Record, VerifyProblem
+from ocsrun.store.protocol import host_name as host_name  # noqa: PLC0414
+from ocsrun.store.protocol import operator_id as operator_id  # noqa: PLC0414
+from ocsrun.store.protocol import utc_now as utc_now  # noqa: PLC0414
 
 GENESIS = "0" * 64
 FIELDS = ("seq", "ts", "operator", "type", "data", "prev", "hash")
 TORN_TAIL_SET_ASIDE = "journal.torn-tail-set-aside"
 
 # Problem kinds reported by `verify_lines`.
-TORN_TAIL = "torn-tail"
 BAD_JSON = "bad-json"
 BAD_RECORD = "bad-record"
 HASH_MISMATCH = "hash-mismatch"
@@ -74,36 +76,6 @@ def computed_hash(record: Record) -> str:
         "prev": record.prev,
     }
     return hashlib.sha256(canonical(body)).hexdigest()
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-@functools.cache
-def operator_id() -> str:
-    """`user@host`; getuser() fails in containers with no passwd entry.
-
-    Cached: every record names its operator, and the passwd lookup behind getuser() cost more
-    than the rest of making a record. User and host do not change within one process.
-    """
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = f"uid{os.getuid()}"
-    return f"{user}@{host_name()}"
-
-
-HOST_ENV = "OCSRUN_HOST"
-
-
-def host_name() -> str:
-    """This workstation's name in journals and lock holders: `$OCSRUN_HOST`, else the hostname.
-
-    The variable names a workstation whose hostname says nothing (a container's random one);
-    the user part of `operator_id` follows the usual LOGNAME/USER variables the same way.
-    """
-    return os.environ.get(HOST_ENV) or socket.gethostname()
 
 
 def make_record(

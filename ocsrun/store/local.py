@@ -29,12 +29,12 @@ import json
 import os
 import re
 import secrets
-import stat
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ocsrun import safe_io
 from ocsrun.errors import JournalCorrupt, StateError, StorageFull
 from ocsrun.store import journal, lock
 from ocsrun.store.protocol import (
@@ -44,6 +44,8 @@ from ocsrun.store.protocol import (
     RunSummary,
     VerifyProblem,
     VerifyReport,
+    make_run_id,
+    operator_id,
 )
 
 STATE_ENV = "OCSRUN_STATE_DIR"
@@ -74,9 +76,8 @@ def default_state_dir() -> Path:
 
 
 def new_run_id(now: datetime | None = None) -> str:
-    """Sortable and unique: UTC time to the second plus 24 random bits."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return f"{stamp}-{secrets.token_hex(3)}"
+    """Sortable and unique (see ocsrun.store.protocol.make_run_id)."""
+    return make_run_id(now)
 
 
 class JournalWriter:
@@ -120,7 +121,7 @@ class LocalRunHandle:
 
     def _open_fd(self) -> int:
         if self._fd is None:
-            flags = os.O_APPEND | os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+            flags = os.O_APPEND | os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
             self._fd = os.open(self._journal, flags, lock.FILE_MODE)
         return self._fd
 
@@ -152,7 +153,7 @@ class LocalRunHandle:
             type,
             data,
             last.hash if last else journal.GENESIS,
-            operator=journal.operator_id(),
+            operator=operator_id(),
         )
         self._write_line(journal.encode(record))
         self._last = record
@@ -263,6 +264,16 @@ class LocalDirStore:
         self.runs_dir = self.state_dir / "runs"
         self.locks_dir = self.state_dir / "locks"
         self._writer = writer
+
+    @property
+    def location(self) -> str:
+        return str(self.state_dir)
+
+    def reopen_args(self) -> tuple[str, ...]:
+        return ("--state-dir", str(self.state_dir.absolute()))
+
+    def new_run_id(self) -> str:
+        return new_run_id()
 
     def _run_dir(self, run_id: str) -> Path:
         if not _RUN_ID.fullmatch(run_id):
@@ -379,8 +390,19 @@ class LocalDirStore:
             runbook_id,
             target,
             run_id,
-            operator=journal.operator_id(),
+            operator=operator_id(),
             break_lock=break_lock,
+        )
+
+    def reclaim_lock(self, runbook_id: str, target: str | None, run_id: str) -> lock.FileLock:
+        lock.ensure_dir(self.state_dir)
+        return lock.acquire(
+            self.locks_dir,
+            runbook_id,
+            target,
+            run_id,
+            operator=operator_id(),
+            reclaim=True,
         )
 
 
@@ -406,29 +428,26 @@ def _check_set_aside(run_dir: Path, line_no: int, raw: bytes) -> VerifyProblem |
 
 
 def _open_regular(path: Path) -> int:
-    """A read-only fd on path, which must be a regular file (StateError otherwise).
+    """A read-only fd on path, which must be a regular file and not a symlink (StateError).
 
-    O_NONBLOCK so that opening a FIFO planted in the state directory returns at once instead
-    of waiting for a writer; the fstat check then refuses FIFOs, devices (a journal symlinked
-    to /dev/zero would be read without end) and directories. Missing files raise
+    See ocsrun.safe_io: a FIFO, a device or a link planted in the state directory is refused
+    instead of blocking, streaming forever or sending the read elsewhere. Missing files raise
     FileNotFoundError for the caller to word.
     """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise StateError(f"{path} is not a regular file")
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+        return safe_io.open_regular(path, follow_symlinks=False)
+    except (safe_io.NotRegularFile, safe_io.SymlinkRefused) as error:
+        raise StateError(f"{path} is {error.strerror}") from None
 
 
 def _read_regular(path: Path, limit: int) -> bytes:
-    with os.fdopen(_open_regular(path), "rb") as stream:
-        data = stream.read(limit + 1)
-    if len(data) > limit:
-        raise StateError(f"{path} is larger than {limit} bytes")
-    return data
+    fd = _open_regular(path)
+    try:
+        return safe_io.read_fd(fd, path, limit)
+    except safe_io.TooLarge:
+        raise StateError(f"{path} is larger than {limit} bytes") from None
+    finally:
+        os.close(fd)
 
 
 def _info_json(info: RunInfo) -> bytes:

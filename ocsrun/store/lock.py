@@ -21,13 +21,12 @@ import hashlib
 import json
 import os
 import socket
-import stat
 from collections.abc import Iterator
 from pathlib import Path
 
+from ocsrun import safe_io
 from ocsrun.errors import LockHeld
-from ocsrun.store.journal import utc_now
-from ocsrun.store.protocol import LockInfo
+from ocsrun.store.protocol import LockInfo, utc_now
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -87,12 +86,14 @@ def acquire(
     *,
     operator: str,
     break_lock: bool = False,
+    reclaim: bool = False,
 ) -> FileLock:
     """Take the lock for (runbook_id, target) or raise LockHeld.
 
     With break_lock, a stale lock is renamed aside to `<name>.broken` and taken
-    over; the returned lock's `broken` names the old holder. A live holder is
-    never broken.
+    over; the returned lock's `broken` names the old holder. With reclaim, the
+    same happens only when the stale holder is run_id itself (a crashed session
+    of the run being resumed). A live holder is never broken.
     """
     ensure_dir(locks_dir)
     path = lock_path(locks_dir, runbook_id, target)
@@ -103,7 +104,8 @@ def acquire(
             fd = _create(path)
         except FileExistsError:
             holder, stale = inspect(path)
-            if not (stale and break_lock):
+            own = reclaim and holder is not None and holder.run_id == run_id
+            if not (stale and (break_lock or own)):
                 raise LockHeld(_held_message(what, path, holder, stale)) from None
             broken = holder
             os.replace(path, path.with_name(path.name + ".broken"))
@@ -151,18 +153,8 @@ def read_info(path: Path) -> LockInfo | None:
 
 
 def _read_regular(path: Path) -> bytes:
-    """A lock file's bytes; OSError when it is not a small regular file.
-
-    O_NONBLOCK: a FIFO planted where a lock file belongs must not block the run that
-    looks at it (and a device must not be read without end).
-    """
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, f"{path} is not a regular file")
-        return os.read(fd, MAX_LOCK_BYTES)
-    finally:
-        os.close(fd)
+    """A lock file's bytes; OSError when it is not a small regular file (see ocsrun.safe_io)."""
+    return safe_io.read_regular(path, MAX_LOCK_BYTES, follow_symlinks=False)
 
 
 def inspect(path: Path) -> tuple[LockInfo | None, bool]:

@@ -35,6 +35,7 @@ from ocsrun.store.protocol import (
     RunSummary,
     VerifyProblem,
     VerifyReport,
+    make_run_id,
 )
 
 if TYPE_CHECKING:
@@ -456,6 +457,18 @@ class PostgresStore:
         except psycopg.errors.UniqueViolation:
             raise StateError(f"run {info.run_id}: duplicate records while copying") from None
 
+    # --- the rest of the RunStore protocol ------------------------------------------------
+
+    def reopen_args(self) -> tuple[str, ...]:
+        return ("--store", self.location)
+
+    def new_run_id(self) -> str:
+        return make_run_id()
+
+    def reclaim_lock(self, runbook_id: str, target: str | None, run_id: str) -> PgLock:
+        # An advisory lock dies with its session: there is never a stale one to take back.
+        return self.acquire_lock(runbook_id, target, run_id)
+
     # --- locks ----------------------------------------------------------------------
 
     def acquire_lock(
@@ -536,6 +549,11 @@ class PostgresStore:
             self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
         except psycopg.Error:
             pass  # a dead session holds nothing; a live one releases at disconnect
+
+
+def open_url(location: str) -> PostgresStore:
+    """The factory `ocsrun.store.open` calls for postgresql:// locations."""
+    return PostgresStore(location)
 
 
 def _held_message(what: str, holder: LockInfo | None) -> str:

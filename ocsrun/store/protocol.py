@@ -7,11 +7,58 @@ The executor only ever calls `RunHandle.append`; nothing else writes run state.
 
 from __future__ import annotations
 
+import functools
+import getpass
+import os
+import secrets
+import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 JsonData = Mapping[str, Any]
+
+# The VerifyProblem kind that is only a warning: a crash tore the last entry, nothing else.
+TORN_TAIL = "torn-tail"
+
+
+def make_run_id(now: datetime | None = None) -> str:
+    """A run id: sortable (UTC time to the second) and unique (plus 24 random bits)."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+def utc_now() -> str:
+    """The timestamp form of every record and run: UTC, microseconds, "Z"."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@functools.cache
+def operator_id() -> str:
+    """`user@host`, as every record names its operator; getuser() fails in containers with no
+    passwd entry.
+
+    Cached: the passwd lookup behind getuser() cost more than the rest of making a record.
+    User and host do not change within one process.
+    """
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid{os.getuid()}"
+    return f"{user}@{host_name()}"
+
+
+HOST_ENV = "OCSRUN_HOST"
+
+
+def host_name() -> str:
+    """This workstation's name in journals and lock holders: `$OCSRUN_HOST`, else the hostname.
+
+    The variable names a workstation whose hostname says nothing (a container's random one);
+    the user part of `operator_id` follows the usual LOGNAME/USER variables the same way.
+    """
+    return os.environ.get(HOST_ENV) or socket.gethostname()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +101,10 @@ class RunSummary:
 
 @dataclass(frozen=True, slots=True)
 class VerifyProblem:
-    seq: int | None  # record sequence number concerned, or None for the file as a whole
-    line: int  # 1-based line in the journal file, 0 if not applicable
+    seq: int | None  # record sequence number concerned, or None for the journal as a whole
+    # 1-based position of the entry in the run's journal as stored (a line of the local
+    # journal file, a row of a database table), 0 if not applicable.
+    line: int
     kind: str  # "torn-tail", "bad-json", "hash-mismatch", "chain-break", "seq-gap", ...
     message: str
 
@@ -81,6 +130,18 @@ class LockInfo:
 
 
 class Lock(Protocol):
+    """A held lock. Releasing it twice is harmless."""
+
+    @property
+    def info(self) -> LockInfo:
+        """Who holds it: this process."""
+        ...
+
+    @property
+    def broken(self) -> LockInfo | None:
+        """The stale holder this lock took over (with break_lock or reclaim), if any."""
+        ...
+
     def release(self) -> None: ...
 
 
@@ -111,6 +172,21 @@ class RunHandle(Protocol):
 
 
 class RunStore(Protocol):
+    """Where runs are kept. Built by `ocsrun.store.open.open_store`, never by name elsewhere."""
+
+    @property
+    def location(self) -> str:
+        """Where the runs are, for messages: a directory, a database URL without secrets."""
+        ...
+
+    def reopen_args(self) -> tuple[str, ...]:
+        """Command-line options that open this store again (for `ocsrun resume ...` hints)."""
+        ...
+
+    def new_run_id(self) -> str:
+        """A fresh run id: sortable by start time, unique, safe in file names and URLs."""
+        ...
+
     def create_run(self, info: RunInfo, snapshot: bytes) -> RunHandle: ...
 
     def open_run(self, run_id: str) -> RunHandle:
@@ -129,5 +205,14 @@ class RunStore(Protocol):
         Raises errors.LockHeld naming the holder's run id, operator and start time.
         With break_lock, takes over a lock whose process is gone on this host (the
         caller journals that); a live holder is never broken.
+        """
+        ...
+
+    def reclaim_lock(self, runbook_id: str, target: str | None, run_id: str) -> Lock:
+        """The lock for resuming run_id: taken, or taken back from run_id's own stale holder.
+
+        A crash leaves the run's lock behind with no live holder; resuming that same run is
+        what taking it back means. Raises errors.LockHeld when anyone else holds the lock, or
+        when run_id's own earlier session is still alive.
         """
         ...
