@@ -1,11 +1,17 @@
-"""Shared fixtures: paths into the repository and a CLI runner that uses main()."""
+"""Shared test helpers: paths into the repository, the CLI runners (in this process and as a
+`python -m ocsrun` child) and the journal reader. Test modules import these instead of
+writing their own."""
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pgcluster import PgCluster, ServerUnavailable
@@ -40,7 +46,8 @@ def cli_env(state: Path, *pythonpath: str) -> dict[str, str]:
 def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """The real CLI entry point in this process: (exit code, stdout, stderr).
 
-    Every call also holds the CLI to its promises: no traceback, a documented exit code.
+    Every call also holds the CLI to its promises: no traceback, a documented exit code, at
+    most one error line.
     """
     with pytest.raises(SystemExit) as exit_info:
         main(list(argv))
@@ -49,6 +56,8 @@ def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, 
     code = raw if isinstance(raw, int) else 0
     assert "Traceback (most recent call last)" not in out + err, out + err
     assert code in DOCUMENTED_EXIT_CODES, (code, out, err)
+    errors = [line for line in err.splitlines() if line.startswith("ocsrun")]
+    assert len(errors) <= 1, f"{argv}: more than one error line\n{err}"
     return code, out, err
 
 
@@ -88,3 +97,45 @@ def _unavailable(reason: str) -> None:
 def pg_url(pg_server: PgCluster) -> str:
     """A fresh, empty database on the session's server; its libpq URL (superuser, socket)."""
     return pg_server.create_database(f"t{os.getpid()}_{next(_databases)}")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    """`run_main` with stdout and stderr together, as an operator reads them."""
+    code, out, err = run_main(capsys, *argv)
+    return code, out + err
+
+
+def run_child(
+    state: Path, *args: str, cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m ocsrun ARGS` in a child process: no stdin, `cli_env(state)`, output kept."""
+    return subprocess.run(
+        [sys.executable, "-m", "ocsrun", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=cli_env(state),
+        timeout=timeout,
+        check=False,
+    )
+
+
+def journal_path(state: Path, run_id: str | None = None) -> Path:
+    """The local store's journal file of RUN_ID, or of the only run in STATE."""
+    if run_id is not None:
+        return state / "runs" / run_id / "journal.jsonl"
+    (found,) = (state / "runs").glob("*/journal.jsonl")
+    return found
+
+
+def journal_records(state: Path, run_id: str | None = None) -> list[dict[str, Any]]:
+    """The journal's records as written on disk, in order (a torn last line is left out:
+    the store sets it aside). Reads the file itself, so a test sees exactly what was stored."""
+    out = []
+    for line in journal_path(state, run_id).read_bytes().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

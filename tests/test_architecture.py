@@ -98,3 +98,22 @@ def test_review_uses_only_events_and_views_of_run() -> None:
 def test_basics_import_no_wing() -> None:
     for name in BASICS & set(modules()):
         assert {t for t in graph()[name] if wing(t) in WINGS} == set(), name
+
+
+def test_tests_take_root_and_the_cli_runner_from_conftest() -> None:
+    """One ROOT and one way to call the CLI in-process (`run_main`, which checks the CLI's
+    promises): test modules import them from conftest (and its journal reader)."""
+    found = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "ROOT" for t in node.targets
+            ):
+                found.append(f"{path.name} defines ROOT")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in {"ocsrun.cli", "click.testing"}:
+                names = {a.name for a in node.names}
+                if names & {"main", "CliRunner"}:
+                    found.append(f"{path.name} drives the CLI itself ({sorted(names)})")
+    assert found == []

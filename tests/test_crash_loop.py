@@ -14,7 +14,6 @@ the iteration so it can be replayed.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
@@ -25,7 +24,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, run_main
+from conftest import cli_env, journal_records, run_child, run_cli
 
 ITERATIONS = int(os.environ.get("OCSRUN_CRASH_ITERATIONS", "100"))
 SEED = int(os.environ.get("OCSRUN_CRASH_SEED", "20261125"))
@@ -111,19 +110,6 @@ EXPECTED = {
 FINISHING = {"step.done", "step.auto-skipped", "step.skipped"}
 
 
-def ocsrun(state: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ocsrun", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=cli_env(state),
-        timeout=DEADLINE_S,
-        check=False,
-    )
-
-
 def journal(state: Path) -> Path | None:
     runs = state / "runs"
     found = sorted(runs.glob("*/journal.jsonl")) if runs.is_dir() else []
@@ -170,25 +156,8 @@ def tear(path: Path, rng: random.Random) -> None:
         journal.write(line[: rng.randint(1, len(line) - 1)])
 
 
-def records(path: Path) -> list[dict[str, object]]:
-    out = []
-    for line in path.read_bytes().splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue  # the torn tail, set aside by the store
-    return out
-
-
-def cli(capsys: pytest.CaptureFixture[str], state: Path, *args: str) -> tuple[int, str]:
-    """The real CLI entry point in this process: no interpreter start-up per call."""
-    argv = ["runs", "--state-dir", str(state), *args[1:]] if args[0] == "runs" else list(args)
-    code, out, err = run_main(capsys, *argv)
-    return code, out + err
-
-
 def check_verify(capsys: pytest.CaptureFixture[str], state: Path, run_id: str, where: str) -> None:
-    code, output = cli(capsys, state, "runs", "verify", run_id)
+    code, output = run_cli(capsys, "runs", "--state-dir", str(state), "verify", run_id)
     assert "Traceback" not in output, f"{where}: {output}"
     assert code == 0, f"{where}: runs verify failed after a kill:\n{output}"
     problems = [line for line in output.splitlines() if line.startswith("warning:")]
@@ -199,11 +168,13 @@ def check_verify(capsys: pytest.CaptureFixture[str], state: Path, run_id: str, w
 def full_length(tmp: Path) -> int:
     """Records in a run that is never killed: the range kill points are drawn from."""
     state = tmp / "calibrate"
-    done = ocsrun(state, "run", "crash.yaml", "--answers", "answers.yaml", cwd=tmp)
+    done = run_child(
+        state, "run", "crash.yaml", "--answers", "answers.yaml", cwd=tmp, timeout=DEADLINE_S
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     path = journal(state)
     assert path is not None
-    types = Counter(str(r["type"]) for r in records(path))
+    types = Counter(str(r["type"]) for r in journal_records(state))
     assert types["run.finished"] == 1
     return path.read_bytes().count(b"\n")
 
@@ -237,7 +208,7 @@ def test_kill_9_at_random_points_then_resume(
             check_verify(capsys, state, run_id, where)
             # One time in four, crash the resume as well, somewhere after its first record
             # (unless the kill came after the last record: then there is nothing to resume).
-            finished = "run.finished" in {str(r["type"]) for r in records(path)}
+            finished = "run.finished" in {str(r["type"]) for r in journal_records(state)}
             if rng.random() < 0.25 and not finished:
                 again = newlines(state) + rng.randint(1, 6)
                 if start_and_kill(
@@ -245,9 +216,9 @@ def test_kill_9_at_random_points_then_resume(
                 ):
                     double += 1
                     check_verify(capsys, state, run_id, where + " (resume killed)")
-        ended = "run.finished" in {str(r["type"]) for r in records(path)}
-        code, output = cli(
-            capsys, state, "resume", run_id, "--answers", "answers.yaml", "--state-dir", str(state)
+        ended = "run.finished" in {str(r["type"]) for r in journal_records(state)}
+        code, output = run_cli(
+            capsys, "resume", run_id, "--answers", "answers.yaml", "--state-dir", str(state)
         )
         assert "Traceback" not in output, f"{where}: {output}"
         if ended:  # killed after its last record: nothing left to do, and it says so
@@ -255,7 +226,7 @@ def test_kill_9_at_random_points_then_resume(
             assert "finished" in output, f"{where}: {output}"
         else:
             assert code == 0, f"{where}: resume failed:\n{output}"
-        recs = records(path)
+        recs = journal_records(state)
         finished = Counter(
             str(r["data"]["step"])  # type: ignore[index]
             for r in recs
@@ -264,7 +235,7 @@ def test_kill_9_at_random_points_then_resume(
         assert set(finished) == EXPECTED, f"{where}: steps recorded {sorted(finished)}"
         assert [s for s, n in finished.items() if n != 1] == [], f"{where}: {finished}"
         assert [r["type"] for r in recs].count("run.finished") == 1, where
-        code, output = cli(capsys, state, "runs", "verify", run_id)
+        code, output = run_cli(capsys, "runs", "--state-dir", str(state), "verify", run_id)
         assert code == 0, f"{where}: {output}"
         assert "torn-tail" not in output, f"{where}: the tail was not set aside:\n{output}"
     with capsys.disabled():

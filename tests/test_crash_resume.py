@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, cli_env, journal_path, journal_records, run_child
 
 from ocsrun.store.local import LocalDirStore
 
@@ -58,14 +57,13 @@ def journal_lines(state: Path) -> int:
 
 
 def kill_midway(state: Path, book: Path, answers: Path, after_lines: int) -> str:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen(
         ocsrun("run", str(book), "--answers", str(answers), "--state-dir", str(state)),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=ROOT,
-        env=env,
+        env=cli_env(state),
     )
     deadline = time.monotonic() + 60
     # Wait for the condition (enough records written), not for a fixed time.
@@ -79,26 +77,14 @@ def kill_midway(state: Path, book: Path, answers: Path, after_lines: int) -> str
     return run_id
 
 
-def records(state: Path, run_id: str) -> list[dict[str, object]]:
-    text = (state / "runs" / run_id / "journal.jsonl").read_text()
-    return [json.loads(line) for line in text.splitlines()]
-
-
 def resume(state: Path, run_id: str, answers: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ocsrun("resume", run_id, "--answers", str(answers), "--state-dir", str(state)),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        check=False,
+    return run_child(
+        state, "resume", run_id, "--answers", str(answers), "--state-dir", str(state), cwd=ROOT
     )
 
 
 def assert_complete(state: Path, run_id: str, ids: list[str]) -> None:
-    recs = records(state, run_id)
+    recs = journal_records(state, run_id)
     done = Counter(str(r["data"]["step"]) for r in recs if r["type"] == "step.done")  # type: ignore[index]
     assert set(done) == set(ids)
     assert [step for step, n in done.items() if n != 1] == []
@@ -115,13 +101,13 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path, after_lines: int) -> None:
     answers.write_text(ANSWERS)
     state = tmp_path / "state"
     run_id = kill_midway(state, book, answers, after_lines)
-    killed_at = len(records(state, run_id))
+    killed_at = len(journal_records(state, run_id))
     assert 0 < killed_at < 4 * STEPS
     result = resume(state, run_id, answers)
     assert result.returncode == 0, result.stderr
     assert_complete(state, run_id, ids)
     # The killed process left its lock behind; the resume took it back and said so.
-    broken = [r for r in records(state, run_id) if r["type"] == "lock.broken"]
+    broken = [r for r in journal_records(state, run_id) if r["type"] == "lock.broken"]
     assert [b["data"]["holder"]["run_id"] for b in broken] == [run_id]  # type: ignore[index]
 
 
@@ -132,7 +118,7 @@ def test_torn_last_line_is_reported_set_aside_and_nothing_earlier_lost(tmp_path:
     answers.write_text(ANSWERS)
     state = tmp_path / "state"
     run_id = kill_midway(state, book, answers, 20)
-    journal = state / "runs" / run_id / "journal.jsonl"
+    journal = journal_path(state, run_id)
     intact = journal.read_bytes()
     # What a crash in the middle of a write leaves: half a record, no newline.
     journal.write_bytes(intact + b'{"seq": 99999, "ts": "2026-11-25T0')
@@ -140,6 +126,6 @@ def test_torn_last_line_is_reported_set_aside_and_nothing_earlier_lost(tmp_path:
     assert result.returncode == 0, result.stderr
     assert "torn" in result.stdout
     assert journal.read_bytes().startswith(intact)
-    types = [r["type"] for r in records(state, run_id)]
+    types = [r["type"] for r in journal_records(state, run_id)]
     assert "journal.torn-tail-set-aside" in types
     assert_complete(state, run_id, ids)

@@ -19,10 +19,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import cli_env, run_main
+from conftest import cli_env, journal_records, run_cli
 
 TRACEBACK = "Traceback (most recent call last)"
 RAW_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
@@ -42,11 +41,6 @@ metadata:
 ANSWERS = "defaults: {after_step: done, gate: true, acknowledge: true, after_failure: abort}\n"
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code, out, err = run_main(capsys, *args)
-    return code, out + err
-
-
 @pytest.fixture
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
@@ -64,16 +58,11 @@ def state_text(work: Path) -> str:
     return "\n".join(parts)
 
 
-def journal_records(work: Path) -> list[dict[str, Any]]:
-    (journal,) = (work / "state" / "runs").glob("*/journal.jsonl")
-    return [json.loads(line) for line in journal.read_bytes().splitlines()]
-
-
 def run_book(
     capsys: pytest.CaptureFixture[str], work: Path, body: str, *extra: str, command: str = "run"
 ) -> tuple[int, str]:
     (work / "rb.yaml").write_text(HEAD + body, encoding="utf-8")
-    return cli(capsys, command, "rb.yaml", "--answers", "answers.yaml", *extra)
+    return run_cli(capsys, command, "rb.yaml", "--answers", "answers.yaml", *extra)
 
 
 # --- the template sandbox ----------------------------------------------------------------
@@ -239,7 +228,7 @@ def test_timeout_kills_the_whole_process_group(
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _alive(pid), "the grandchild survived the timeout"
-    failed = [r for r in journal_records(work) if r["type"] == "gate.failed"]
+    failed = [r for r in journal_records(work / "state") if r["type"] == "gate.failed"]
     assert failed and "timed out" in json.dumps(failed[-1]["data"])
 
 
@@ -272,7 +261,7 @@ def test_output_is_bounded_and_stripped_of_control_sequences(
     assert not RAW_CONTROLS.search(output), repr(output[-2000:])
     journal = state_text(work)
     assert "\\u001b" not in journal and "\\u009b" not in journal and "\x1b" not in journal
-    failed = [r for r in journal_records(work) if r["type"] == "gate.failed"]
+    failed = [r for r in journal_records(work / "state") if r["type"] == "gate.failed"]
     assert failed
     assert len(json.dumps(failed[-1]["data"])) < 3 * 4096 + 2000
     assert len(output) < 200_000
@@ -367,7 +356,7 @@ def test_evidence_that_is_not_a_log_is_refused(
     code, output = _evidence_run(capsys, work, given)
     assert code == 4, output
     assert not RAW_CONTROLS.search(output), repr(output[-500:])
-    failed = [r for r in journal_records(work) if r["type"] == "gate.failed"]
+    failed = [r for r in journal_records(work / "state") if r["type"] == "gate.failed"]
     assert failed, output
     assert reason in json.dumps(failed[-1]["data"]), failed[-1]
 
@@ -419,9 +408,9 @@ def test_secrets_never_reach_screen_journal_report_or_errors(
     seen = [output, state_text(work)]
     (run_id,) = [p.name for p in (work / "state" / "runs").iterdir()]
     for args in (("runs", "show", run_id), ("runs", "report", run_id), ("runs", "list")):
-        seen.append(cli(capsys, *args)[1])
-    seen.append(cli(capsys, "runs", "report", run_id, "--format", "json")[1])
-    seen.append(cli(capsys, "runs", "list", "--format", "json")[1])
+        seen.append(run_cli(capsys, *args)[1])
+    seen.append(run_cli(capsys, "runs", "report", run_id, "--format", "json")[1])
+    seen.append(run_cli(capsys, "runs", "list", "--format", "json")[1])
     for text in seen:
         assert SECRET not in text
     assert "***" in state_text(work)
@@ -480,7 +469,7 @@ def test_review_outputs_cannot_drive_the_terminal(
 ) -> None:
     (work / "base.yaml").write_text(REVIEW_BASE, encoding="utf-8")
     (work / "evil.yaml").write_text(REVIEW_EVIL, encoding="utf-8")
-    code, output = cli(capsys, *args)
+    code, output = run_cli(capsys, *args)
     assert code == 0, output
     assert not UNSAFE_SHOWN.search(output), repr(output)
     assert "hidden" in output and "gnp.exe" in output  # neutralised, not silently dropped
@@ -493,7 +482,9 @@ def test_rendered_files_carry_no_control_sequences(
 ) -> None:
     (work / "evil.yaml").write_text(REVIEW_EVIL, encoding="utf-8")
     for fmt in ("md", "html"):
-        code, output = cli(capsys, "render", "--format", fmt, "--output-dir", "out", "evil.yaml")
+        code, output = run_cli(
+            capsys, "render", "--format", fmt, "--output-dir", "out", "evil.yaml"
+        )
         assert code == 0, output
     written = [p.read_text(encoding="utf-8") for p in (work / "out").iterdir()]
     assert len(written) == 2
@@ -534,8 +525,7 @@ def test_a_chatty_command_never_fills_the_disk(tmp_path: Path) -> None:
     )
     assert TRACEBACK not in result.stderr
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr
-    (journal,) = (tmp_path / "state" / "runs").glob("*/journal.jsonl")
-    passed = [json.loads(line) for line in journal.read_bytes().splitlines()]
+    passed = journal_records(tmp_path / "state")
     gate = [r for r in passed if r["type"] == "gate.passed"]
     assert gate and gate[-1]["data"]["truncated"] is True
     assert len(gate[-1]["data"]["output"]) <= 4096
@@ -666,7 +656,7 @@ def test_escape_sequences_in_arguments_never_reach_the_terminal(
 ) -> None:
     evil = "x\x1b]0;pwned\x07\x1b[2Jy\rz\u202e"
     (work / "rb.yaml").write_text(PARAM_BOOK, encoding="utf-8")
-    code, output = cli(
+    code, output = run_cli(
         capsys, "rehearse", "rb.yaml", "--answers", "answers.yaml",
         "--param", f"note={evil}", "--target", f"host{evil}",
     )  # fmt: skip
@@ -674,8 +664,8 @@ def test_escape_sequences_in_arguments_never_reach_the_terminal(
     (run_id,) = [p.name for p in (work / "state" / "runs").iterdir()]
     outputs = [output]
     for args in (("runs", "list"), ("runs", "show", run_id), ("runs", "report", run_id)):
-        outputs.append(cli(capsys, *args)[1])
-    outputs.append(cli(capsys, "runs", "report", run_id, "--format", "md")[1])
+        outputs.append(run_cli(capsys, *args)[1])
+    outputs.append(run_cli(capsys, "runs", "report", run_id, "--format", "md")[1])
     for text in outputs:
         assert not UNSAFE_SHOWN.search(text), repr(text)
 
@@ -719,7 +709,7 @@ def test_secret_defaults_are_never_shown(
     # Every default wrong for its param: the errors must not quote them either.
     bad = secret_default_book(OLD_DEFAULT, OLD_DEFAULT, OLD_DEFAULT, "^[0-9]+$")
     (work / "bad.yaml").write_text(bad)
-    code, output = cli(capsys, *args)
+    code, output = run_cli(capsys, *args)
     assert code in {0, 1}, output
     assert OLD_DEFAULT not in output and NEW_DEFAULT not in output, output
     if args[0] == "diff" and "bad.yaml" not in args:
@@ -734,14 +724,14 @@ def test_a_secret_default_is_not_kept_in_the_run_state(
         secret_default_book(OLD_DEFAULT, "a", "a", "^[A-Za-z0-9-]+$"), encoding="utf-8"
     )
     (work / "stop.yaml").write_text("defaults: {}\n", encoding="utf-8")
-    code, output = cli(capsys, "run", "rb.yaml", "--answers", "stop.yaml")
+    code, output = run_cli(capsys, "run", "rb.yaml", "--answers", "stop.yaml")
     assert code == 2, output  # stopped at its first question, resumable
     assert OLD_DEFAULT not in state_text(work)
     (run_id,) = [p.name for p in (work / "state" / "runs").iterdir()]
     # Secrets are not journaled, so a resume asks for them again.
     again = "params: {password: Typed-Again-1, pin: a, codes: [a]}\n"
     (work / "again.yaml").write_text(ANSWERS + again)
-    code, output = cli(capsys, "resume", run_id, "--answers", "again.yaml")
+    code, output = run_cli(capsys, "resume", run_id, "--answers", "again.yaml")
     assert code == 0, output  # an unchanged runbook is not reported as changed
     for secret in (OLD_DEFAULT, "Typed-Again-1"):
         assert secret not in state_text(work) and secret not in output

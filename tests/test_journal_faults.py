@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import cli_env, run_main
+from conftest import cli_env, journal_path, journal_records, run_cli
 
 from ocsrun.store.local import JournalWriter
 
@@ -46,11 +46,6 @@ steps:
 ANSWERS = "defaults: {after_step: done, gate: true, acknowledge: true}\n"
 
 
-def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    code, out, err = run_main(capsys, *args)
-    return code, out + err
-
-
 @pytest.fixture
 def finished_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
@@ -59,14 +54,14 @@ def finished_run(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "rb.yaml").write_text(RUNBOOK, encoding="utf-8")
     (tmp_path / "answers.yaml").write_text(ANSWERS, encoding="utf-8")
-    code, output = cli(capsys, "run", "rb.yaml", "--target", "h1", "--answers", "answers.yaml")
+    code, output = run_cli(capsys, "run", "rb.yaml", "--target", "h1", "--answers", "answers.yaml")
     assert code == 0, output
-    (journal,) = (tmp_path / "state" / "runs").glob("*/journal.jsonl")
+    journal = journal_path(tmp_path / "state")
     return journal, journal.parent.name
 
 
 def verify(capsys: pytest.CaptureFixture[str], run_id: str) -> tuple[int, str]:
-    return cli(capsys, "runs", "verify", run_id)
+    return run_cli(capsys, "runs", "verify", run_id)
 
 
 def lines_of(journal: Path) -> list[bytes]:
@@ -139,7 +134,7 @@ def test_resume_refuses_a_journal_damaged_before_its_tail(
     lines = lines_of(journal)
     # Damage an unfinished run: drop run.finished, then flip a byte in the middle.
     journal.write_bytes(b"".join([*lines[:3], _flip_digit(lines[3]), *lines[4:-1]]))
-    code, output = cli(capsys, "resume", run_id, "--answers", "answers.yaml")
+    code, output = run_cli(capsys, "resume", run_id, "--answers", "answers.yaml")
     assert code == 1, output
     assert len(output.strip().splitlines()) == 1, output
     assert run_id in output or "journal" in output
@@ -176,12 +171,12 @@ def test_disk_full_stops_the_run_with_one_clear_line_and_no_partial_record(
         return real_write(self, fd, data)
 
     monkeypatch.setattr(JournalWriter, "write", fill_up)
-    code, output = cli(capsys, "run", "rb.yaml", "--target", "h1", "--answers", "answers.yaml")
+    code, output = run_cli(capsys, "run", "rb.yaml", "--target", "h1", "--answers", "answers.yaml")
     assert code == 1, output
     errors = [row for row in output.splitlines() if row.startswith("ocsrun: error:")]
     assert len(errors) == 1, output
     assert "No space left on device" in errors[0]
-    (journal,) = (tmp_path / "state" / "runs").glob("*/journal.jsonl")
+    journal = journal_path(tmp_path / "state")
     data = journal.read_bytes()
     assert data.endswith(b"\n"), "a partial record was left behind"
     assert data.count(b"\n") == 5
@@ -190,9 +185,9 @@ def test_disk_full_stops_the_run_with_one_clear_line_and_no_partial_record(
     assert code == 0, output
     assert "torn-tail" not in output
     # Space freed: the run resumes and finishes, each step done once.
-    code, output = cli(capsys, "resume", journal.parent.name, "--answers", "answers.yaml")
+    code, output = run_cli(capsys, "resume", journal.parent.name, "--answers", "answers.yaml")
     assert code == 0, output
-    records = [json.loads(line) for line in journal.read_bytes().splitlines()]
+    records = journal_records(tmp_path / "state")
     done = [r["data"]["step"] for r in records if r["type"] == "step.done"]
     assert sorted(done) == sorted(["one", "two", "three", "four", "five"])
 

@@ -21,15 +21,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ocsrun.cli import main
-
 VALID = ROOT / "tests" / "data" / "runbooks" / "valid"
-EXIT_CODES = {0, 1, 2, 3, 4, 130}
-TRACEBACK = "Traceback (most recent call last)"
 
 # (runbook, answers that rehearse it to the end)
 BOOKS = {
@@ -72,20 +68,6 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         (work / "books" / f"{name}.answers.yaml").write_text(answers, encoding="utf-8")
     yield work
     shutil.rmtree(work, ignore_errors=True)
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    with pytest.raises(SystemExit) as done:
-        main(list(args))
-    out, err = capsys.readouterr()
-    code = done.value.code
-    code = code if isinstance(code, int) else (0 if code is None else 2)
-    output = out + err
-    assert TRACEBACK not in output, output
-    assert code in EXIT_CODES, f"{args}: exit {code}\n{output}"
-    errors = [line for line in err.splitlines() if line.startswith("ocsrun")]
-    assert len(errors) <= 1, f"{args}: more than one error line\n{err}"
-    return code, output
 
 
 def all_commands(capsys: pytest.CaptureFixture[str], work: Path, book: str, path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import DATA, ROOT
+from conftest import DATA, ROOT, journal_records
 
 RUNBOOK = DATA / "exec" / "pty.yaml"
 EVIDENCE = ROOT / "examples" / "evidence"
@@ -47,11 +46,6 @@ def start(state: Path, colour: bool = False) -> pexpect.spawn:
 def run_id_of(state: Path) -> str:
     (run,) = os.listdir(state / "runs")
     return run
-
-
-def journal(state: Path, run_id: str) -> list[dict[str, object]]:
-    text = (state / "runs" / run_id / "journal.jsonl").read_text()
-    return [json.loads(line) for line in text.splitlines()]
 
 
 def finish(child: pexpect.spawn) -> int:
@@ -140,7 +134,7 @@ def test_ctrl_c_records_the_interruption_and_names_the_resume_command(tmp_path: 
     assert finish(child) == 130
     run_id = run_id_of(state)
     assert (named, where) == (run_id, str(state))
-    records = journal(state, run_id)
+    records = journal_records(state, run_id)
     assert records[-1]["type"] == "run.interrupted"
     assert records[-1]["data"] == {"reason": "interrupt", "step": "path"}
 
@@ -156,7 +150,7 @@ def test_ctrl_c_records_the_interruption_and_names_the_resume_command(tmp_path: 
     resumed.sendline(str(EVIDENCE / "wizard-success.log"))
     resumed.expect("Run done")
     assert finish(resumed) == 0
-    done = [r["data"]["step"] for r in journal(state, run_id) if r["type"] == "step.done"]  # type: ignore[index]
+    done = [r["data"]["step"] for r in journal_records(state, run_id) if r["type"] == "step.done"]  # type: ignore[index]
     assert done == ["log-on", "path", "right-only", "run-wizard", "check-log"]
 
 
@@ -169,7 +163,7 @@ def test_terminate_or_hangup_is_journaled_like_ctrl_c(tmp_path: Path, sig: int) 
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 130
-    assert journal(state, run_id_of(state))[-1]["type"] == "run.interrupted"
+    assert journal_records(state, run_id_of(state))[-1]["type"] == "run.interrupted"
 
 
 def test_end_of_input_at_a_prompt_is_exit_2_not_a_hang(tmp_path: Path) -> None:
@@ -179,7 +173,7 @@ def test_end_of_input_at_a_prompt_is_exit_2_not_a_hang(tmp_path: Path) -> None:
     child.sendeof()
     child.expect("end of input")
     assert finish(child) == 2
-    assert journal(state, run_id_of(state))[-1]["data"]["reason"] == "end-of-input"  # type: ignore[index]
+    assert journal_records(state, run_id_of(state))[-1]["data"]["reason"] == "end-of-input"  # type: ignore[index]
 
 
 def test_concurrent_run_is_refused_then_stale_lock_broken(tmp_path: Path) -> None:
@@ -220,7 +214,7 @@ def test_concurrent_run_is_refused_then_stale_lock_broken(tmp_path: Path) -> Non
     fourth.expect("Run done")
     assert finish(fourth) == 0
     (new,) = set(os.listdir(state / "runs")) - {holder}
-    records = journal(state, new)
+    records = journal_records(state, new)
     assert [r["type"] for r in records[:2]] == ["run.started", "lock.broken"]
     broken = [r for r in records if r["type"] == "lock.broken"]
     assert broken[0]["data"]["holder"]["run_id"] == holder  # type: ignore[index]
@@ -252,7 +246,7 @@ def test_rehearsal_asks_missing_params_and_leaves_evidence_unchecked(tmp_path: P
     child.sendline("")
     child.expect("Run rehearsed")
     assert finish(child) == 0
-    records = journal(state, run_id_of(state))
+    records = journal_records(state, run_id_of(state))
     passed = [r for r in records if r["type"] == "gate.passed" and r["data"]["step"] == "check-log"]  # type: ignore[index]
     assert passed[0]["data"]["checked"] is False  # type: ignore[index]
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA, ROOT, run_main
+from conftest import DATA, ROOT, journal_path, journal_records, run_main
 
 from ocsrun.store.local import LocalDirStore
 
@@ -33,11 +33,6 @@ def only_run() -> str:
     return runs[0]
 
 
-def records(run_id: str) -> list[dict[str, object]]:
-    lines = (state_dir() / "runs" / run_id / "journal.jsonl").read_text().splitlines()
-    return [json.loads(line) for line in lines]
-
-
 @pytest.mark.parametrize("name", BUNDLED)
 def test_rehearse_each_bundled_runbook_with_its_answers(
     capsys: pytest.CaptureFixture[str], name: str
@@ -48,7 +43,7 @@ def test_rehearse_each_bundled_runbook_with_its_answers(
     assert (code, err) == (0, "")
     assert "REHEARSAL" in out and "Run rehearsed" in out
     run_id = only_run()
-    recs = records(run_id)
+    recs = journal_records(state_dir(), run_id)
     assert recs[0]["type"] == "run.started" and recs[0]["data"]["rehearsal"] is True  # type: ignore[index]
     assert recs[-1]["type"] == "run.finished"
     assert LocalDirStore(state_dir()).verify(run_id).ok
@@ -95,9 +90,9 @@ def test_override_and_secret_in_journal_and_report(
     )
     assert (code, err) == (0, "")
     run_id = only_run()
-    journal = (state_dir() / "runs" / run_id / "journal.jsonl").read_text()
+    journal = journal_path(state_dir(), run_id).read_text()
     assert "sesame" not in journal and "sesame" not in out
-    passed = [r for r in records(run_id) if r["type"] == "gate.passed"]
+    passed = [r for r in journal_records(state_dir(), run_id) if r["type"] == "gate.passed"]
     assert passed[0]["data"]["argv"][-1] == "***"  # type: ignore[index]
     _, report, _ = run_main(capsys, "runs", "report", run_id)
     assert "approved by CAB CHG-77" in report.split("## Overrides")[1].split("##")[0]
@@ -167,7 +162,7 @@ def test_missing_answer_exits_2_naming_the_question(
     code, _, err = run_main(capsys, "run", "ocs2007.services-start-stop", "--answers", str(answers))
     assert code == 2
     assert "no answer for log-on: gate" in err
-    assert records(only_run())[-1]["type"] == "run.interrupted"
+    assert journal_records(state_dir(), only_run())[-1]["type"] == "run.interrupted"
 
 
 def test_resume_refuses_a_changed_runbook_unless_accepted(
@@ -196,7 +191,7 @@ def test_resume_refuses_a_changed_runbook_unless_accepted(
     assert "step changed: open-computer-management" in err and "--accept-changes" in err
     code, _, err = run_main(capsys, "resume", run_id, "--answers", str(full), "--accept-changes")
     assert (code, err) == (0, "")
-    recs = records(run_id)
+    recs = journal_records(state_dir(), run_id)
     types = [r["type"] for r in recs]
     assert "run.changes-accepted" in types and types[-1] == "run.finished"
     done = [r["data"]["step"] for r in recs if r["type"] == "step.done"]  # type: ignore[index]

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner, Result
-from conftest import ROOT
+from conftest import ROOT, journal_path, run_child, run_main
 
 from ocsrun.cli import runs as runs_cli
 from ocsrun.cli.runs import runs
-from ocsrun.errors import StateError
+from ocsrun.errors import StateError, exit_code_for
 from ocsrun.store.local import LocalDirStore, new_run_id
 from ocsrun.store.protocol import RunInfo
 
@@ -43,22 +42,16 @@ def make_run(state: Path, *, records: int = 3, last: str | None = None, **change
     return info.run_id
 
 
-def invoke(state: Path, *args: str) -> Result:
-    return CliRunner().invoke(
-        runs, ["--state-dir", str(state), *args], standalone_mode=False, catch_exceptions=True
-    )
+def runs_main(capsys: pytest.CaptureFixture[str], state: Path, *args: str) -> tuple[int, str, str]:
+    return run_main(capsys, "runs", "--state-dir", str(state), *args)
 
 
-def journal(state: Path, run_id: str) -> Path:
-    return state / "runs" / run_id / "journal.jsonl"
-
-
-def test_list_text_table(tmp_path: Path) -> None:
+def test_list_text_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     first = make_run(tmp_path, last="run.finished", started="2026-11-25T01:00:00.000000Z")
     second = make_run(tmp_path, records=1, target=None, started="2026-11-25T02:00:00.000000Z")
-    result = invoke(tmp_path, "list")
-    assert result.exception is None and result.return_value == 0
-    lines = result.output.splitlines()
+    code, out, _ = runs_main(capsys, tmp_path, "list")
+    assert code == 0
+    lines = out.splitlines()
     assert lines[0].split() == [
         "RUN", "ID", "RUNBOOK", "TARGET", "STATUS", "STARTED", "OPERATOR", "RECORDS"
     ]  # fmt: skip
@@ -70,85 +63,79 @@ def test_list_text_table(tmp_path: Path) -> None:
     assert lines[2].split()[-1] == "4"
 
 
-def test_list_json(tmp_path: Path) -> None:
+def test_list_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_id = make_run(tmp_path, last="run.aborted")
-    result = invoke(tmp_path, "list", "--format", "json")
-    [row] = json.loads(result.output)
+    [row] = json.loads(runs_main(capsys, tmp_path, "list", "--format", "json")[1])
     assert row["run_id"] == run_id
     assert (row["status"], row["records"], row["last_type"]) == ("aborted", 4, "run.aborted")
 
 
-def test_list_empty(tmp_path: Path) -> None:
-    result = invoke(tmp_path / "none", "list")
-    assert result.return_value == 0 and "no runs in" in result.output
+def test_list_empty(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = runs_main(capsys, tmp_path / "none", "list")
+    assert code == 0 and "no runs in" in out
 
 
-def test_state_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_state_dir_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("OCSRUN_STATE_DIR", str(tmp_path))
     run_id = make_run(tmp_path)
-    result = CliRunner().invoke(runs, ["list"], standalone_mode=False)
-    assert run_id in result.output
+    assert run_id in run_main(capsys, "runs", "list")[1]
 
 
-def test_verify_intact(tmp_path: Path) -> None:
+def test_verify_intact(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_id = make_run(tmp_path, records=5)
-    result = invoke(tmp_path, "verify", run_id)
-    assert result.return_value == 0
-    assert result.output == "ok: 5 records, chain intact\n"
+    assert runs_main(capsys, tmp_path, "verify", run_id) == (
+        0,
+        "ok: 5 records, chain intact\n",
+        "",
+    )
 
 
-def test_verify_torn_tail_is_a_warning(tmp_path: Path) -> None:
+def test_verify_torn_tail_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_id = make_run(tmp_path, records=2)
-    with journal(tmp_path, run_id).open("ab") as out:
+    with journal_path(tmp_path, run_id).open("ab") as out:
         out.write(b'{"seq":3')
-    result = invoke(tmp_path, "verify", run_id)
-    assert result.return_value == 0
-    lines = result.output.splitlines()
+    code, output, _ = runs_main(capsys, tmp_path, "verify", run_id)
+    assert code == 0
+    lines = output.splitlines()
     assert lines[0].startswith("warning: entry 3: torn-tail: ")
     assert lines[1].startswith("ok: 2 records, chain intact")
 
 
-def test_verify_tampered_fails_naming_line_and_seq(tmp_path: Path) -> None:
+def test_verify_tampered_fails_naming_line_and_seq(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_id = make_run(tmp_path, records=4)
-    path = journal(tmp_path, run_id)
+    path = journal_path(tmp_path, run_id)
     path.write_bytes(path.read_bytes().replace(b'"s1"', b'"sX"'))
-    result = invoke(tmp_path, "verify", run_id)
-    assert result.return_value == 1
-    assert result.output.splitlines()[0].startswith("entry 2: seq 2: hash-mismatch: ")
-    assert "FAILED: 1 problem in 4 records" in result.output
+    code, out, _ = runs_main(capsys, tmp_path, "verify", run_id)
+    assert code == 1
+    assert out.splitlines()[0].startswith("entry 2: seq 2: hash-mismatch: ")
+    assert "FAILED: 1 problem in 4 records" in out
 
 
-def test_verify_unknown_run_is_a_state_error(tmp_path: Path) -> None:
-    result = invoke(tmp_path, "verify", "20261125T000000Z-000000")
-    assert isinstance(result.exception, StateError)
-    assert "20261125T000000Z-000000" in str(result.exception)
-
-
-def run_ocsrun(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "ocsrun", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+def test_verify_unknown_run_is_a_state_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = runs_main(capsys, tmp_path, "verify", "20261125T000000Z-000000")
+    assert (code, out) == (exit_code_for(StateError("x")), "")
+    assert err.startswith("ocsrun: error: ") and "20261125T000000Z-000000" in err
 
 
 def test_verify_via_python_m(tmp_path: Path) -> None:
     run_id = make_run(tmp_path, records=3)
-    done = run_ocsrun("runs", "--state-dir", str(tmp_path), "verify", run_id)
+    done = run_child(tmp_path, "runs", "--state-dir", str(tmp_path), "verify", run_id)
     assert (done.returncode, done.stdout) == (0, "ok: 3 records, chain intact\n")
 
-    lines = journal(tmp_path, run_id).read_bytes().splitlines(keepends=True)
-    journal(tmp_path, run_id).write_bytes(lines[0] + lines[2])
-    done = run_ocsrun("runs", "--state-dir", str(tmp_path), "verify", run_id)
+    lines = journal_path(tmp_path, run_id).read_bytes().splitlines(keepends=True)
+    journal_path(tmp_path, run_id).write_bytes(lines[0] + lines[2])
+    done = run_child(tmp_path, "runs", "--state-dir", str(tmp_path), "verify", run_id)
     assert done.returncode == 1
     assert "entry 2: seq 3: seq-gap: seq 2 missing" in done.stdout
     assert "Traceback" not in done.stderr
 
-    done = run_ocsrun("runs", "--state-dir", str(tmp_path), "verify", "no-such-run")
+    done = run_child(tmp_path, "runs", "--state-dir", str(tmp_path), "verify", "no-such-run")
     assert done.returncode == 1
     assert done.stderr.strip() == f"ocsrun: error: no run 'no-such-run' in {tmp_path / 'runs'}"
 

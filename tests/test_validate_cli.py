@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 import pytest
-from click.testing import CliRunner
-from conftest import ROOT
+from conftest import ROOT, run_main
 
 from ocsrun.cli.validate import validate
 from ocsrun.errors import Position
@@ -26,22 +25,16 @@ INVALID = RUNBOOKS / "invalid"
 LINE = r"^[^:]+:\d+:\d+: (error|warning): .+ \[[a-z-]+\]$"
 
 
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(validate, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit)
-    return result.exit_code, result.stdout, result.stderr
-
-
-def test_valid_directory_exits_0_with_summary() -> None:
-    code, out, err = invoke(str(VALID))
+def test_valid_directory_exits_0_with_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, "validate", str(VALID))
     assert code == 0
     assert out == "3 files checked: no problems\n"
     assert err == ""
 
 
-def test_errors_exit_1_one_line_each_sorted() -> None:
+def test_errors_exit_1_one_line_each_sorted(capsys: pytest.CaptureFixture[str]) -> None:
     files = [str(INVALID / "duplicate-id.yaml"), str(INVALID / "bad-regex.yaml")]
-    code, out, _ = invoke(*files)
+    code, out, _ = run_main(capsys, "validate", *files)
     assert code == 1
     lines = out.splitlines()
     assert lines[-1] == "2 files checked: 8 errors in 2 files"
@@ -54,8 +47,8 @@ def test_errors_exit_1_one_line_each_sorted() -> None:
     )
 
 
-def test_warnings_alone_exit_0() -> None:
-    code, out, _ = invoke(str(INVALID / "unknown-related.yaml"))
+def test_warnings_alone_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "validate", str(INVALID / "unknown-related.yaml"))
     assert code == 0
     assert "warning: related runbook 'test.nowhere'" in out
     assert out.splitlines()[-1] == "1 file checked: 1 warning in 1 file"
@@ -68,8 +61,10 @@ def test_related_ids_resolve_across_files_validated_together() -> None:
     assert all(not r.diagnostics for r in together)
 
 
-def test_json_format_is_the_documented_object() -> None:
-    code, out, _ = invoke("--format", "json", str(INVALID / "goto-forward.yaml"), str(VALID))
+def test_json_format_is_the_documented_object(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(
+        capsys, "validate", "--format", "json", str(INVALID / "goto-forward.yaml"), str(VALID)
+    )
     assert code == 1
     report = json.loads(out)
     assert report["version"] == 1
@@ -87,23 +82,25 @@ def test_json_format_is_the_documented_object() -> None:
     assert report["summary"] == {"files": 4, "errors": 1, "warnings": 0, "files_with_problems": 1}
 
 
-def test_binary_file_is_an_error_not_a_crash() -> None:
-    code, out, _ = invoke(str(INVALID / "encoding-nul-bytes.yaml"))
+def test_binary_file_is_an_error_not_a_crash(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(capsys, "validate", str(INVALID / "encoding-nul-bytes.yaml"))
     assert code == 1
     assert ":6:12: error: file contains NUL bytes" in out
 
 
 @pytest.mark.parametrize("args", [[], ["does/not/exist.yaml"], [str(VALID), "nope"]])
-def test_usage_errors_exit_2_with_one_line(args: list[str]) -> None:
-    code, out, err = invoke(*args)
+def test_usage_errors_exit_2_with_one_line(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_main(capsys, "validate", *args)
     assert code == 2
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert err.startswith("ocsrun validate: ")
 
 
-def test_unknown_format_is_a_usage_error() -> None:
-    code, _, _ = invoke("--format", "xml", str(VALID))
+def test_unknown_format_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, _ = run_main(capsys, "validate", "--format", "xml", str(VALID))
     assert code == 2
 
 
@@ -129,7 +126,9 @@ def test_reporters_summary_wording() -> None:
     assert reporters.summary_line([result("c")]) == "1 file checked: no problems"
 
 
-def test_one_registry_gives_the_format_choices_and_the_output(tmp_path: Path) -> None:
+def test_one_registry_gives_the_format_choices_and_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     option = next(p for p in validate.params if p.name == "output_format")
     assert isinstance(option.type, click.Choice)
     assert (
@@ -139,7 +138,7 @@ def test_one_registry_gives_the_format_choices_and_the_output(tmp_path: Path) ->
     )
     results = validate_paths([str(INVALID)])
     for name, reporter in reporters.REPORTERS.items():
-        code, out, _ = invoke("--format", name, str(INVALID))
+        code, out, _ = run_main(capsys, "validate", "--format", name, str(INVALID))
         assert (code, out) == (1, reporter(results)), name
 
 
@@ -153,17 +152,21 @@ def test_importing_the_command_stays_light() -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
-def test_fifo_in_a_directory_is_a_usage_error_not_a_hang(tmp_path: Path) -> None:
+def test_fifo_in_a_directory_is_a_usage_error_not_a_hang(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     (tmp_path / "good.yaml").write_text("a: 1\n", encoding="utf-8")
     os.mkfifo(tmp_path / "pipe.yaml")
-    code, out, err = invoke(str(tmp_path))
+    code, out, err = run_main(capsys, "validate", str(tmp_path))
     assert code == 2
     assert out == ""
     assert "is not a regular file" in err
 
 
-def test_a_file_that_does_not_load_is_reported_in_json() -> None:
-    code, out, _ = invoke("--format", "json", str(INVALID / "tab-indent.yaml"))
+def test_a_file_that_does_not_load_is_reported_in_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_main(
+        capsys, "validate", "--format", "json", str(INVALID / "tab-indent.yaml")
+    )
     assert code == 1
     (entry,) = json.loads(out)["files"]
     assert [(d["line"], d["col"], d["rule"]) for d in entry["diagnostics"]] == [
