@@ -73,6 +73,7 @@ def test_the_graph_sees_lazy_imports() -> None:
     # cli.runs imports its views inside the command functions only.
     assert "ocsrun.run.views" in graph()["ocsrun.cli.runs"]
     assert "ocsrun.runbook.build" in graph()["ocsrun.cli.render"]
+    assert "ocsrun.store.open" in graph()["ocsrun.api"]
 
 
 def test_runbook_and_store_import_no_wing_above_them() -> None:

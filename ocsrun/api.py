@@ -1,0 +1,122 @@
+"""The public Python API of ocsrun (documented in docs/api.md).
+
+    from ocsrun import api
+
+    runbook = api.load("runbooks/ocs2007/deactivate-edge-server.yaml")   # the frozen model
+    findings = api.validate(["runbooks"])                                # positions + rule ids
+    store = api.open_store(".ocsrun")                                    # a RunStore
+    page = api.list_runs(store, api.RunFilter(status="running"), limit=50)
+    print(api.report_markdown(api.load_timeline(store, page.runs[0].info.run_id)))
+
+Only what is named in `__all__` is promised; everything else in the package may move.
+Importing this module is cheap: the YAML loader, jsonschema and Jinja are imported by the
+functions that need them, the first time they are called. `ocsrun --version` does not import
+this module at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ocsrun.errors import OcsrunError
+from ocsrun.run.timeline import StepLine, Timeline
+from ocsrun.run.views import (
+    RunFilter,
+    RunPage,
+    VerifyView,
+    list_runs,
+    load_timeline,
+    report_data,
+    report_json,
+    report_markdown,
+    summary_data,
+    timeline_text,
+    verify_run,
+)
+from ocsrun.store.protocol import Record, RunInfo, RunStore, RunSummary
+
+if TYPE_CHECKING:
+    from ocsrun.runbook.diagnostic import Diagnostic
+    from ocsrun.runbook.model import Runbook
+
+__all__ = [
+    "Finding",
+    "OcsrunError",
+    "Record",
+    "RunFilter",
+    "RunInfo",
+    "RunPage",
+    "RunStore",
+    "RunSummary",
+    "StepLine",
+    "Timeline",
+    "VerifyView",
+    "list_runs",
+    "load",
+    "load_timeline",
+    "open_store",
+    "report_data",
+    "report_json",
+    "report_markdown",
+    "summary_data",
+    "timeline_text",
+    "validate",
+    "verify_run",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One validation finding: where (1-based line and column, 0 when unknown), how bad, why."""
+
+    path: str
+    line: int
+    col: int
+    severity: str  # "error" | "warning" | "info"
+    message: str
+    rule: str  # a rule id from `ocsrun.runbook.rule_catalog`, e.g. "schema", "unknown-goto"
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.path, self.line, self.col) if p)
+        return f"{where}: {self.severity}: {self.message} [{self.rule}]"
+
+    @classmethod
+    def of(cls, diagnostic: Diagnostic) -> Finding:
+        p = diagnostic.position
+        return cls(
+            p.path, p.line, p.col, diagnostic.severity.value, diagnostic.message, diagnostic.rule
+        )
+
+
+def load(path: str | Path) -> Runbook:
+    """The runbook at `path` (or a bundled runbook's id) as the frozen model.
+
+    Raises `ocsrun.errors.RunbookInvalid` (its `.diagnostics` list every error) when the file
+    does not validate, `RunbookNotFound` when there is no such file or id.
+    """
+    from ocsrun.runbook.build import load_runbook
+    from ocsrun.runbook.catalog import resolve
+
+    return load_runbook(resolve(str(path)))
+
+
+def validate(paths: str | Path | Iterable[str | Path]) -> list[Finding]:
+    """Every finding in the runbook files and directories given, as `ocsrun validate` reports
+    them (same checks, same order). Raises `ocsrun.errors.UsageError` for a path that is not
+    there or cannot be read."""
+    from ocsrun.runbook.parallel import validate_given
+
+    given = [str(paths)] if isinstance(paths, str | Path) else [str(p) for p in paths]
+    results = validate_given(given, 1)
+    return [Finding.of(d) for result in results for d in result.diagnostics]
+
+
+def open_store(location: str | Path | None = None) -> RunStore:
+    """The run store at `location`: a state directory, or a `postgresql://` URL where the
+    team store is installed; None means `$OCSRUN_STATE_DIR` or `.ocsrun` here."""
+    from ocsrun.store.open import open_store as open_location
+
+    return open_location(location)
