@@ -9,39 +9,18 @@ a subcommand's module only when it is invoked.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
 from ocsrun import __version__
+from ocsrun.cli.commands import COMMANDS, HELP, HELP_OPTION_NAMES, available_commands
 
-# name -> (module, attribute, one-line help shown by --help without importing it)
-COMMANDS: dict[str, tuple[str, str, str]] = {
-    "validate": ("ocsrun.cli.validate", "validate", "Check runbooks against the schema and rules."),
-    "list": ("ocsrun.cli.info", "list_runbooks", "List the bundled runbooks."),
-    "schema": ("ocsrun.cli.info", "schema", "Print the runbook JSON Schema."),
-    "run": ("ocsrun.cli.run", "run", "Run a runbook step by step."),
-    "rehearse": ("ocsrun.cli.run", "rehearse", "Walk a runbook with no side effects."),
-    "resume": ("ocsrun.cli.run", "resume", "Continue an unfinished run."),
-    "runs": ("ocsrun.cli.runs", "runs", "List, show, verify and report runs."),
-    "render": ("ocsrun.cli.render", "render", "Render runbooks as Markdown or HTML checklists."),
-    "diff": (
-        "ocsrun.cli.diff",
-        "diff",
-        "Semantic diff of runbooks; flags safety-relevant changes.",
-    ),
-}
-HELP = "Schema-validated YAML runbooks, run step by step with a human operator."
-HELP_OPTION_NAMES = ("-h", "--help")
+__all__ = ["COMMANDS", "HELP", "HELP_OPTION_NAMES", "available_commands", "help_text", "main"]
+
 _OPTIONS = (
     ("--version", "Show the version and exit."),
     ("-h, --help", "Show this message and exit."),
 )
-
-
-def available_commands() -> list[str]:
-    """The table's commands whose module is installed, sorted (what --help lists)."""
-    return sorted(name for name in COMMANDS if importlib.util.find_spec(COMMANDS[name][0]))
 
 
 def main(argv: list[str] | None = None) -> None:

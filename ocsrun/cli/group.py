@@ -1,7 +1,7 @@
 """The click group behind `ocsrun`: every command line except the plain `--version` and
 `--help`, which `ocsrun.cli` answers without importing click.
 
-Subcommands are imported only when invoked (the table is `ocsrun.cli.COMMANDS`). Every
+Subcommands are imported only when invoked (the table is `ocsrun.cli.commands.COMMANDS`). Every
 `OcsrunError` becomes one line on stderr and the exit code `errors.exit_code_for` decides;
 nothing else in the package prints errors.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from ocsrun import __version__
-from ocsrun.cli import COMMANDS, HELP, HELP_OPTION_NAMES, available_commands
+from ocsrun.cli.commands import COMMANDS, HELP, HELP_OPTION_NAMES, available_commands
 from ocsrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, OcsrunError, exit_code_for
 
 
