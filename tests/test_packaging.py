@@ -85,3 +85,12 @@ def test_installed_cli_works_from_another_directory(installed: Path, tmp_path: P
     bundled = installed / "ocsrun" / "_runbooks"
     validated = run_installed(installed, tmp_path, "validate", str(bundled))
     assert validated.returncode == 0, validated.stdout + validated.stderr
+
+
+def test_install_carries_every_module(installed: Path) -> None:
+    # A subpackage missing from pyproject's `packages` list installs without error and then
+    # fails at import time (ocsrun.runbook.rules once did).
+    def modules(root: Path) -> list[str]:
+        return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
+
+    assert modules(installed / "ocsrun") == modules(ROOT / "ocsrun")

@@ -54,11 +54,17 @@ def test_warnings_alone_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[-1] == "1 file checked: 1 warning in 1 file"
 
 
-def test_related_ids_resolve_across_files_validated_together() -> None:
-    alone = validate_paths([str(VALID / "foreach.yaml")])
+def test_related_ids_resolve_across_files_validated_together(tmp_path: Path) -> None:
+    # Away from its siblings (and not bundled), the related id is unknown; validated together,
+    # or given alone next to them, it resolves.
+    away = tmp_path / "foreach.yaml"
+    away.write_bytes((VALID / "foreach.yaml").read_bytes())
+    alone = validate_paths([str(away)])
     together = validate_paths([str(VALID)])
+    beside = validate_paths([str(VALID / "foreach.yaml")])
     assert [d.rule for d in alone[0].diagnostics] == ["unknown-related"]
     assert all(not r.diagnostics for r in together)
+    assert [d.rule for r in beside for d in r.diagnostics] == []
 
 
 def test_json_format_is_the_documented_object(capsys: pytest.CaptureFixture[str]) -> None:

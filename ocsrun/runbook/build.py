@@ -34,12 +34,14 @@ class _Where:
 
 
 def load_runbook(path: Path, display: str | None = None) -> m.Runbook:
-    """Validate and build; raises RunbookInvalid listing every error."""
+    """Validate (the file and every fragment it includes) and build; raises RunbookInvalid
+    listing every error, the file's own first, each at its place in its own file."""
     from ocsrun.runbook.diagnostic import Severity
-    from ocsrun.runbook.validation import validate_file
+    from ocsrun.runbook.validation import validate_runbook_tree
 
-    result = validate_file(path, display)
-    errors = tuple(d for d in result.diagnostics if d.severity is Severity.ERROR)
+    results = validate_runbook_tree(path, display)
+    result = results[0]
+    errors = tuple(d for each in results for d in each.diagnostics if d.severity is Severity.ERROR)
     if errors or result.document is None:
         first = errors[0] if errors else None
         count = len(errors)

@@ -35,6 +35,13 @@ def _metadata(path: Path) -> dict[str, Any] | None:
     return meta if isinstance(meta, dict) else None
 
 
+def runbook_id(path: Path) -> str | None:
+    """The id of the runbook in the file, if it is one (not a fragment) and loads."""
+    meta = _metadata(path)
+    found = meta.get("id") if meta is not None else None
+    return found if isinstance(found, str) else None
+
+
 def bundled() -> list[Entry]:
     root = resources.runbooks_dir()
     entries = []

@@ -29,7 +29,11 @@ from ocsrun.runbook.includes import FragmentCache
 from ocsrun.runbook.validation import (
     FileResult,
     expand_paths,
+    fragment_display,
+    fragments_not_given,
     has_metadata,
+    included_fragments,
+    known_elsewhere,
     sorted_diagnostics,
     unknown_related,
     validate_file,
@@ -54,6 +58,8 @@ class _Outcome:
     runbook_id: Any  # metadata.id as found, possibly None or not a string
     # (related name, the warning to add if no validated file has that id), in file order
     related: tuple[tuple[str, Diagnostic], ...]
+    # (fragment, how to name it) for every fragment the file includes, directly or not
+    fragments: tuple[tuple[Path, str], ...] = ()
 
 
 def resolve_jobs(jobs: int) -> int:
@@ -75,7 +81,7 @@ def validate_parallel(paths: list[Path], jobs: int) -> list[FileResult]:
     chunks = _chunks(paths, max(jobs * MIN_CHUNKS_PER_JOB, len(paths) // FILES_PER_CHUNK))
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
         outcomes = [outcome for chunk in pool.map(_validate_chunk, chunks) for outcome in chunk]
-    return _apply_related(outcomes)
+    return _apply_related(_with_fragments(outcomes, paths, FragmentCache()), paths)
 
 
 def validate_given(given: Sequence[str], jobs: int = 1) -> list[FileResult]:
@@ -90,7 +96,24 @@ def validate_given(given: Sequence[str], jobs: int = 1) -> list[FileResult]:
 
 
 def _serial(paths: Sequence[Path]) -> list[FileResult]:
-    return _apply_related(_validate_each(paths, FragmentCache()))
+    fragments = FragmentCache()
+    outcomes = _validate_each(paths, fragments)
+    return _apply_related(_with_fragments(outcomes, paths, fragments), paths)
+
+
+def _with_fragments(
+    outcomes: list[_Outcome], paths: Sequence[Path], fragments: FragmentCache
+) -> list[_Outcome]:
+    """The outcomes, then one for each included fragment that was not among the paths (a
+    fragment is checked wherever a runbook that includes it is)."""
+    reached = [pair for outcome in outcomes for pair in outcome.fragments]
+    extra = fragments_not_given(paths, reached)
+    if not extra:
+        return outcomes
+    more = [
+        _outcome(validate_file(target, display, fragments=fragments)) for target, display in extra
+    ]
+    return outcomes + more
 
 
 def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Outcome]:
@@ -100,7 +123,12 @@ def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Out
     out = []
     try:
         for path in paths:
-            out.append(_outcome(validate_file(path, str(path), fragments=fragments)))
+            result = validate_file(path, str(path), fragments=fragments)
+            reached = tuple(
+                (target, fragment_display(target, path, str(path)))
+                for target in sorted(included_fragments(path, result.document, fragments))
+            )
+            out.append(_outcome(result, reached))
             # A file's node tree lives long enough to reach the oldest GC generation, so full
             # collections come every few files, and each one walked every long-lived object
             # (imported modules, the compiled schema, rule caches): 47 full collections and a
@@ -145,24 +173,27 @@ def _validate_chunk(paths: list[Path]) -> list[_Outcome]:
     return _validate_each(paths, _worker_fragments)
 
 
-def _outcome(result: FileResult) -> _Outcome:
+def _outcome(result: FileResult, fragments: tuple[tuple[Path, str], ...] = ()) -> _Outcome:
     document = result.document
     light = FileResult(result.path, result.diagnostics, None)
     if document is None or not has_metadata(document):
-        return _Outcome(light, False, None, ())
+        return _Outcome(light, False, None, (), fragments)
     metadata = document.data["metadata"]
     related = metadata.get("related")
     names = [name for name in related if isinstance(name, str)] if isinstance(related, list) else []
     # With no known ids, the rule warns about every name; keep each warning with its name so
     # the parent can drop the ones another file's id satisfies.
     warnings = unknown_related(document, set())
-    return _Outcome(light, True, metadata.get("id"), tuple(zip(names, warnings, strict=True)))
+    pairs = tuple(zip(names, warnings, strict=True))
+    return _Outcome(light, True, metadata.get("id"), pairs, fragments)
 
 
-def _apply_related(outcomes: list[_Outcome]) -> list[FileResult]:
+def _apply_related(outcomes: list[_Outcome], paths: Sequence[Path]) -> list[FileResult]:
     # Only a string id can equal a related name (an id of another type is a schema error,
     # and may not even be hashable).
     known = {o.runbook_id for o in outcomes if o.has_id and isinstance(o.runbook_id, str)}
+    wanted = {name for o in outcomes for name, _ in o.related if name not in known}
+    known |= known_elsewhere(wanted, paths)
     results = []
     for outcome in outcomes:
         extra = [warning for name, warning in outcome.related if name not in known]

@@ -14,7 +14,7 @@ from pathlib import Path
 from ocsrun.errors import LoadError, Position, UsageError
 from ocsrun.runbook import rules, schema
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
-from ocsrun.runbook.includes import FragmentCache
+from ocsrun.runbook.includes import FragmentCache, resolve_include, uses_refs
 from ocsrun.runbook.loader import Document, load_document
 
 SUFFIXES = (".yaml", ".yml")
@@ -53,6 +53,61 @@ def validate_file(
     if document.yaml11:
         found = rules.yaml11.check(found, document.yaml11)
     return FileResult(shown, sorted_diagnostics(found), document)
+
+
+def included_fragments(
+    path: Path, document: Document | None, fragments: FragmentCache
+) -> frozenset[Path]:
+    """Every fragment file (resolved) the file at path reaches through `uses:`, directly or
+    through other fragments; a reference that does not resolve is the include rules' finding."""
+    if document is None:
+        return frozenset()
+    found: set[Path] = set()
+    for ref in uses_refs(document.data.get("steps")):
+        try:
+            target = resolve_include(path, path.parent, ref)
+        except LoadError:
+            continue
+        found.add(target)
+        found |= fragments.includes(target, path.parent)
+    found.discard(path.resolve())
+    return frozenset(found)
+
+
+def fragment_display(target: Path, including: Path, including_display: str) -> str:
+    """How to name a fragment in findings: next to the name the including file was given by."""
+    try:
+        relative = target.relative_to(including.resolve().parent)
+    except ValueError:
+        return str(target)
+    return str(Path(including_display).parent / relative)
+
+
+def validate_runbook_tree(path: Path, display: str | None = None) -> list[FileResult]:
+    """The file, then every fragment it includes (each with positions in its own file): what
+    every command that loads a runbook checks before using it."""
+    shown = display if display is not None else str(path)
+    fragments = FragmentCache()
+    main = validate_file(path, shown, fragments=fragments)
+    results = [main]
+    for target in sorted(included_fragments(path, main.document, fragments)):
+        results.append(
+            validate_file(target, fragment_display(target, path, shown), fragments=fragments)
+        )
+    return results
+
+
+def fragments_not_given(
+    given: Sequence[Path], reached: Sequence[tuple[Path, str]]
+) -> list[tuple[Path, str]]:
+    """The (fragment, display) pairs reached from the given files that are not among them,
+    first display wins, sorted by display."""
+    seen = {file.resolve() for file in given}
+    extra: dict[Path, str] = {}
+    for target, display in reached:
+        if target not in seen:
+            extra.setdefault(target, display)
+    return sorted(extra.items(), key=lambda item: item[1])
 
 
 def warm_up() -> None:
@@ -132,14 +187,22 @@ def validate_paths(paths: Sequence[str]) -> list[FileResult]:
         raise UsageError("no paths given; name runbook files or directories to validate")
     fragments = FragmentCache()
     results = []
+    files = expand_paths(paths)
+    reached: list[tuple[Path, str]] = []
     with _retained_results_ignored_by_gc():
-        for file in expand_paths(paths):
-            results.append(validate_file(file, str(file), fragments=fragments))
+        for file in files:
+            result = validate_file(file, str(file), fragments=fragments)
+            results.append(result)
+            for target in sorted(included_fragments(file, result.document, fragments)):
+                reached.append((target, fragment_display(target, file, str(file))))
             # Every result keeps its document (data and node tree: acyclic, long-lived). Left
             # to the cyclic GC, each collection would walk all earlier documents again, making
             # a large batch quadratic; freezing moves them out of its sight.
             gc.freeze()
-    return _with_related(results)
+        # A fragment is checked wherever a runbook that includes it is, given or not.
+        for target, display in fragments_not_given(files, reached):
+            results.append(validate_file(target, display, fragments=fragments))
+    return _with_related(results, files)
 
 
 @contextmanager
@@ -152,11 +215,19 @@ def _retained_results_ignored_by_gc() -> Iterator[None]:
             gc.unfreeze()
 
 
-def _with_related(results: list[FileResult]) -> list[FileResult]:
+def _with_related(results: list[FileResult], files: Sequence[Path]) -> list[FileResult]:
     """unknown-related: needs every file validated together, so it runs after them all."""
     # Only string ids: another type is a schema error (a list id would not even be hashable).
     ids = (d.data["metadata"].get("id") for r in results if (d := r.document) and has_metadata(d))
     known: set[object] = {i for i in ids if isinstance(i, str)}
+    wanted = {
+        name
+        for r in results
+        if (d := r.document) and has_metadata(d)
+        for name in related_names(d)
+        if name not in known
+    }
+    known |= known_elsewhere(wanted, files)
     updated = []
     for result in results:
         document = result.document
@@ -167,6 +238,33 @@ def _with_related(results: list[FileResult]) -> list[FileResult]:
             else result
         )
     return updated
+
+
+def related_names(document: Document) -> list[str]:
+    related = document.data["metadata"].get("related")
+    return [name for name in related if isinstance(name, str)] if isinstance(related, list) else []
+
+
+def known_elsewhere(names: set[str], files: Sequence[Path]) -> set[str]:
+    """Which of `names` are the id of a runbook next to one of `files` (same directory) or of
+    a bundled runbook: `validate FILE` must not warn that a sibling it was not given is
+    unknown. Looked up only for names the validated files did not provide."""
+    if not names:
+        return set()
+    from ocsrun.runbook import catalog
+
+    found: set[str] = set()
+    given = {file.resolve() for file in files}
+    for directory in sorted({file.parent for file in files}):
+        for candidate in sorted(directory.glob("*.y*ml")):
+            if candidate.resolve() in given or not candidate.is_file():
+                continue
+            runbook_id = catalog.runbook_id(candidate)
+            if runbook_id in names:
+                found.add(runbook_id)
+        if found == names:
+            return found
+    return found | {entry.id for entry in catalog.bundled() if entry.id in names}
 
 
 def has_metadata(document: Document) -> bool:
@@ -186,7 +284,8 @@ def unknown_related(document: Document, known: set[object]) -> list[Diagnostic]:
                 Diagnostic(
                     document.position(["metadata", "related", index]),
                     Severity.WARNING,
-                    f"related runbook '{name}' is not among the files validated",
+                    f"related runbook '{name}' is not among the files validated, next to "
+                    "them, or bundled",
                     "unknown-related",
                 )
             )
