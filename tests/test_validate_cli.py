@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,7 @@ def test_warnings_alone_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_related_ids_resolve_across_files_validated_together(tmp_path: Path) -> None:
     # Away from its siblings (and not bundled), the related id is unknown; validated together,
     # or given alone next to them, it resolves.
+    shutil.copytree(VALID / "fragments", tmp_path / "fragments")
     away = tmp_path / "foreach.yaml"
     away.write_bytes((VALID / "foreach.yaml").read_bytes())
     alone = validate_paths([str(away)])
