@@ -53,6 +53,7 @@ class Branch:
     value: str
     label: str
     steps: tuple[str, ...]  # "5 `single-role`"
+    reason: bool = False  # picking it asks for a reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +221,7 @@ class _ViewBuilder:
                 for s in dependent
                 if s.when and (quoted.search(s.when) or not re.search(r"['\"]", s.when))
             )
-            out.append(Branch(option.value, option.label, names))
+            out.append(Branch(option.value, option.label, names, option.reason))
         return tuple(out)
 
 

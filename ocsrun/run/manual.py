@@ -28,7 +28,13 @@ def choice(x: StepHost, step: m.Step, path: str, context: Mapping[str, Any]) -> 
     prompt = x.shown(question.prompt, context, path)
     options = tuple((o.value, o.label) for o in question.options)
     value = x.operator.choose(Ask(path, "choice", prompt), options)
-    x.step_event(ev.CHOICE_ANSWERED, path, var=question.var, value=value)
+    picked = next((o for o in question.options if o.value == value), None)
+    if picked is not None and picked.reason:
+        # A weaker reading the source does not give: the operator says why, on the record.
+        reason = x.ask_text(Ask(path, "reason", f"Why {picked.label}?"))
+        x.step_event(ev.CHOICE_ANSWERED, path, var=question.var, value=value, reason=reason)
+    else:
+        x.step_event(ev.CHOICE_ANSWERED, path, var=question.var, value=value)
     x.state.step(path).choice = (question.var, value)
     x.finish(step, path)
     return question.var, value

@@ -153,6 +153,8 @@ def _fold_step(line: StepLine, record: Record) -> None:
         line.notes.append(str(data.get("text", "")))
     elif kind == ev.CHOICE_ANSWERED:
         line.answer = str(data.get("value", ""))
+        if data.get("reason"):
+            line.reason = str(data["reason"])
     elif kind == ev.GATE_OVERRIDDEN:
         line.overrides.append(f"{record.ts} {data.get('reason', '')}")
     elif kind in {ev.GATE_PASSED, ev.GATE_FAILED}:

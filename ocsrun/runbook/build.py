@@ -97,6 +97,7 @@ class _Builder:
             warnings=_warnings(d.get("warnings")),
             required=bool(d.get("required", False)) or kind == "gate",
             source=_source_ref(d.get("source")),
+            not_in_source=str(d.get("not_in_source") or ""),
             choice=choice,
             gate=gate,
             for_each=for_each,
@@ -221,7 +222,8 @@ def _source_ref(d: Any) -> m.SourceRef | None:
 
 def _choice(d: Data) -> m.Choice:
     options = tuple(
-        m.ChoiceOption(str(o["value"]), o.get("label", str(o["value"]))) for o in d["options"]
+        m.ChoiceOption(str(o["value"]), o.get("label", str(o["value"])), o.get("reason") is True)
+        for o in d["options"]
     )
     return m.Choice(var=d["var"], prompt=d["prompt"], options=options)
 

@@ -178,6 +178,7 @@ class Gate:
 class ChoiceOption:
     value: str
     label: str
+    reason: bool = False  # picking it asks for a reason, journaled with the answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +234,7 @@ class Step:
     warnings: tuple[RunbookWarning, ...] = ()
     required: bool = False
     source: SourceRef | None = None
+    not_in_source: str = ""  # why a step the source does not have was added
     choice: Choice | None = None
     gate: Gate | None = None
     for_each: ForEach | None = None
