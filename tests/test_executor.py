@@ -64,9 +64,10 @@ def sss_answers(roles: str = "single", typed: str = TARGET, extra: str = "") -> 
 defaults: {{after_step: done, acknowledge: true}}
 steps:
   log-on: {{gate: true}}
-  choose-action: {{gate: {typed}}}
+  product-version: {{gate: true}}
+  confirm-server: {{gate: {typed}}}
   roles-on-computer: {{choice: {roles}}}
-  confirm-state: {{gate: true}}
+  act.confirm-state: {{gate: true}}
 {extra}"""
 
 
@@ -74,16 +75,24 @@ def test_single_role_branch_skips_the_other_with_its_values() -> None:
     h = harness(load("services-start-stop.yaml"), sss_answers(), params=SSS)
     assert h.run() == "done"
     assert h.done_steps() == [
+        "product-version",
         "log-on",
-        "choose-action",
+        "confirm-server",
         "open-computer-management",
         "roles-on-computer",
-        "single-role",
-        "confirm-state",
+        "act[stop].single-role",
+        "act[stop].confirm-state",
+        "act",
     ]
-    assert auto_skipped(h) == {
-        "multiple-roles": {"computer_roles": "single"},
-        "verify-with-command": {"check_service_with_command": False},
+    skipped = auto_skipped(h)
+    assert skipped["act[stop].multiple-roles"]["computer_roles"] == "single"
+    assert skipped["act[stop].verify-with-command"]["check_service_with_command"] is False
+    # A stop runs the Stop pass only: the whole Start pass is skipped with its reasons.
+    assert {p for p in skipped if p.startswith("act[start].")} == {
+        "act[start].single-role",
+        "act[start].multiple-roles",
+        "act[start].verify-with-command",
+        "act[start].confirm-state",
     }
     assert h.handle.of(ev.CHOICE_ANSWERED)[0]["value"] == "single"
     finished_once(h)
@@ -92,30 +101,31 @@ def test_single_role_branch_skips_the_other_with_its_values() -> None:
 def test_multiple_roles_branch_and_rendered_instructions() -> None:
     h = harness(load("services-start-stop.yaml"), sss_answers("multiple"), params=SSS)
     h.run()
-    assert "multiple-roles" in h.done_steps() and "single-role" in auto_skipped(h)
-    step = next(s for s in h.operator.transcript if "multiple-roles" in s.title)
-    assert "Point to **Stop**" in step.body and "Step 6/8" in step.title
+    assert "act[stop].multiple-roles" in h.done_steps()
+    assert "act[stop].single-role" in auto_skipped(h)
+    step = next(s for s in h.operator.transcript if "act[stop].multiple-roles" in s.title)
+    assert "Point to **Stop**" in step.body and "Step 2/4" in step.title
 
 
 def test_typed_confirmation_mismatch_fails_then_retry_passes() -> None:
     answers = sss_answers().replace(
-        f"choose-action: {{gate: {TARGET}}}",
-        f"choose-action: {{after_failure: retry, gate: [ocs02.contoso.com, {TARGET}]}}",
+        f"confirm-server: {{gate: {TARGET}}}",
+        f"confirm-server: {{after_failure: retry, gate: [ocs02.contoso.com, {TARGET}]}}",
     )
     h = harness(load("services-start-stop.yaml"), answers, params=SSS)
     h.run()
     failed = h.handle.of(ev.GATE_FAILED)
     assert [(f["step"], f["failures"], f["action"]) for f in failed] == [
-        ("choose-action", 1, "retry")
+        ("confirm-server", 1, "retry")
     ]
-    passed = [p for p in h.handle.of(ev.GATE_PASSED) if p["step"] == "choose-action"]
+    passed = [p for p in h.handle.of(ev.GATE_PASSED) if p["step"] == "confirm-server"]
     assert passed[0]["typed"] == TARGET and passed[0]["attempt"] == 2
     finished_once(h)
 
 
 def test_command_gate_fails_then_passes_with_rendered_argv() -> None:
     params = {**SSS, "check_service_with_command": True}
-    extra = "  verify-with-command: {after_failure: retry}\n"
+    extra = "  act.verify-with-command: {after_failure: retry}\n"
     h = harness(
         load("services-start-stop.yaml"), sss_answers(extra=extra), params=params, exits=[1, 0]
     )
@@ -126,7 +136,7 @@ def test_command_gate_fails_then_passes_with_rendered_argv() -> None:
     assert "-ne 'Stopped'" in argv[-1]
     failed = h.handle.of(ev.GATE_FAILED)[0]
     assert failed["exit"] == 1 and "expected exit 0" in failed["reason"]
-    assert [r["step"] for r in h.handle.of(ev.STEP_RETRY)] == ["verify-with-command"]
+    assert [r["step"] for r in h.handle.of(ev.STEP_RETRY)] == ["act[stop].verify-with-command"]
 
 
 def test_rehearsal_shows_but_never_runs_commands() -> None:
@@ -289,8 +299,7 @@ def test_declined_warning_stops_before_any_step() -> None:
 
 def test_checklist_with_an_unticked_item_fails_then_passes() -> None:
     rb = load("deactivate-se-ee-roles.yaml")
-    first = rb.steps[0]
-    assert first.gate is not None and first.gate.type == "checklist"
+    first = next(s for s in rb.steps if s.gate is not None and s.gate.type == "checklist")
     ticked = list(first.gate.items[:-1])
     answers = (
         GENERIC
@@ -464,7 +473,7 @@ def test_archiving_cdr_full_run_with_wizard_retry() -> None:
 
 
 def test_edge_roles_denied_aborts_at_once() -> None:
-    answers = GENERIC + "steps:\n  edge-roles: {gate: false, after_failure: retry}\n"
+    answers = EDGE + "  edge-roles: {gate: false, after_failure: retry}\n"
     h = harness(load("deactivate-edge-server.yaml"), answers)
     with pytest.raises(RunAborted):
         h.run()
@@ -472,8 +481,11 @@ def test_edge_roles_denied_aborts_at_once() -> None:
     assert h.handle.of(ev.RUN_ABORTED)[0]["step"] == "edge-roles"
 
 
+EDGE = GENERIC + "steps:\n  logon-account: {choice: rtc-universal-server-admins}\n"
+
+
 def test_edge_full_run() -> None:
-    h = harness(load("deactivate-edge-server.yaml"), GENERIC)
+    h = harness(load("deactivate-edge-server.yaml"), EDGE)
     assert h.run() == "done"
     assert "wizard.check-log" in h.done_steps()
     finished_once(h)
@@ -524,7 +536,7 @@ def test_interrupt_is_journaled_with_resume_command(
 
 def test_missing_answer_names_the_question() -> None:
     h = harness(load("services-start-stop.yaml"), "defaults: {acknowledge: true}\n", params=SSS)
-    with pytest.raises(AnswersError, match=r"log-on: gate"):
+    with pytest.raises(AnswersError, match=r"product-version: gate"):
         h.run()
 
 

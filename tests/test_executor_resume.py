@@ -144,7 +144,7 @@ def test_replay_ignores_unknown_records_and_tracks_outcomes() -> None:
     answers = """
 defaults: {after_step: done, acknowledge: true, gate: true, choice: single}
 steps:
-  choose-action: {gate: ocs01.contoso.com}
+  confirm-server: {gate: ocs01.contoso.com}
 """
     params = {"action": "start", "check_service_with_command": False, "service_name": "RTCSRV"}
     h = harness(load("services-start-stop.yaml"), answers, params=params)
@@ -152,7 +152,7 @@ steps:
     h.handle.append("journal.torn-tail-set-aside", {"file": "journal.torn.1"})
     state = replay(h.handle.records())
     assert state.steps["roles-on-computer"].choice == ("computer_roles", "single")
-    assert state.steps["multiple-roles"].outcome == ev.STEP_AUTO_SKIPPED
+    assert state.steps["act[start].multiple-roles"].outcome == ev.STEP_AUTO_SKIPPED
     assert state.params["action"] == "start"
     assert state.acknowledged == {"unsupported-product"}
     assert not state.finished  # the last record is not run.finished any more

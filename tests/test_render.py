@@ -96,8 +96,9 @@ def test_for_each_lists_items_in_declared_order() -> None:
 def test_choice_lists_its_branches() -> None:
     runbook = load_runbook(RUNBOOKS / "ocs2007" / "services-start-stop.yaml")
     text = render(runbook, "md")
-    assert "(`single`)\n  - then step 5 `single-role`" in text
-    assert "(`multiple`)\n  - then step 6 `multiple-roles`" in text
+    # The branches steer steps inside the later Stop/Start loop: they are named with their paths.
+    assert "(`single`)\n  - then step 6.1 `act.single-role`" in text
+    assert "(`multiple`)\n  - then step 6.2 `act.multiple-roles`" in text
 
 
 def test_templates_shown_as_placeholders() -> None:
@@ -146,7 +147,7 @@ def test_cli_stdout_output_dir_and_check(
 ) -> None:
     code, out, _ = run_main(capsys, "render", "ocs2007.services-start-stop")
     assert code == 0
-    assert out.startswith("# Stop or start Office Communications Server 2007 services\n")
+    assert out.startswith("# Stop, start or restart Office Communications Server 2007 services\n")
 
     target = tmp_path / "rendered"
     books = [str(p) for p in BUNDLED]

@@ -142,9 +142,9 @@ def test_bad_target_and_bad_params_are_usage_errors(capsys: pytest.CaptureFixtur
         "--answers",
         answers,
         "--param",
-        "action=restart",
+        "action=reboot",
     )
-    assert code == 2 and "'restart' is not one of: stop, start" in err
+    assert code == 2 and "'reboot' is not one of: stop, start, restart" in err
     code, _, err = run_main(
         capsys, "run", "ocs2007.services-start-stop", "--answers", answers, "--param", "nope=1"
     )
@@ -161,7 +161,7 @@ def test_missing_answer_exits_2_naming_the_question(
     )
     code, _, err = run_main(capsys, "run", "ocs2007.services-start-stop", "--answers", str(answers))
     assert code == 2
-    assert "no answer for log-on: gate" in err
+    assert "no answer for product-version: gate" in err
     assert journal_records(state_dir(), only_run())[-1]["type"] == "run.interrupted"
 
 
@@ -175,7 +175,8 @@ def test_resume_refuses_a_changed_runbook_unless_accepted(
     partial.write_text(
         "target: ocs01.contoso.com\nparams: {action: stop}\n"
         "defaults: {acknowledge: true, after_step: done}\n"
-        "steps: {log-on: {gate: true}, choose-action: {gate: ocs01.contoso.com}}\n"
+        "steps: {log-on: {gate: true}, product-version: {gate: true},"
+        " confirm-server: {gate: ocs01.contoso.com}}\n"
     )
     code, _, err = run_main(capsys, "run", str(book), "--answers", str(partial))
     assert code == 2 and "roles-on-computer: choice" in err

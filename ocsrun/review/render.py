@@ -9,7 +9,7 @@ printout holds every branch the operator may meet. Same model in, same bytes out
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from html import escape
@@ -212,17 +212,24 @@ class _ViewBuilder:
         self, choice: m.Choice, later: Sequence[m.Step], prefix: str
     ) -> tuple[Branch, ...]:
         var = re.compile(rf"\b{re.escape(choice.var)}\b")
-        dependent = [s for s in later if s.when and var.search(s.when)]
+        dependent = [(p, s) for p, s in _walk(later, prefix) if s.when and var.search(s.when)]
         out = []
         for option in choice.options:
             quoted = re.compile(rf"""['"]{re.escape(option.value)}['"]""")
             names = tuple(
-                self.label(prefix + s.id)
-                for s in dependent
+                self.label(path)
+                for path, s in dependent
                 if s.when and (quoted.search(s.when) or not re.search(r"['\"]", s.when))
             )
             out.append(Branch(option.value, option.label, names, option.reason))
         return tuple(out)
+
+
+def _walk(steps: Sequence[m.Step], prefix: str) -> Iterator[tuple[str, m.Step]]:
+    """Steps with their paths, nested ones too: a choice may steer steps inside a later loop."""
+    for step in steps:
+        yield prefix + step.id, step
+        yield from _walk(step.children, f"{prefix}{step.id}.")
 
 
 def _call_lines(call: m.Call) -> tuple[str, ...]:

@@ -68,6 +68,11 @@ RULES: dict[str, tuple[str, str]] = {
         "More than one step kind on a step",
         "A step has at most one of choice, gate, for_each and uses; split it into several steps.",
     ),
+    "source-conflict": (
+        "A step cites the source and says it is not in it",
+        "A step marked `not_in_source` was added by the runbook and cites nothing; remove its "
+        "`source`, or remove `not_in_source` if the step does come from the source.",
+    ),
     "unknown-goto": (
         "on_failure.goto names no earlier step",
         "`goto` must name an earlier step id in the same list scope.",

@@ -20,6 +20,7 @@ from ocsrun.runbook.rules import (
     includes,
     jinja,
     params,
+    provenance,
     regexes,
     schema_comment,
     step_kind,
@@ -34,6 +35,7 @@ from ocsrun.runbook.rules.goto import goto_target
 from ocsrun.runbook.rules.ids import duplicate_id
 from ocsrun.runbook.rules.includes import include_rules
 from ocsrun.runbook.rules.params import param_default
+from ocsrun.runbook.rules.provenance import source_conflict
 from ocsrun.runbook.rules.regexes import bad_regex
 from ocsrun.runbook.rules.schema_comment import missing_schema_comment
 from ocsrun.runbook.rules.step_kind import step_kind_conflict
@@ -60,6 +62,7 @@ __all__ = [
     "include_rules",
     "missing_schema_comment",
     "param_default",
+    "source_conflict",
     "step_kind_conflict",
     "template_fields",
     "template_syntax",
@@ -76,6 +79,7 @@ RULES: tuple[Rule, ...] = (
     missing_schema_comment,
     duplicate_id,
     step_kind_conflict,
+    source_conflict,
     goto_target,
     when_syntax,
     template_syntax,
@@ -94,6 +98,7 @@ MODULES = (
     schema_comment,
     ids,
     step_kind,
+    provenance,
     goto,
     templates,
     unreachable,
