@@ -129,7 +129,7 @@ def start(options: RunOptions) -> int:
         else store.acquire_lock(runbook.id, target, run_id, break_lock=options.break_lock)
     )
     try:
-        handle = store.create_run(_info(plan, run_id), _snap(runbook))
+        handle = store.create_run(_info(plan, run_id), _snap(runbook, path))
     except BaseException:
         if held is not None:
             held.release()
@@ -188,10 +188,19 @@ def _info(plan: Plan, run_id: str) -> Any:
     )
 
 
-def _snap(runbook: m.Runbook) -> bytes:
+def _snap(runbook: m.Runbook, path: Path) -> bytes:
+    """The model's dump and the runbook's source files, so a resume does not need the file."""
+    from ocsrun.errors import OcsrunError
     from ocsrun.run.state import snapshot_bytes
+    from ocsrun.runbook.sources import collect
 
-    return snapshot_bytes(runbook)
+    try:
+        sources = collect(path, runbook)
+    except (OSError, UnicodeDecodeError, OcsrunError):
+        # Only if a file changed or vanished since it was loaded a moment ago: the run goes
+        # on, and its resume will need the original file, as with runs from older versions.
+        sources = None
+    return snapshot_bytes(runbook, sources, path.name)
 
 
 def _as_dict(info: Any) -> dict[str, Any]:
@@ -262,9 +271,18 @@ def resume(options: ResumeOptions) -> int:
         if state.finished:
             status = "finished" if state.last_type == ev.RUN_FINISHED else "aborted"
             raise StateError(f"run {info.run_id} is {status}; there is nothing to resume")
-        runbook, changed = _current_runbook(handle, options.accept_changes)
+        runbook, changed, restored = _current_runbook(handle, options.accept_changes)
         operator, _answers = _operator(options.answers, info.rehearsal)
         _report_torn_tail(handle, operator)
+        if restored:
+            operator.show(
+                Screen(
+                    "problem",
+                    f"The runbook file {info.runbook_path} is not here; going on with the copy "
+                    "kept with the run (the version it started with)",
+                    level="warning",
+                )
+            )
         params = _restored_params(runbook, state.params, operator)
         held = (
             None
@@ -292,24 +310,67 @@ def _report_torn_tail(handle: RunHandle, operator: Operator) -> None:
         )
 
 
-def _current_runbook(handle: RunHandle, accept: bool) -> tuple[m.Runbook, list[str]]:
+def _current_runbook(handle: RunHandle, accept: bool) -> tuple[m.Runbook, list[str], bool]:
+    """(runbook, what changed, whether it came from the run's own copy)."""
     from ocsrun.run.state import changes, load_snapshot
     from ocsrun.runbook.build import load_runbook
 
     path = Path(handle.info.runbook_path)
     if path.exists() and not path.is_file():
         raise StateError(f"{path}: not a regular file (the runbook of run {handle.info.run_id})")
+    snapshot = handle.snapshot()
     if not path.is_file():
-        raise StateError(f"the runbook of run {handle.info.run_id} is gone: {path}")
+        # Moved, deleted, or on another workstation: the run carries its own copy.
+        return _runbook_from_copy(handle, snapshot), [], True
     runbook = load_runbook(path)
-    changed = changes(load_snapshot(handle.snapshot()), runbook)
+    changed = changes(load_snapshot(snapshot), runbook)
     if changed and not accept:
         raise SnapshotMismatch(
             f"{path} changed since run {handle.info.run_id} started: {'; '.join(changed)}; "
             "rerun with --accept-changes to go on with the new version (changed steps are "
             "asked again)"
         )
-    return runbook, changed
+    return runbook, changed, False
+
+
+def _runbook_from_copy(handle: RunHandle, snapshot: bytes) -> m.Runbook:
+    """The runbook rebuilt from the source files kept in the run's snapshot.
+
+    Written to a private temporary directory and loaded through the ordinary loader, so the
+    copy is validated like any file; it must give the very model the run started with.
+    """
+    import tempfile
+
+    from ocsrun.errors import OcsrunError
+    from ocsrun.run.state import changes, load_snapshot, snapshot_sources
+    from ocsrun.runbook.build import load_runbook
+    from ocsrun.runbook.sources import materialise
+
+    run_id, path = handle.info.run_id, handle.info.runbook_path
+    kept = snapshot_sources(snapshot)
+    if kept is None:
+        raise StateError(
+            f"the runbook of run {run_id} is gone: {path} (this run keeps no copy of it: "
+            "it was started by an older ocsrun, or its runbook held a secret default)"
+        )
+    main, files = kept
+    with tempfile.TemporaryDirectory(prefix="ocsrun-runbook-") as tmp:
+        try:
+            copy = materialise(files, main, Path(tmp))
+        except (OSError, ValueError) as error:
+            raise StateError(f"run {run_id}: cannot restore its runbook copy: {error}") from None
+        try:
+            runbook = load_runbook(copy, display=path)
+        except OcsrunError as error:
+            raise StateError(
+                f"run {run_id}: the runbook copy kept with the run does not load: {error}"
+            ) from None
+    if changes(load_snapshot(snapshot), runbook):
+        raise StateError(
+            f"run {run_id}: the runbook copy kept with the run does not match the run's "
+            f"snapshot; put the runbook back at {path} to resume"
+        )
+    return runbook
 
 
 def _restored_params(
@@ -320,9 +381,9 @@ def _restored_params(
     values: dict[str, m.ParamValue] = {}
     for param in runbook.params:
         if param.name not in recorded:
-            values[param.name] = (
-                ask_param(operator, param) if param.default is None else param.default
-            )
+            # A secret's default is never kept in run state (a restored copy says "***").
+            default = None if param.secret and param.default == ev.SECRET else param.default
+            values[param.name] = ask_param(operator, param) if default is None else default
         elif param.secret:
             # Secrets were never journaled: ask again.
             values[param.name] = ask_param(operator, param)

@@ -3,7 +3,9 @@
 Resuming never trusts anything but the journal: `replay` folds the records into
 the answers given, each step's latest outcome and when each gate last passed.
 A snapshot is the canonical JSON dump of the loaded model, so `changes` can say
-what changed in terms an operator knows (steps, params, warnings), not bytes.
+what changed in terms an operator knows (steps, params, warnings), not bytes. It
+also keeps the runbook's source files (see ocsrun.runbook.sources), so a run can
+be resumed where its runbook file is gone.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from ocsrun.run import events as ev
 from ocsrun.runbook import model as m
 from ocsrun.store.protocol import Record
 
-SNAPSHOT_FORMAT = "ocsrun-snapshot/1"
+SNAPSHOT_FORMAT = "ocsrun-snapshot/2"  # /2 adds "sources"; /1 snapshots are still read
+_READABLE_FORMATS = {"ocsrun-snapshot/1", SNAPSHOT_FORMAT}
 
 
 # --- canonical dumps and hashes ---------------------------------------------------
@@ -52,18 +55,45 @@ def content_hash(step: m.Step) -> str:
     return _digest(dump(step))
 
 
-def snapshot_bytes(runbook: m.Runbook) -> bytes:
-    data = {"format": SNAPSHOT_FORMAT, "runbook": dump(runbook)}
+def snapshot_bytes(
+    runbook: m.Runbook, sources: Mapping[str, str] | None = None, main: str = ""
+) -> bytes:
+    """The snapshot of a run: the model's dump, plus its source files when given.
+
+    `sources` maps paths relative to the runbook's directory to their text (secret defaults
+    already removed); `main` names the top-level file among them.
+    """
+    data: dict[str, Any] = {"format": SNAPSHOT_FORMAT, "runbook": dump(runbook)}
+    if sources:
+        data["sources"] = {"main": main, "files": dict(sources)}
     return json.dumps(data, sort_keys=True, ensure_ascii=False, indent=1).encode("utf-8")
 
 
-def load_snapshot(raw: bytes) -> dict[str, Any]:
+def _snapshot_data(raw: bytes) -> dict[str, Any]:
     data = json.loads(raw.decode("utf-8"))
-    if not isinstance(data, dict) or data.get("format") != SNAPSHOT_FORMAT:
+    if not isinstance(data, dict) or data.get("format") not in _READABLE_FORMATS:
         raise ValueError("not an ocsrun snapshot")
-    runbook = data["runbook"]
-    assert isinstance(runbook, dict)
+    if not isinstance(data.get("runbook"), dict):
+        raise ValueError("an ocsrun snapshot without a runbook")
+    return data
+
+
+def load_snapshot(raw: bytes) -> dict[str, Any]:
+    runbook: dict[str, Any] = _snapshot_data(raw)["runbook"]
     return runbook
+
+
+def snapshot_sources(raw: bytes) -> tuple[str, dict[str, str]] | None:
+    """(main file, {relative path: text}) kept in a snapshot, or None (older runs)."""
+    sources = _snapshot_data(raw).get("sources")
+    if not isinstance(sources, dict):
+        return None
+    main, files = sources.get("main"), sources.get("files")
+    if not isinstance(main, str) or not isinstance(files, dict) or main not in files:
+        return None
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        return None
+    return main, files
 
 
 def _step_hashes(steps: Iterable[Mapping[str, Any]], prefix: str = "") -> dict[str, str]:

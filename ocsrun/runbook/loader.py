@@ -120,6 +120,12 @@ class Document:
         return _pos(self.path, node)
 
 
+def child_node(node: Node, part: str | int) -> Node | None:
+    """The value node under a mapping key or sequence index, or None."""
+    found = _child(node, part)
+    return found[1] if found is not None else None
+
+
 def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
     if isinstance(node, MappingNode) and isinstance(part, str):
         # The last occurrence wins in the data, so search from the end.
