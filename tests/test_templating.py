@@ -36,13 +36,18 @@ def test_sandbox_refuses_reaching_python(template: str) -> None:
 
 
 def test_runaway_output_is_capped() -> None:
-    bomb = "{% for i in range(100000) %}{% for j in range(100000) %}xx{% endfor %}{% endfor %}"
+    chunk = "x" * 1000
+    bomb = (
+        "{% for i in range(10000) %}{% for j in range(10000) %}"
+        + chunk
+        + "{% endfor %}{% endfor %}"
+    )
     with pytest.raises(TemplateError, match="output over"):
         render(bomb, {})
 
 
 def test_other_runtime_failures_are_one_line_errors() -> None:
-    with pytest.raises(TemplateError, match="Range too big"):
+    with pytest.raises(TemplateError, match="over the limit of 10000"):
         render("{{ range(10**9) | list }}", {})
     with pytest.raises(TemplateError):
         evaluate("1 / 0", {})
@@ -105,3 +110,60 @@ def test_fast_path_leaves_anything_else_to_jinja() -> None:
     assert _render_plain("{{ a | upper }}", {"a": "x"}, "w") is None
     assert _render_plain("{% if a %}x{% endif %}", {"a": 1}, "w") is None
     assert render("{{ a | upper }} {{ b }}", {"a": "x", "b": 2}) == "X 2"
+
+
+# --- the work budget: refused before the work, not after the output -------------------------
+
+_LINES = "a\n" * 100_000
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{ 'x'|center(1000000000) }}", "center: number 1000000000 is over the limit"),
+        ("{{ '%999999999s' % 'a' }}", "width 999999999 in a format string"),
+        ("{{ '%*s' % (999999999, 'a') }}", "a '\\*' width in a format string"),
+        ("{{ fmt % 'a' }}", "width 99999999 in a format string"),
+        ("{{ '{:>999999999}'.format('a') }}", "width 999999999 in a format string"),
+        ("{{ '%0999999999d'|format(1) }}", "width 999999999 in a format string"),
+        ("{{ lipsum(100000) }}", "number 100000 is over the limit"),
+        ("{{ range(99999)|map('string')|join }}", "number 99999 is over the limit"),
+        ("{{ lines|indent(9999) }}", "indent: the result would be over"),
+        ("{{ lines|replace('\\n', lines) }}", "replace: the result would be over"),
+        ("{{ [lines, lines, lines]|join(lines) }}", "join: the result would be over"),
+        ("{{ 'ab'.ljust(99999) }}", "number 99999 is over the limit"),
+    ],
+)
+def test_calls_that_would_build_huge_values_are_refused_first(template: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        render(template, {"lines": _LINES, "fmt": "%99999999s"}, "step")
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        # Each call is small; together they are 10^8 items or minutes of lorem ipsum.
+        "{{ range(9999)|map('string')|map('center', 9999)|map('list')|list|length }}",
+        "{{ lipsum(50, max=9999, min=9998) }}",
+    ],
+)
+def test_many_small_steps_stop_at_the_time_or_memory_budget(template: str) -> None:
+    with pytest.raises(TemplateError, match=r"took more than 1 s|used more than 64 MiB"):
+        render(template, {}, "step")
+
+
+def test_when_expressions_have_the_same_budget() -> None:
+    with pytest.raises(TemplateError, match=r"w: (took|used) more than"):
+        evaluate("range(9999)|map('string')|map('center', 9999)|map('list')|list", {}, "w")
+    with pytest.raises(TemplateError, match="width 99999999"):
+        evaluate("('%99999999d' % 1)|length > 0", {}, "w")
+
+
+def test_ordinary_templates_are_within_the_budget() -> None:
+    context = {"roles": ["a", "b"], "action": "stop", "n": 12345678901234}
+    assert render("{{ roles|join(', ') }} {{ action|center(9) }}", context) == "a, b    stop  "
+    assert render("{{ '%5s|%-3d' % (action, 7) }} {{ '{:>6}'.format(action) }}", context) == (
+        " stop|7     stop"
+    )
+    assert render("{{ n|default(0) }} {{ n|int }}", context) == "12345678901234 12345678901234"
+    assert evaluate("roles|length == 2", context) is True

@@ -16,6 +16,7 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import OcsrunError
+from ocsrun.runbook import budget
 
 if TYPE_CHECKING:
     from jinja2 import Template
@@ -38,11 +39,36 @@ def _environment() -> ImmutableSandboxedEnvironment:
     from jinja2 import StrictUndefined
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    class Budgeted(ImmutableSandboxedEnvironment):
+        """Every call, `%` and filter checked against the work budget (ocsrun.runbook.budget)."""
+
+        intercepted_binops = frozenset({"%"})
+
+        def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+            if operator == "%" and isinstance(left, str):
+                budget.check_format("%", left)
+                budget.check_numbers("%", right if isinstance(right, tuple) else (right,))
+            return budget.check_size(operator, super().call_binop(context, operator, left, right))
+
+        def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+            name = getattr(__obj, "__name__", "call")
+            budget.check_numbers(name, [*args, *kwargs.values()])
+            target = getattr(__obj, "__wrapped__", __obj)
+            if name in ("format", "format_map") and isinstance(
+                getattr(target, "__self__", None), str
+            ):
+                budget.check_format(name, target.__self__)
+            result = super().call(__context, __obj, *args, **kwargs)
+            return budget.check_size(name, result)
+
     # autoescape off: output goes to a terminal, not HTML; the terminal
     # operator neutralises control sequences itself.
-    return ImmutableSandboxedEnvironment(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
+    environment = Budgeted(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    environment.filters = {
+        name: budget.budgeted_filter(name, function)
+        for name, function in environment.filters.items()
+    }
+    return environment
 
 
 # `{{ name }}` and nothing else: by far the commonest template (`{{ target }}`). Rendered
@@ -99,14 +125,20 @@ def render(template: str, context: Mapping[str, Any], where: str = "") -> str:
     parts: list[str] = []
     size = 0
     try:
-        # Streamed so a runaway loop is stopped at the cap, not after filling memory.
-        for part in _compiled(template).generate(dict(context)):
-            size += len(part)
-            if size > MAX_OUTPUT_CHARS:
-                raise TemplateError(f"{where or 'template'}: output over {MAX_OUTPUT_CHARS} chars")
-            parts.append(part)
+        # Streamed so a runaway loop is stopped at the cap, not after filling memory; under a
+        # budget of time and memory for the work before any output exists.
+        with budget.budget():
+            for part in _compiled(template).generate(dict(context)):
+                size += len(part)
+                if size > MAX_OUTPUT_CHARS:
+                    raise TemplateError(
+                        f"{where or 'template'}: output over {MAX_OUTPUT_CHARS} chars"
+                    )
+                parts.append(part)
     except TemplateError:
         raise
+    except budget.BudgetExceeded as error:
+        raise TemplateError(f"{where or 'template'}: {error.message}") from None
     except Exception as error:  # runbook code: any failure is the runbook's, shown in one line
         raise TemplateError(f"{where or 'template'}: {_describe(error)}") from None
     return "".join(parts)
@@ -160,7 +192,10 @@ def _expression(expression: str) -> Callable[..., Any]:
 def evaluate(expression: str, context: Mapping[str, Any], where: str = "") -> bool:
     """The truth of a `when:` expression."""
     try:
-        return bool(_expression(expression)(**dict(context)))
+        with budget.budget():
+            return bool(_expression(expression)(**dict(context)))
+    except budget.BudgetExceeded as error:
+        raise TemplateError(f"{where or 'when'}: {error.message}") from None
     except Exception as error:  # runbook code: any failure is the runbook's
         raise TemplateError(f"{where or 'when'}: {_describe(error)}") from None
 

@@ -118,9 +118,9 @@ def unsafe(tree: Any) -> str | None:
 
     problems: list[str] = []
     for node in tree.find_all(
-        (nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.BinExpr, nodes.Stmt)
+        (nodes.Getattr, nodes.Getitem, nodes.Filter, nodes.Call, nodes.BinExpr, nodes.Stmt)
     ):
-        problem = _unsafe_node(node)
+        problem = _unsafe_node(node) or _unbounded_work(node)
         if problem and problem not in problems:
             problems.append(problem)
     return "not allowed in runbook templates: " + "; ".join(problems) if problems else None
@@ -137,6 +137,57 @@ def _unsafe_node(node: Any) -> str | None:
     if isinstance(node, nodes.Mul | nodes.Pow):
         return f"operator '{node.operator}' (it can build huge values)"
     return _unsafe_construct(node)
+
+
+# Globals that build text or sequences from a number; `for` loops are refused, so a runbook
+# has no use for them, and `range(9999)|map(...)|join` chains multiply their work.
+_GENERATORS = {
+    "lipsum": "'lipsum' (a text generator)",
+    "range": "'range' (it builds sequences; use a for_each step)",
+}
+# Filters whose extra arguments are data, not widths or counts.
+_NUMERIC_FILTERS = frozenset(
+    {"abs", "default", "d", "float", "int", "round", "filesizeformat", "min", "max", "sum"}
+)
+
+
+def _unbounded_work(node: Any) -> str | None:
+    """A call whose work grows with a number or format width in the template (run time has the
+    same limits, from ocsrun.runbook.budget; this names the line before anything runs)."""
+    from jinja2 import nodes
+
+    from ocsrun.runbook.budget import MAX_WIDTH, format_spec_problem
+
+    called = node.node if isinstance(node, nodes.Call) else None
+    if isinstance(called, nodes.Name) and called.name in _GENERATORS:
+        return _GENERATORS[called.name]
+    formatted = _format_string(node)
+    if formatted is not None:
+        problem = format_spec_problem(formatted)
+        if problem:
+            return problem
+    if isinstance(node, nodes.Filter | nodes.Call):
+        if isinstance(node, nodes.Filter) and node.name in _NUMERIC_FILTERS:
+            return None
+        for arg in [*node.args, *(kw.value for kw in node.kwargs)]:
+            value = arg.value if isinstance(arg, nodes.Const) else None
+            if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WIDTH:
+                return f"number {value} as a width or count (the limit is {MAX_WIDTH})"
+    return None
+
+
+def _format_string(node: Any) -> str | None:
+    """The literal format string of `'…' % x`, `'…'|format(x)` or `'…'.format(x)`."""
+    from jinja2 import nodes
+
+    target = None
+    if isinstance(node, nodes.Mod) or (isinstance(node, nodes.Filter) and node.name == "format"):
+        target = node.left if isinstance(node, nodes.Mod) else node.node
+    elif isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+        target = node.node.node if node.node.attr in ("format", "format_map") else None
+    if isinstance(target, nodes.Const) and isinstance(target.value, str):
+        return target.value
+    return None
 
 
 def _unsafe_construct(node: Any) -> str | None:
