@@ -468,6 +468,15 @@ COMMANDS: dict[str, Callable[[str], list[str]]] = {
     "render": lambda target: ["render", target],
     "rehearse": lambda target: ["rehearse", target, "--answers", ANSWERS],
     "run": lambda target: ["run", target, "--answers", ANSWERS],
+    # A 65-character target that makes a backtracking pattern take minutes in plain `re`.
+    "rehearse-target": lambda target: [
+        "rehearse",
+        target,
+        "--answers",
+        ANSWERS,
+        "--target",
+        "1" * 64 + "!",
+    ],
     "resume": lambda target: ["resume", target, "--answers", ANSWERS],
     "verify": lambda target: ["runs", "verify", target],
     "show": lambda target: ["runs", "show", target],

@@ -103,3 +103,13 @@ def test_target_required_when_declared() -> None:
 
 def test_target_optional_when_not_declared() -> None:
     assert check_target(_runbook(None), None) is None
+
+
+def test_patterns_are_matched_with_a_bound() -> None:
+    from ocsrun.runbook.patterns import MAX_SUBJECT, PatternTimeout, fullmatch
+
+    # Minutes in plain `re`; the bounded engine answers at once.
+    assert fullmatch(r"^(\w*\d)*$", "1" * 64 + "!") is False
+    assert fullmatch(r"^[a-z0-9.-]+$", "med01.contoso.com") is True
+    with pytest.raises(PatternTimeout, match="the limit is"):
+        fullmatch(r"^.*$", "x" * (MAX_SUBJECT + 1))

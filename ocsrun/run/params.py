@@ -6,13 +6,13 @@ message here names the parameter, never the value, when the param is secret.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ocsrun.errors import ParamError
 from ocsrun.run.events import SECRET
 from ocsrun.runbook import model as m
+from ocsrun.runbook.patterns import PatternTimeout, fullmatch
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -56,11 +56,24 @@ def coerce(param: m.Param, raw: Any) -> m.ParamValue:
     if kind == "enum" and text not in param.values:
         allowed = ", ".join(param.values)
         raise ParamError(f"param {param.name}: {_shown(param, text)} is not one of: {allowed}")
-    if param.pattern is not None and not re.fullmatch(param.pattern, text):
+    if param.pattern is not None and not _fits(param.pattern, text, f"param {param.name}"):
         raise ParamError(
-            f"param {param.name}: {_shown(param, text)} does not match {param.pattern!r}"
+            f"param {param.name}: {_shown(param, _cut(text))} does not match {param.pattern!r}"
         )
     return text
+
+
+def _fits(pattern: str, text: str, what: str) -> bool:
+    """A bounded match (ocsrun.runbook.patterns): a pattern that backtracks is refused, not
+    left to hang the start of a run."""
+    try:
+        return fullmatch(pattern, text)
+    except PatternTimeout as error:
+        raise ParamError(f"{what}: cannot be checked: {error.message}") from None
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= 80 else text[:80] + "..."
 
 
 def _bool(param: m.Param, raw: Any) -> bool:
@@ -143,6 +156,6 @@ def check_target(runbook: m.Runbook, target: str | None) -> str | None:
     if not target:
         example = f" (e.g. {declared.example})" if declared.example else ""
         raise ParamError(f"--target is required: {declared.description}{example}")
-    if declared.pattern is not None and not re.fullmatch(declared.pattern, target):
-        raise ParamError(f"--target {target!r} does not match {declared.pattern!r}")
+    if declared.pattern is not None and not _fits(declared.pattern, target, "--target"):
+        raise ParamError(f"--target {_cut(target)!r} does not match {declared.pattern!r}")
     return target

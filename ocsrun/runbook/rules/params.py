@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.patterns import PatternTimeout, fullmatch
 from ocsrun.runbook.rules.context import Context, as_dict, as_str, strings
 from ocsrun.runbook.rules.regexes import compile_pattern
 
@@ -44,10 +45,13 @@ def _string_problem(param: dict[str, Any], default: Any, show: Callable[[Any], s
     if not isinstance(default, str):
         return "is not a string (quote it)"
     pattern = as_str(param.get("pattern"))
-    compiled = compile_pattern(pattern) if pattern else None
-    if compiled is not None and not isinstance(compiled, str) and not compiled.fullmatch(default):
-        return f"'{show(default)}' does not match its pattern"
-    return None
+    if not pattern or isinstance(compile_pattern(pattern), str):
+        return None  # no pattern, or bad-regex says why it cannot be used
+    try:
+        fits = fullmatch(pattern, default)
+    except PatternTimeout as error:
+        return f"cannot be checked: {error.message}"
+    return None if fits else f"'{show(default)}' does not match its pattern"
 
 
 def _int_problem(param: dict[str, Any], default: Any, show: Callable[[Any], str]) -> str | None:

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
+from ocsrun.runbook.patterns import compiled as engine_compiled
 from ocsrun.runbook.rules.context import Context, JsonPath, as_dict, as_list, walk_steps
 
 RULE_IDS = ("bad-regex",)
 MAX_REGEX = 1000
+MAX_BOUNDED_REPEAT = 10
 
 
 def bad_regex(ctx: Context) -> Iterator[Diagnostic]:
@@ -45,6 +47,12 @@ def compile_pattern(pattern: str) -> re.Pattern[str] | str:
         compiled = re.compile(pattern)
     except (re.error, RecursionError, OverflowError) as error:
         return f"does not compile: {error}"
+    try:
+        # Patterns and evidence checks run on the `regex` engine (bounded matching): it must
+        # accept the pattern too.
+        engine_compiled(pattern)
+    except Exception as error:  # regex.error, or the engine's own limits
+        return f"does not compile with the run-time regex engine: {error}"
     return _backtracking(pattern) or compiled
 
 
@@ -69,7 +77,8 @@ def _repeat_problem(sub: Any, c: Any) -> str | None:
         children: list[Any] = []
         if op in (c.MAX_REPEAT, c.MIN_REPEAT):
             body = _body(av[2], c)
-            if av[1] == c.MAXREPEAT:
+            # Unbounded, or bounded but large: `(.*){1,32000}x` is as bad as `(.*)*x`.
+            if av[1] == c.MAXREPEAT or av[1] > MAX_BOUNDED_REPEAT:
                 problem = _repeated_body_problem(body, c)
                 if problem:
                     return problem
