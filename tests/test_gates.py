@@ -221,14 +221,37 @@ def test_a_flood_of_output_is_read_and_dropped_not_stored() -> None:
     assert result.output == "y" * 100
 
 
-def test_a_background_child_holding_the_output_open_is_killed_at_the_timeout() -> None:
-    # The leader exits at once, but a grandchild keeps stdout open: the check does not
-    # pass on the leader's exit code alone; the group is killed at the deadline.
+def test_a_daemon_holding_the_output_open_ends_the_gate_at_the_commands_exit(
+    tmp_path: Path,
+) -> None:
+    # The leader exits at once, but a grandchild keeps stdout open (and writes on): the gate
+    # ends with the leader's exit code, not as "timed out" after the whole timeout, and the
+    # grandchild (same process group) is killed.
+    pidfile = tmp_path / "daemon.pid"
+    daemon = "import time\nwhile True: print('noise', flush=True); time.sleep(0.01)"
     code = (
         "import subprocess, sys;"
-        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']);"
-        "print('started')"
+        f"p = subprocess.Popen([sys.executable, '-c', {daemon!r}]);"
+        f"open({str(pidfile)!r}, 'w').write(str(p.pid));"
+        "print('started', flush=True); sys.exit(3)"
     )
-    result = run_command((PY, "-c", code), 2.0, 1000)
+    result = run_command((PY, "-c", code), 120.0, 100_000)
+    assert not result.timed_out and result.exit_code == 3
+    assert result.output.startswith("started")
+    daemon_pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 10
+    while (state := _proc_state(daemon_pid)) not in {"gone", "Z"}:
+        assert time.monotonic() < deadline, f"daemon {daemon_pid} still {state}"
+        time.sleep(0.01)
+
+
+def test_output_written_just_before_exit_is_kept() -> None:
+    code = "import sys; sys.stdout.write('z' * 300000); sys.exit(0)"
+    result = run_command((PY, "-c", code), 60, 1_000_000)
+    assert result.exit_code == 0 and result.output == "z" * 300000
+
+
+def test_a_command_that_closes_its_output_and_runs_on_times_out() -> None:
+    code = "import os, time; os.close(1); time.sleep(60)"
+    result = run_command((PY, "-c", code), 1.0, 100)
     assert result.timed_out and result.exit_code is None
-    assert result.output.strip() == "started"

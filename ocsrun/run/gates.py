@@ -113,14 +113,10 @@ def run_command(argv: tuple[str, ...], timeout: float, max_output: int) -> Comma
     deadline = time.monotonic() + timeout
     try:
         assert child.stdout is not None
-        kept, truncated, timed_out = _drain(child.stdout.fileno(), deadline, max_output)
-        if not timed_out:
-            try:
-                child.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                timed_out = True
+        kept, truncated, timed_out = _drain(child, child.stdout.fileno(), deadline, max_output)
     finally:
-        # The group may outlive the leader (a daemonised grandchild): kill it either way.
+        # The group may outlive the leader (a daemonised grandchild still holding the pipe):
+        # kill it either way.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(child.pid, signal.SIGKILL)
         child.wait()
@@ -133,27 +129,53 @@ def run_command(argv: tuple[str, ...], timeout: float, max_output: int) -> Comma
     return CommandResult(argv, code, output, timed_out=timed_out, truncated=truncated)
 
 
-def _drain(fd: int, deadline: float, max_output: int) -> tuple[bytes, bool, bool]:
-    """Read a pipe to its end or the deadline, keeping max_output bytes and dropping the rest.
+# After the command exits, what it wrote is read for at most this long: a daemon it left
+# behind may hold the pipe open (and keep writing) forever.
+EXIT_GRACE = 0.2
+# How often the command is polled while its output is quiet.
+POLL_INTERVAL = 0.05
+
+
+def _exited(pid: int) -> bool:
+    """Whether the command has exited, without reaping it: its pid (the process group's id)
+    stays reserved until the group is killed and the command waited for."""
+    return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+
+
+def _drain(child: Any, fd: int, deadline: float, max_output: int) -> tuple[bytes, bool, bool]:
+    """Read a pipe until the command exits (then what is already written, briefly), or the
+    deadline, keeping max_output bytes and dropping the rest.
 
     Returns (kept, truncated, timed_out). A pipe, not a file: a command that writes
-    gigabytes costs nothing but the reading, never disk space.
+    gigabytes costs nothing but the reading, never disk space. Not to the pipe's end: a
+    daemon the command started inherits the pipe and would hold it open past the command.
     """
     import selectors
     import time
 
     kept = bytearray()
     seen = 0
+    stop_at: float | None = None  # set when the command has exited
     with selectors.DefaultSelector() as selector:
         selector.register(fd, selectors.EVENT_READ)
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return bytes(kept), seen > max_output, True
-            if not selector.select(left):
+            now = time.monotonic()
+            if stop_at is None and _exited(child.pid):
+                stop_at = min(deadline, now + EXIT_GRACE)
+            end = deadline if stop_at is None else stop_at
+            if now >= end:
+                return bytes(kept), seen > max_output, stop_at is None
+            wait = min(end - now, POLL_INTERVAL) if stop_at is None else 0.0
+            if not selector.select(wait):
+                if stop_at is not None:  # exited, and nothing more is waiting in the pipe
+                    return bytes(kept), seen > max_output, False
                 continue
             chunk = os.read(fd, 1 << 16)
-            if not chunk:
+            if not chunk:  # every writer closed the pipe; the command may still be running
+                while stop_at is None and not _exited(child.pid):
+                    if time.monotonic() >= deadline:
+                        return bytes(kept), seen > max_output, True
+                    time.sleep(POLL_INTERVAL)
                 return bytes(kept), seen > max_output, False
             seen += len(chunk)
             if len(kept) < max_output:
