@@ -126,6 +126,12 @@ class Interrupted(OcsrunError):
     exit_code = EXIT_INTERRUPTED
 
 
+class RunFailed(OcsrunError):
+    """A run stopped on a failure no check foresaw; journaled, so it is not left running."""
+
+    exit_code = EXIT_FINDINGS
+
+
 class StorageFull(StateError):
     """Writing a journal record failed (disk full, I/O error); nothing partial was kept."""
 

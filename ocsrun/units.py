@@ -14,6 +14,9 @@ def parse_duration(text: str | int | float) -> int:
     if isinstance(text, int | float):
         return int(text)
     match = _DURATION.match(text.strip())
+    if match and any(len(g) > 9 for g in match.groups() if g):
+        # Far beyond any use, and int() of thousands of digits raises (or takes long).
+        raise ValueError(f"not a usable duration: {text[:20]!r}... (too many digits)")
     if not match or not any(match.groups()):
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 30m, 2h, 1h30m)")
     hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())

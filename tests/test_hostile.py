@@ -468,6 +468,13 @@ COMMANDS: dict[str, Callable[[str], list[str]]] = {
     "render": lambda target: ["render", target],
     "rehearse": lambda target: ["rehearse", target, "--answers", ANSWERS],
     "run": lambda target: ["run", target, "--answers", ANSWERS],
+    # An answers file whose evidence path holds a NUL byte.
+    "run-nul-evidence": lambda target: [
+        "run",
+        target,
+        "--answers",
+        str(HOSTILE / "answers" / "evidence-path-nul.yaml"),
+    ],
     # A 65-character target that makes a backtracking pattern take minutes in plain `re`.
     "rehearse-target": lambda target: [
         "rehearse",

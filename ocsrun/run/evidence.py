@@ -72,6 +72,8 @@ def read_evidence(path: Path, max_bytes: int) -> bytes:
         ) from None
     except OSError as error:
         raise EvidenceRefused(f"cannot open {path}: {error.strerror}") from None
+    except ValueError:  # a NUL byte in the path: no file can have that name
+        raise EvidenceRefused("cannot open the file: its path holds a NUL byte") from None
     if b"\x00" in data:
         raise EvidenceRefused(f"{path} is binary (contains NUL bytes), not a text log")
     return data

@@ -16,7 +16,14 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, NoReturn
 
-from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, OcsrunError, RunAborted
+from ocsrun.errors import (
+    AnswersError,
+    Interrupted,
+    NoOperatorInput,
+    OcsrunError,
+    RunAborted,
+    RunFailed,
+)
 from ocsrun.run import containers, manual
 from ocsrun.run import events as ev
 from ocsrun.run.flow import RETRY, Clock, Goto, Outcome, utc_now
@@ -132,6 +139,15 @@ class Executor:
                     ev.RUN_INTERRUPTED, reason="error", step=self.current, error=error.message[:300]
                 )
             raise
+        except Exception as error:
+            # A value that slipped past validation (or a bug): the run still stops cleanly,
+            # journaled as interrupted so it is never left "running", and the operator gets one
+            # line (secrets hidden), not a traceback. Validation is where such values belong.
+            message = self.hide(f"{type(error).__name__}: {error}")[:300]
+            where = self.current or "pre-flight"
+            with contextlib.suppress(OcsrunError, OSError):
+                self.record(ev.RUN_INTERRUPTED, reason="error", step=self.current, error=message)
+            raise RunFailed(f"{where}: the run stopped: {message}") from error
 
     def _resume_text(self, what: str) -> str:
         return f"{what}; resume with: {self.resume_command}" if self.resume_command else what

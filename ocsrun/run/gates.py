@@ -110,6 +110,8 @@ def run_command(argv: tuple[str, ...], timeout: float, max_output: int) -> Comma
         )
     except OSError as error:
         return CommandResult(argv, None, "", error=f"cannot run {argv[0]}: {error.strerror}")
+    except ValueError:  # a NUL byte in an argument (from a param's value): no program gets it
+        return CommandResult(argv, None, "", error="cannot run: an argument holds a NUL byte")
     deadline = time.monotonic() + timeout
     try:
         assert child.stdout is not None

@@ -279,6 +279,8 @@ class ScriptedOperator:
         value = str(self._need(ask))
         if value == "":
             return ""
+        if "\x00" in value:
+            raise AnswersError(f"answers: {ask.describe()}: the path holds a NUL byte")
         return str((self.answers.base / value).resolve())
 
     def text(self, ask: Ask) -> str:

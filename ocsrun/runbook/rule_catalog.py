@@ -151,6 +151,11 @@ RULES: dict[str, tuple[str, str]] = {
         "Evidence checks and patterns are Python regular expressions; fix or shorten the "
         "expression.",
     ),
+    "unusable-value": (
+        "A value the run could not use",
+        "A command timeout over 24h, a valid_for over 31 days, a NUL byte in an argv item or an "
+        "unknown time zone: each has the right form but would fail in the middle of a run.",
+    ),
     "io": (
         "File cannot be read",
         "ocsrun could not read the file (missing, a directory, or permission denied).",

@@ -19,6 +19,7 @@ from ocsrun.runbook.rules import (
     ids,
     includes,
     jinja,
+    limits,
     params,
     provenance,
     regexes,
@@ -34,6 +35,7 @@ from ocsrun.runbook.rules.foreach import foreach_over, foreach_rules
 from ocsrun.runbook.rules.goto import goto_target
 from ocsrun.runbook.rules.ids import duplicate_id
 from ocsrun.runbook.rules.includes import include_rules
+from ocsrun.runbook.rules.limits import unusable_value
 from ocsrun.runbook.rules.params import param_default
 from ocsrun.runbook.rules.provenance import source_conflict
 from ocsrun.runbook.rules.regexes import bad_regex
@@ -68,6 +70,7 @@ __all__ = [
     "template_syntax",
     "unknown_name",
     "unreachable_step",
+    "unusable_value",
     "walk_steps",
     "warm_up",
     "when_syntax",
@@ -91,6 +94,7 @@ RULES: tuple[Rule, ...] = (
     foreach_rules,
     foreach_over,
     include_rules,
+    unusable_value,
 )
 
 # The rule modules, for the test that every id they report is in the catalog.
@@ -107,6 +111,7 @@ MODULES = (
     discrepancy,
     foreach,
     includes,
+    limits,
     yaml11,  # runs after the schema and the rules: validation.validate_file calls it
 )
 
