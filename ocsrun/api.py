@@ -17,11 +17,10 @@ this module at all.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ocsrun.errors import OcsrunError
+from ocsrun.errors import DocumentError, OcsrunError
 from ocsrun.run.timeline import StepLine, Timeline
 from ocsrun.run.views import (
     RunFilter,
@@ -36,13 +35,16 @@ from ocsrun.run.views import (
     timeline_text,
     verify_run,
 )
+from ocsrun.runbook.diagnostic import Finding
 from ocsrun.store.protocol import Record, RunInfo, RunStore, RunSummary
 
 if TYPE_CHECKING:
-    from ocsrun.runbook.diagnostic import Diagnostic
+    from ocsrun.runbook.document import Document
     from ocsrun.runbook.model import Runbook
 
 __all__ = [
+    "Document",
+    "DocumentError",
     "Finding",
     "OcsrunError",
     "Record",
@@ -56,6 +58,7 @@ __all__ = [
     "VerifyView",
     "list_runs",
     "load",
+    "load_document",
     "load_timeline",
     "open_store",
     "report_data",
@@ -68,29 +71,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One validation finding: where (1-based line and column, 0 when unknown), how bad, why."""
-
-    path: str
-    line: int
-    col: int
-    severity: str  # "error" | "warning" | "info"
-    message: str
-    rule: str  # a rule id from `ocsrun.runbook.rule_catalog`, e.g. "schema", "unknown-goto"
-
-    def __str__(self) -> str:
-        where = ":".join(str(p) for p in (self.path, self.line, self.col) if p)
-        return f"{where}: {self.severity}: {self.message} [{self.rule}]"
-
-    @classmethod
-    def of(cls, diagnostic: Diagnostic) -> Finding:
-        p = diagnostic.position
-        return cls(
-            p.path, p.line, p.col, diagnostic.severity.value, diagnostic.message, diagnostic.rule
-        )
-
-
 def load(path: str | Path) -> Runbook:
     """The runbook at `path` (or a bundled runbook's id) as the frozen model.
 
@@ -101,6 +81,19 @@ def load(path: str | Path) -> Runbook:
     from ocsrun.runbook.catalog import resolve
 
     return load_runbook(resolve(str(path)))
+
+
+def load_document(path: str | Path) -> Document:
+    """The runbook or fragment file at `path` as an editable round-trip document: comments,
+    quoting, key order and blank lines are kept, so saving with no edits writes the same bytes.
+
+    The file is read with the same guards as `ocsrun validate` (size, encoding, no anchors or
+    aliases, no tags, bounded nesting) and raises `ocsrun.errors.LoadError` where it would
+    report one. See `ocsrun.runbook.document.Document` for the edits.
+    """
+    from ocsrun.runbook.document import load_document as load_round_trip
+
+    return load_round_trip(Path(path))
 
 
 def validate(paths: str | Path | Iterable[str | Path]) -> list[Finding]:
@@ -120,3 +113,12 @@ def open_store(location: str | Path | None = None) -> RunStore:
     from ocsrun.store.open import open_store as open_location
 
     return open_location(location)
+
+
+def __getattr__(name: str) -> Any:
+    # `api.Document` without importing ruamel.yaml when `ocsrun.api` is imported.
+    if name == "Document":
+        from ocsrun.runbook.document import Document
+
+        return Document
+    raise AttributeError(f"module 'ocsrun.api' has no attribute {name!r}")

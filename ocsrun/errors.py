@@ -76,6 +76,11 @@ class RunbookInvalid(OcsrunError):
         self.diagnostics = diagnostics
 
 
+class DocumentError(UsageError):
+    """An edit of a runbook document that cannot be made: no step at that path, a step path
+    that goes into a fragment, a step that is not a mapping."""
+
+
 class RunbookNotFound(UsageError):
     """Neither a path nor a bundled runbook id."""
 

@@ -31,3 +31,27 @@ class Diagnostic:
     def sort_key(self) -> tuple[str, int, int, str, str]:
         p = self.position
         return (p.path, p.line, p.col, self.rule, self.message)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One validation finding, as the public API gives it: where (1-based line and column, 0
+    when unknown), how bad, why."""
+
+    path: str
+    line: int
+    col: int
+    severity: str  # "error" | "warning" | "info"
+    message: str
+    rule: str  # a rule id from `ocsrun.runbook.rule_catalog`, e.g. "schema", "unknown-goto"
+
+    def __str__(self) -> str:
+        where = ":".join(str(p) for p in (self.path, self.line, self.col) if p)
+        return f"{where}: {self.severity}: {self.message} [{self.rule}]"
+
+    @classmethod
+    def of(cls, diagnostic: Diagnostic) -> Finding:
+        p = diagnostic.position
+        return cls(
+            p.path, p.line, p.col, diagnostic.severity.value, diagnostic.message, diagnostic.rule
+        )

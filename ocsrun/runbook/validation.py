@@ -15,7 +15,7 @@ from ocsrun.errors import LoadError, Position, UsageError
 from ocsrun.runbook import rules, schema
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.includes import FragmentCache, resolve_include, uses_refs
-from ocsrun.runbook.loader import Document, load_document
+from ocsrun.runbook.loader import Document, load_document, load_text
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -36,11 +36,17 @@ class FileResult:
 
 
 def validate_file(
-    path: Path, display: str | None = None, *, fragments: FragmentCache | None = None
+    path: Path,
+    display: str | None = None,
+    *,
+    fragments: FragmentCache | None = None,
+    text: bytes | None = None,
 ) -> FileResult:
+    """Validate the file at path; `text`, when given, stands for its content (an edited
+    document not saved yet), still placed at path for its includes."""
     shown = display if display is not None else str(path)
     try:
-        document = load_document(path, shown)
+        document = load_document(path, shown) if text is None else load_text(text, shown)
     except LoadError as error:
         position = error.position or Position(shown)
         return FileResult(
@@ -95,6 +101,20 @@ def validate_runbook_tree(path: Path, display: str | None = None) -> list[FileRe
             validate_file(target, fragment_display(target, path, shown), fragments=fragments)
         )
     return results
+
+
+def validate_edited(path: Path, text: bytes, display: str | None = None) -> list[FileResult]:
+    """What `ocsrun validate PATH` reports if the file held `text`: the file, the fragments it
+    includes, and `related` ids looked up next to it and among the bundled runbooks."""
+    shown = display if display is not None else str(path)
+    fragments = FragmentCache()
+    main = validate_file(path, shown, fragments=fragments, text=text)
+    results = [main]
+    for target in sorted(included_fragments(path, main.document, fragments)):
+        results.append(
+            validate_file(target, fragment_display(target, path, shown), fragments=fragments)
+        )
+    return _with_related(results, [path])
 
 
 def fragments_not_given(
