@@ -4,6 +4,7 @@ writing their own."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -139,3 +140,54 @@ def journal_records(state: Path, run_id: str | None = None) -> list[dict[str, An
         except ValueError:
             continue
     return out
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now (the server binds it a moment later)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serving(state: Path, *args: str, host: str = "127.0.0.1") -> Iterator[str]:
+    """`ocsrun serve` over STATE in a child process; yields its base URL once it answers."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    port = free_port()
+    argv = ["serve", "--state-dir", str(state), "--host", host, "--port", str(port), *args]
+    child = subprocess.Popen(
+        [sys.executable, "-m", "ocsrun", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=cli_env(state),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # until it answers (any status: a token-guarded server says 401)
+            assert child.poll() is None, child.stderr.read().decode() if child.stderr else ""
+            try:
+                urllib.request.urlopen(f"{url}/static/app.js", timeout=5).close()
+                break
+            except urllib.error.HTTPError:
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "ocsrun serve never answered"
+                time.sleep(0.05)
+        yield url
+    finally:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        if child.stderr:
+            child.stderr.close()

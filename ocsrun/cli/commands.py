@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "resume": ("ocsrun.cli.run", "resume", "Continue an unfinished run."),
     "runs": ("ocsrun.cli.runs", "runs", "List, show, verify and report runs."),
     "render": ("ocsrun.cli.render", "render", "Render runbooks as Markdown or HTML checklists."),
+    "serve": ("ocsrun.cli.serve", "serve", "Serve a read-only web view of runs."),
     "diff": (
         "ocsrun.cli.diff",
         "diff",

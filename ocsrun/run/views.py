@@ -9,14 +9,17 @@ can hold a secret: the journal and run records never store one (see ocsrun.run.e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ocsrun.run.timeline import Timeline, build
 from ocsrun.sanitize import clean, clean_line
-from ocsrun.store.protocol import TORN_TAIL, RunStore, RunSummary, VerifyReport
+from ocsrun.store.protocol import TORN_TAIL, Record, RunStore, RunSummary, VerifyReport
 from ocsrun.units import format_duration
+
+if TYPE_CHECKING:
+    from ocsrun.runbook.model import Runbook
 
 # --- the run list ---------------------------------------------------------------------
 
@@ -232,6 +235,48 @@ def report_markdown(t: Timeline) -> str:
     return "\n".join(out) + "\n"
 
 
+@dataclass(frozen=True, slots=True)
+class RunDetail:
+    """One run for a page: its timeline, how many records, the head of its hash chain (the
+    last record's hash, "" when none) and the verdict of a full journal check."""
+
+    timeline: Timeline
+    records: int
+    head: str
+    verify: VerifyView
+
+    def as_data(self) -> dict[str, Any]:
+        return {
+            "run": report_data(self.timeline),
+            "records": self.records,
+            "head": self.head,
+            "verify": {"ok": self.verify.ok, "lines": list(self.verify.lines)},
+        }
+
+
+def run_detail(store: RunStore, run_id: str) -> RunDetail:
+    handle = store.open_run(run_id)
+    last: list[Record] = []
+    count = 0
+
+    def counted(records: Iterable[Record]) -> Iterator[Record]:
+        nonlocal count
+        for record in records:
+            count += 1
+            if last:
+                last[0] = record
+            else:
+                last.append(record)
+            yield record
+
+    try:
+        timeline = build(handle.info, counted(handle.records()))
+    finally:
+        handle.close()
+    head = last[0].hash if last else ""
+    return RunDetail(timeline, count, head, verify_run(store, run_id))
+
+
 # --- verify ---------------------------------------------------------------------------
 
 
@@ -268,3 +313,37 @@ def verify_view(report: VerifyReport) -> VerifyView:
 
 def verify_run(store: RunStore, run_id: str) -> VerifyView:
     return verify_view(store.verify(run_id))
+
+
+# --- the runbook a run used -----------------------------------------------------------
+
+
+def runbook_of_run(store: RunStore, run_id: str) -> Runbook | None:
+    """The runbook as RUN_ID used it, rebuilt from the source files its snapshot keeps and
+    validated like any file; None when the run keeps no copy (started by an older ocsrun)."""
+    import tempfile
+    from pathlib import Path
+
+    from ocsrun.errors import StateError
+    from ocsrun.run.state import snapshot_sources
+    from ocsrun.runbook.build import load_runbook
+    from ocsrun.runbook.sources import materialise
+
+    handle = store.open_run(run_id)
+    try:
+        snapshot, shown = handle.snapshot(), handle.info.runbook_path
+    finally:
+        handle.close()
+    try:
+        kept = snapshot_sources(snapshot)
+    except ValueError as error:
+        raise StateError(f"run {run_id}: its runbook snapshot is unreadable: {error}") from None
+    if kept is None:
+        return None
+    main, files = kept
+    with tempfile.TemporaryDirectory(prefix="ocsrun-runbook-") as tmp:
+        try:
+            copy = materialise(files, main, Path(tmp))
+        except (OSError, ValueError) as error:
+            raise StateError(f"run {run_id}: cannot restore its runbook copy: {error}") from None
+        return load_runbook(copy, display=shown)
