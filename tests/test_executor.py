@@ -17,6 +17,7 @@ from test_executor_helpers import Harness, harness, load
 
 from ocsrun.errors import AnswersError, Interrupted, NoOperatorInput, RunAborted, exit_code_for
 from ocsrun.run import events as ev
+from ocsrun.run.operator import Screen
 
 GENERIC = """
 defaults:
@@ -57,6 +58,16 @@ def auto_skipped(h: Harness) -> dict[str, dict[str, object]]:
 
 
 # --- services-start-stop ------------------------------------------------------------
+
+
+def step_screen(h: Harness, path: str) -> Screen:
+    """The (last) step screen of `path`: its lines name the step's id."""
+    screens = [
+        s
+        for s in h.operator.transcript
+        if s.kind == "step" and any(line.endswith(f" · id {path}") for line in s.lines)
+    ]
+    return screens[-1]
 
 
 def sss_answers(roles: str = "single", typed: str = TARGET, extra: str = "") -> str:
@@ -103,8 +114,10 @@ def test_multiple_roles_branch_and_rendered_instructions() -> None:
     h.run()
     assert "act[stop].multiple-roles" in h.done_steps()
     assert "act[stop].single-role" in auto_skipped(h)
-    step = next(s for s in h.operator.transcript if "act[stop].multiple-roles" in s.title)
-    assert "Point to **Stop**" in step.body and "Step 2/4" in step.title
+    step = step_screen(h, "act[stop].multiple-roles")
+    # render's number, the step's title, and where it stands among the screens of this run
+    assert "Point to **Stop**" in step.body and step.title.startswith("Step 6.2 · ")
+    assert any(line.startswith("Screen 7 of 8 ") for line in step.lines)
 
 
 def test_typed_confirmation_mismatch_fails_then_retry_passes() -> None:
@@ -240,11 +253,13 @@ def test_for_each_runs_in_declared_order_and_shows_position() -> None:
         "deactivate-roles[web-components].wizard.check-log",
         "deactivate-roles[front-end].wizard.check-log",
     ]
-    titles = [s.title for s in h.operator.transcript]
-    assert "role 2/3: Web Components Server" in titles
-    wizard = next(s for s in h.operator.transcript if "[front-end].wizard.run-wizard" in s.title)
+    wizard = step_screen(h, "deactivate-roles[front-end].wizard.run-wizard")
     assert "Front End Server" in wizard.body and TARGET in wizard.body
-    assert "role 3/3: Front End Server" in wizard.lines
+    assert wizard.title == "Step 10.2.1 · Go through the Deactivation Wizard"
+    # the item once, on the header, not as a separate banner too
+    assert wizard.lines[0] == "role 3/3: Front End Server"
+    banners = [s for s in h.operator.transcript if "role 2/3: Web Components Server" in s.title]
+    assert banners == []
     finished_once(h)
 
 

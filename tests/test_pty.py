@@ -58,6 +58,10 @@ def finish(child: pexpect.spawn) -> int:
 def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     state = tmp_path / "state"
     child = start(state)
+    child.expect(r"Run id: (\S+)")
+    started_id = child.match.group(1)
+    child.expect(r"Journal head: ([0-9a-f]{64})")
+    started_head = child.match.group(1)
     child.expect("DANGER: data-loss")
     child.expect("Type understood to acknowledge")
     child.sendline("nope")  # the wrong word is refused and asked again
@@ -67,8 +71,9 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     child.sendline("y")
     child.expect("Your choice")
     child.sendline("left")
-    child.expect("Skipped right-only")
-    child.expect(r"Step 4/5 · run-wizard")
+    child.expect(r"Step 3 skipped: `way == 'right'` is false")
+    child.expect(r"Step 4 · Run the wizard")
+    child.expect(r"Screen 3 of 4 · id run-wizard")  # right-only is not among the screens
     child.expect("done / skip / failed / retry / note / abort")
     child.sendline("n")  # note
     child.expect("Note")
@@ -77,7 +82,7 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     child.sendline("done")
     child.expect("Path to the file")
     child.sendline(str(EVIDENCE / "wizard-failure.log"))
-    child.expect(r"Check failed \(failure 1\): check-log")
+    child.expect(r"Check failed \(failure 1\): step 5 \(check-log\)")
     child.expect("Execution Result: Failure")
     child.expect("Fix the problem and run the wizard again")
     child.expect("goto / abort")
@@ -87,9 +92,21 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     child.sendline("d")
     child.expect("Path to the file")
     child.sendline(str(EVIDENCE / "wizard-success.log"))
-    child.expect("Check passed: check-log")
+    child.expect(r"Check passed: step 5 \(check-log\)")
     child.expect("Run done")
+    child.expect(r"Run id: (\S+)")
+    assert child.match.group(1) == started_id
+    child.expect(r"Journal head: ([0-9a-f]{64})")
+    ended_head = child.match.group(1)
+    child.expect(r"Report: (ocsrun runs report \S+ --state-dir \S+)")
+    report = child.match.group(1)
     assert finish(child) == 0
+    records = journal(state, started_id)
+    # The head shown at the start is the hash of the record before the first warning; at the
+    # end, the hash of the last record: what a change ticket quotes to pin the journal.
+    assert ended_head == records[-1]["hash"] and records[-1]["type"] == "run.finished"
+    assert started_head in [r["hash"] for r in records[:-1]]
+    assert report == f"ocsrun runs report {started_id} --state-dir {state}"
     before = child.before or ""
     assert "\x1b[2J" not in before
 
@@ -99,9 +116,9 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     text = show.before or ""
     assert f"Run {run_id}: finished" in text
     # The failed log sent the operator back: both steps ran twice.
-    assert re.search(r"done\s+\S+\s+x2\s+run-wizard", text)
-    assert re.search(r"done\s+\S+\s+x2\s+check-log", text)
-    assert re.search(r"done\s+\S+\s+log-on", text)
+    assert re.search(r"done\s+\S+\s+x2\s+4 run-wizard", text)
+    assert re.search(r"done\s+\S+\s+x2\s+5 check-log", text)
+    assert re.search(r"done\s+\S+\s+1 log-on", text)
     assert "note: wizard took 3 minutes" in text
     assert "evidence failed" in text and "evidence passed" in text
     assert "auto-skipped" in text and "way == 'right'" in text
@@ -141,7 +158,7 @@ def test_ctrl_c_records_the_interruption_and_names_the_resume_command(tmp_path: 
     resumed = spawn(state, "resume", run_id)
     resumed.expect("Your choice")  # the first unfinished step; earlier answers kept
     resumed.sendline("2")
-    resumed.expect("Step 3/5 · right-only")
+    resumed.expect("Step 3 · Only on the right")
     resumed.expect("done / skip")
     resumed.sendline("done")
     resumed.expect("done / skip")

@@ -73,7 +73,7 @@ def test_run_show_and_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(len(e["sha256"]) == 64 for e in check["evidence"])
     code, out, _ = run_main(capsys, "runs", "report", run_id, "--format", "md")
     assert out.startswith("# Change record: ")
-    assert "| `deactivate-roles[front-end].wizard.check-log` | done |" in out
+    assert "| 10.2.3 `deactivate-roles[front-end].wizard.check-log` | done |" in out
 
 
 def test_override_and_secret_in_journal_and_report(

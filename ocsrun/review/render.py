@@ -147,20 +147,13 @@ def _param_row(p: m.Param) -> tuple[str, str, str, str, str]:
 class _ViewBuilder:
     def __init__(self, runbook: m.Runbook) -> None:
         self.runbook = runbook
-        self.numbers: dict[str, str] = {}
-        self._number_all(runbook.steps, "", "")
+        self.numbers = m.step_numbers(runbook.steps)
         self.coverage: dict[str, str] = {}
         self._cover(runbook.steps, "")
         self.discrepancies: dict[str, list[str]] = {}
         for d in runbook.metadata.discrepancies:
             for step_id in d.steps:
                 self.discrepancies.setdefault(step_id, []).append(d.id)
-
-    def _number_all(self, steps: Sequence[m.Step], prefix: str, number: str) -> None:
-        for i, step in enumerate(steps, 1):
-            path, num = f"{prefix}{step.id}", f"{number}{i}"
-            self.numbers[path] = num
-            self._number_all(step.children, path + ".", num + ".")
 
     def _cover(self, steps: Sequence[m.Step], prefix: str) -> None:
         for step in steps:

@@ -53,6 +53,7 @@ class Executor:
         gate_runner: GateRunner | None = None,
         state: RunState | None = None,
         resume_command: str = "",
+        report_command: str = "",
     ) -> None:
         self.runbook = runbook
         self.operator = operator
@@ -63,6 +64,10 @@ class Executor:
         self.target = target
         self.state = state or RunState()
         self.resume_command = resume_command
+        self.report_command = report_command
+        self.numbers = m.step_numbers(runbook.steps)  # render's numbering, shown and journaled
+        self.head = ""  # hash of the last journal record written, shown at start and end
+        self.step_started: dict[str, datetime] = {}  # this session's entry into each step
         self.choices: dict[str, str] = {}
         self._hashes: dict[int, str] = {}
         self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
@@ -102,7 +107,7 @@ class Executor:
     # --- the journal -------------------------------------------------------------
 
     def record(self, event: str, /, **data: Any) -> None:
-        self.journal.append(event, data)
+        self.head = self.journal.append(event, data).hash
 
     def step_event(self, event: str, path: str, /, **data: Any) -> None:
         self.record(event, step=path, attempt=self.state.step(path).attempt, **data)
@@ -196,8 +201,26 @@ class Executor:
         outcome = "rehearsed" if self.rehearsal else "done"
         self.current = None
         self.record(ev.RUN_FINISHED, outcome=outcome)
-        self.operator.show(Screen("result", f"Run {outcome}", level="ok"))
+        lines = [*self._run_lines()]
+        if self.report_command:
+            lines.append(f"Report: {self.report_command}")
+        self.operator.show(Screen("result", f"Run {outcome}", lines=tuple(lines), level="ok"))
         return outcome
+
+    def _run_lines(self) -> tuple[str, ...]:
+        """The run id and the journal's head hash: what a change ticket quotes."""
+        return (f"Run id: {self.journal.info.run_id}", f"Journal head: {self.head}")
+
+    def plan(self) -> list[str]:
+        """The step screens of this run as known now (params, loop items, choices so far)."""
+        from ocsrun.run.progress import planned
+
+        return planned(self.runbook.steps, {**self._base_context(), **self.choices})
+
+    def number(self, path: str) -> str:
+        from ocsrun.run.progress import number_of
+
+        return number_of(self.numbers, path)
 
     def _base_context(self) -> dict[str, Any]:
         return {**self.params, "target": self.target}
@@ -212,10 +235,11 @@ class Executor:
             f"Source: {meta.source.document} — {meta.source.section}",
             f"Required groups: {', '.join(meta.required_groups) or 'none stated'}",
             f"Target: {self.target or '(none)'}",
-            *(f"Param {k} = {v}" for k, v in params.items()),
-            f"Steps: {len(self.runbook.steps)} ({len(m.walk(self.runbook.steps))} with nested)",
+            *(f"Param {k} = {_value_text(v)}" for k, v in params.items()),
+            _steps_line(self.runbook.steps, len(self.plan())),
             f"Warnings to acknowledge: {len(self.runbook.warnings)}",
         ]
+        lines[:0] = self._run_lines()
         if self.rehearsal:
             lines.insert(0, "REHEARSAL: nothing is executed; the journal is marked as such")
         return Screen("preflight", meta.title, meta.summary, tuple(lines))
@@ -285,8 +309,7 @@ class Executor:
     ) -> None:
         """Walk one scope; `where` names a loop item ("role 2/4: …"), shown on its steps."""
         if where is not None:
-            self.operator.show(Screen("info", where))
-            self.loops.append(where)
+            self.loops.append(where)  # shown once, on each step header of the item
         depth = self.gates.scope_depth()
         try:
             index = 0
@@ -349,7 +372,11 @@ class Executor:
             return True
         if record.hash != self.hash_of(step):
             self.operator.show(
-                Screen("info", f"{path} changed since it was answered; asking again")
+                Screen(
+                    "info",
+                    f"Step {self.number(path)} · {step.title} changed since it was answered; "
+                    "asking again",
+                )
             )
             return False
         if record.choice is not None:
@@ -381,12 +408,15 @@ class Executor:
             hash=self.hash_of(step),
         )
         self.state.step(path).outcome = ev.STEP_AUTO_SKIPPED
-        self.operator.show(Screen("info", f"Skipped {path}: `{step.when}` is false"))
+        self.operator.show(
+            Screen("info", f"Step {self.number(path)} skipped: `{step.when}` is false ({path})")
+        )
 
     def enter(self, step: m.Step, path: str, index: int, total: int) -> int:
         record = self.state.step(path)
         record.attempt += 1
         record.outcome = None
+        self.step_started[path] = self.clock()
         self.step_event(
             ev.STEP_STARTED,
             path,
@@ -395,6 +425,7 @@ class Executor:
             hash=self.hash_of(step),
             index=index,
             total=total,
+            number=self.number(path),
         )
         return record.attempt
 
@@ -405,26 +436,38 @@ class Executor:
         start it again)."""
         if self.state.step(path).attempt == 0:
             self.enter(step, path, *position)
+        self.step_started.setdefault(path, self.clock())
         self.operator.show(self.screen(step, path, context, *position))
         self.warnings(step, path, context)
 
     def finish(self, step: m.Step, path: str, event: str = ev.STEP_DONE, **data: Any) -> None:
         self.step_event(event, path, hash=self.hash_of(step), **data)
         self.state.step(path).outcome = event
+        started = self.step_started.get(path)
+        if started is not None:
+            took = format_duration((self.clock() - started).total_seconds())
+            what = "done" if event == ev.STEP_DONE else "skipped"
+            level = "ok" if event == ev.STEP_DONE else ""
+            self.operator.show(
+                Screen("result", f"Step {self.number(path)} {what} in {took}", level=level)
+            )
 
     def screen(
         self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
     ) -> Screen:
-        elapsed = format_duration((self.clock() - self.started_at).total_seconds())
         body = self.shown(step.instructions, context, path)
         attempt = self.state.step(path).attempt
-        lines = [*self.loops, f"Elapsed: {elapsed}"]
+        plan = self.plan()
+        ordinal = f"{plan.index(path) + 1} of {len(plan)}" if path in plan else f"of {len(plan)}"
+        lines = [" · ".join(self.loops)] if self.loops else []
+        lines.append(f"Screen {ordinal} · id {path}")
         if attempt > 1:
             lines.append(f"Attempt {attempt}")
         lines += [f"Note: {n}" for n in step.notes]
         if step.required:
             lines.append("Required: this step cannot be skipped")
-        return Screen("step", f"Step {index}/{total} · {path} · {step.title}", body, tuple(lines))
+        title = f"Step {self.number(path)} · {self.hide(step.title)}"
+        return Screen("step", title, body, tuple(lines))
 
     def warnings(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
         for i, warning in enumerate(step.warnings, 1):
@@ -453,3 +496,15 @@ class Executor:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _steps_line(steps: tuple[m.Step, ...], screens: int) -> str:
+    loops = [s for s in steps if s.for_each is not None]
+    extra = ", loops included" if loops else ""
+    return f"Steps: {len(steps)} top-level, {screens} step screens{extra} (as known now)"
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value).lower() if isinstance(value, bool) else str(value)

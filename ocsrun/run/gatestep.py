@@ -20,6 +20,7 @@ from ocsrun.run.gates import GateRunner, in_window, local_time_text
 from ocsrun.run.operator import Ask, Screen
 from ocsrun.runbook import model as m
 from ocsrun.runbook.templating import render
+from ocsrun.units import format_duration
 
 if TYPE_CHECKING:
     from ocsrun.run.flow import Outcome, StepHost
@@ -80,7 +81,9 @@ class GateChecker:
             return True
         if ok:
             self.x.step_event(ev.GATE_PASSED, path, type=gate.type, **data)
-            self.x.operator.show(Screen("result", f"Check passed: {path}", level="ok"))
+            self.x.operator.show(
+                Screen("result", f"Check passed: step {self.x.number(path)} ({path})", level="ok")
+            )
             return True
         record = self.x.state.step(path)
         record.gate_failures += 1
@@ -95,7 +98,8 @@ class GateChecker:
         self.x.operator.show(
             Screen(
                 "result",
-                f"Check failed (failure {record.gate_failures}): {path}",
+                f"Check failed (failure {record.gate_failures}): "
+                f"step {self.x.number(path)} ({path})",
                 str(data.get("reason", "")),
                 tuple(data.get("lines", ())),
                 level="fail",
@@ -216,7 +220,15 @@ class GateChecker:
             valid_for=valid,
             before=before,
         )
-        self.x.operator.show(Screen("info", f"The check {active.path} is stale; asking again"))
+        age = format_duration((self.x.now() - active.passed_at).total_seconds())
+        self.x.operator.show(
+            Screen(
+                "info",
+                f"Step {self.x.number(active.path)} · {active.step.title}: answered {age} ago, "
+                f"valid for {format_duration(valid)}; asking again before step "
+                f"{self.x.number(before)}",
+            )
+        )
         while not self.check(active.step, active.path, active.context):
             action = self.x.operator.action(
                 Ask(active.path, "after_failure", "The check failed again"), ("retry", "abort")

@@ -107,6 +107,11 @@ def resume_command(run_id: str, store: RunStore) -> str:
     return shlex.join(("ocsrun", "resume", run_id, *store.reopen_args()))
 
 
+def report_command(run_id: str, store: RunStore) -> str:
+    """What the operator types for the change record, shown when the run ends."""
+    return shlex.join(("ocsrun", "runs", "report", run_id, *store.reopen_args()))
+
+
 # --- a new run ------------------------------------------------------------------
 
 
@@ -227,6 +232,7 @@ def _executor(
         target=plan.target,
         state=state,
         resume_command=resume_command(handle.info.run_id, store),
+        report_command=report_command(handle.info.run_id, store),
     )
 
 

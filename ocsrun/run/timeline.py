@@ -26,6 +26,7 @@ STATUS = {
 class StepLine:
     step: str
     title: str = ""
+    number: str = ""  # render's numbering (`10.2.3`), from step.started
     kind: str = ""
     outcome: str = "started"  # done | skipped | auto-skipped | failed | started
     attempts: int = 0
@@ -133,6 +134,7 @@ def _fold_step(line: StepLine, record: Record) -> None:
     line.operator = record.operator
     if kind == ev.STEP_STARTED:
         line.title = str(data.get("title", line.title))
+        line.number = str(data.get("number") or line.number)
         line.kind = str(data.get("kind", line.kind))
         line.attempts = int(data.get("attempt", line.attempts + 1))
         line.started = line.started or record.ts

@@ -158,7 +158,8 @@ def timeline_text(timeline: Timeline) -> str:
     for s in t.steps:
         took = format_duration(s.seconds) if s.seconds is not None else "-"
         tries = f" x{s.attempts}" if s.attempts > 1 else ""
-        body.append(f"{s.outcome:<12} {took:>7}{tries:<4} {s.step}  [{s.operator}]")
+        number = f"{s.number} " if s.number else ""
+        body.append(f"{s.outcome:<12} {took:>7}{tries:<4} {number}{s.step}  [{s.operator}]")
         extra = [f"answer: {s.answer}"] if s.answer else []
         extra += [f"reason: {s.reason}"] if s.reason else []
         extra += [f"note: {n}" for n in s.notes]
@@ -220,7 +221,7 @@ def report_markdown(t: Timeline) -> str:
         details += [s.reason] if s.reason else []
         details += [f"note: {n}" for n in s.notes] + [f"failure: {f}" for f in s.failures]
         out.append(
-            f"| `{_cell(s.step)}` | {s.outcome} | {s.attempts} | {took} | "
+            f"| {_cell(s.number)} `{_cell(s.step)}` | {s.outcome} | {s.attempts} | {took} | "
             f"{_cell(s.operator)} | {'<br>'.join(_cell(d) for d in details)} |"
         )
     evidence = [(s.step, e) for s in t.steps for e in s.evidence]

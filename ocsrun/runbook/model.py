@@ -282,3 +282,18 @@ def walk(steps: tuple[Step, ...], prefix: str = "") -> list[tuple[str, Step]]:
         out.append((path, step))
         out.extend(walk(step.children, path + "."))
     return out
+
+
+def step_numbers(steps: tuple[Step, ...], prefix: str = "", number: str = "") -> dict[str, str]:
+    """Every step's number (`12.2.3`) by dotted path, as `render` prints it and a run shows it.
+
+    One numbering for the rendered runbook, the operator's screen, the journal and the
+    reports: a step's position in its parent, joined with dots. Loop items are not numbered
+    (`deactivate-roles[front-end].wizard` is numbered as `deactivate-roles.wizard`).
+    """
+    out: dict[str, str] = {}
+    for i, step in enumerate(steps, 1):
+        path, num = f"{prefix}{step.id}", f"{number}{i}"
+        out[path] = num
+        out.update(step_numbers(step.children, path + ".", num + "."))
+    return out
