@@ -133,6 +133,8 @@ def _param_row(p: m.Param) -> tuple[str, str, str, str, str]:
     if p.max is not None:
         limits.append(f"max {p.max}")
     values = ", ".join(p.values) or "; ".join(limits)
+    if p.min_items:
+        values += f" (at least {p.min_items})"
     if p.secret:
         default = "(secret)"
     elif p.default is None:

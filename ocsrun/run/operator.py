@@ -32,6 +32,7 @@ class Ask:
     prompt: str
     detail: str = ""  # warning id, param name
     secret: bool = False  # never echo the answer
+    hint: str = ""  # how to answer (a param's syntax, a target's example), shown up front
 
     def describe(self) -> str:
         where = self.step or "run"

@@ -115,7 +115,39 @@ def _list(param: m.Param, raw: Any) -> tuple[str, ...]:
         raise ParamError(f"param {param.name}: {', '.join(unknown)} not among: {allowed}")
     if len(set(items)) != len(items):
         raise ParamError(f"param {param.name}: an item is given twice")
+    if param.min_items is not None and len(items) < param.min_items:
+        raise ParamError(
+            f"param {param.name}: give at least {param.min_items} of: {allowed_text(param)}"
+        )
     return tuple(items)
+
+
+def allowed_text(param: m.Param) -> str:
+    return ", ".join(param.values)
+
+
+def syntax(param: m.Param) -> str:
+    """How to type a value of `param`, shown before it is asked (and by `?`)."""
+    kind = param.type
+    if kind == "bool":
+        return "true or false (also yes/no)"
+    if kind == "int":
+        low = f" from {param.min}" if param.min is not None else ""
+        high = f" to {param.max}" if param.max is not None else ""
+        return f"a whole number{low}{high}"
+    if kind == "enum":
+        return f"one of: {allowed_text(param)}"
+    if kind == "list":
+        least = param.min_items or 0
+        how_many = f"at least {least}" if least else "any number (none is allowed)"
+        example = ", ".join(param.values[: max(2, least)])
+        return (
+            f"{how_many} of: {allowed_text(param)}; separate them with commas "
+            f"(e.g. {example}); order does not matter"
+        )
+    if param.pattern is not None:
+        return f"text matching {param.pattern}"
+    return "text"
 
 
 def resolve(
@@ -153,9 +185,16 @@ def check_target(runbook: m.Runbook, target: str | None) -> str | None:
     declared = runbook.metadata.target
     if declared is None:
         return target
+    problem = target_problem(declared, target)
+    if problem is not None:
+        raise ParamError(problem)
+    return target
+
+
+def target_problem(declared: m.Target, target: str | None) -> str | None:
     if not target:
         example = f" (e.g. {declared.example})" if declared.example else ""
-        raise ParamError(f"--target is required: {declared.description}{example}")
+        return f"--target is required: {declared.description}{example}"
     if declared.pattern is not None and not _fits(declared.pattern, target, "--target"):
-        raise ParamError(f"--target {_cut(target)!r} does not match {declared.pattern!r}")
-    return target
+        return f"--target {_cut(target)!r} does not match {declared.pattern!r}"
+    return None

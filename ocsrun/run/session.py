@@ -154,6 +154,8 @@ def _settle(
     given: dict[str, Any] = dict(answers.params) if answers is not None else {}
     given.update(split_assignments(options.params))
     target = options.target or (answers.target if answers is not None else None)
+    if not target and answers is None and runbook.metadata.target is not None:
+        target = ask_target(operator, runbook.metadata.target)
     target = check_target(runbook, target)
     values, missing = resolve(runbook.params, given)
     for param in missing:
@@ -161,11 +163,34 @@ def _settle(
     return target, values
 
 
+def ask_target(operator: Operator, declared: m.Target) -> str:
+    """A terminal run without --target: ask, with the runbook's description and example."""
+    from ocsrun.errors import ParamError
+    from ocsrun.run.params import target_problem
+
+    hint = f"e.g. {declared.example}" if declared.example else ""
+    ask = Ask("", "target", declared.description, detail="target", hint=hint)
+    for _ in range(3):
+        given = operator.text(ask).strip()
+        problem = target_problem(declared, given)
+        if problem is None:
+            return given
+        operator.show(Screen("problem", problem, level="fail"))
+    raise ParamError("no valid --target given")
+
+
 def ask_param(operator: Operator, param: m.Param) -> m.ParamValue:
     from ocsrun.errors import ParamError
-    from ocsrun.run.params import coerce
+    from ocsrun.run.params import coerce, syntax
 
-    ask = Ask("", "param", param.description, detail=param.name, secret=param.secret)
+    ask = Ask(
+        "",
+        "param",
+        param.description,
+        detail=param.name,
+        secret=param.secret,
+        hint=syntax(param),
+    )
     for _ in range(2):
         try:
             return coerce(param, operator.text(ask))

@@ -199,6 +199,7 @@ def _param(name: str, d: Data) -> m.Param:
         pattern=d.get("pattern"),
         min=d.get("min"),
         max=d.get("max"),
+        min_items=d.get("min_items"),
     )
 
 

@@ -52,6 +52,7 @@ class Param:
     pattern: str | None = None
     min: int | None = None
     max: int | None = None
+    min_items: int | None = None  # list only
 
     @property
     def has_default(self) -> bool:

@@ -34,7 +34,7 @@ def _default_problem(param: dict[str, Any], default: Any) -> str | None:
         "enum": lambda: None if default in values else f"'{show(default)}' is not among its values",
         "bool": lambda: None if isinstance(default, bool) else "is not true or false",
         "int": lambda: _int_problem(param, default, show),
-        "list": lambda: _list_problem(values, default, show),
+        "list": lambda: _list_problem(values, default, show, param.get("min_items")),
     }
     # A type that is a list or mapping is the schema's finding (and unhashable here).
     check = checks.get(kind) if isinstance(kind, str) else None
@@ -65,8 +65,14 @@ def _int_problem(param: dict[str, Any], default: Any, show: Callable[[Any], str]
     return None
 
 
-def _list_problem(values: list[str], default: Any, show: Callable[[Any], str]) -> str | None:
+def _list_problem(
+    values: list[str], default: Any, show: Callable[[Any], str], min_items: Any
+) -> str | None:
     if not isinstance(default, list):
         return "is not a list"
     wrong = [show(item) for item in default if item not in values]
-    return f"has {', '.join(repr(w) for w in wrong)} not among its values" if wrong else None
+    if wrong:
+        return f"has {', '.join(repr(w) for w in wrong)} not among its values"
+    if isinstance(min_items, int) and not isinstance(min_items, bool) and len(default) < min_items:
+        return f"has fewer than min_items {min_items} items"
+    return None
