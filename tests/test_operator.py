@@ -153,8 +153,10 @@ def test_colour_off_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delenv("NO_COLOR", raising=False)
     assert colour_wanted(Tty())
-    monkeypatch.setenv("NO_COLOR", "")
+    monkeypatch.setenv("NO_COLOR", "1")
     assert not colour_wanted(Tty())
+    monkeypatch.setenv("NO_COLOR", "")  # no-color.org: set but empty leaves colour on
+    assert colour_wanted(Tty())
 
 
 def test_abort_becomes_interrupt_or_end_of_input() -> None:

@@ -101,7 +101,7 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     child.expect(r"Report: (ocsrun runs report \S+ --state-dir \S+)")
     report = child.match.group(1)
     assert finish(child) == 0
-    records = journal(state, started_id)
+    records = journal_records(state, started_id)
     # The head shown at the start is the hash of the record before the first warning; at the
     # end, the hash of the last record: what a change ticket quotes to pin the journal.
     assert ended_head == records[-1]["hash"] and records[-1]["type"] == "run.finished"
