@@ -11,7 +11,23 @@ from pathlib import Path
 import pytest
 from conftest import DATA, ROOT, journal_path, journal_records, run_main
 
+from ocsrun.review.render import StepView, build_view
+from ocsrun.runbook.build import load_runbook
 from ocsrun.store.local import LocalDirStore
+
+
+def render_number(runbook: str, path: str) -> str:
+    """The step's number as `ocsrun render` prints it."""
+    view = build_view(load_runbook(ROOT / "runbooks" / "ocs2007" / runbook))
+    return next(s.number for s in _all(view.steps) if s.path == path)
+
+
+def _all(steps: tuple[StepView, ...]) -> list[StepView]:
+    out = []
+    for step in steps:
+        out += [step, *_all(step.children)]
+    return out
+
 
 ANSWERS = ROOT / "examples" / "rehearsals"
 BUNDLED = [
@@ -73,7 +89,8 @@ def test_run_show_and_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(len(e["sha256"]) == 64 for e in check["evidence"])
     code, out, _ = run_main(capsys, "runs", "report", run_id, "--format", "md")
     assert out.startswith("# Change record: ")
-    assert "| 10.2.3 `deactivate-roles[front-end].wizard.check-log` | done |" in out
+    number = render_number("deactivate-se-ee-roles.yaml", "deactivate-roles.wizard.check-log")
+    assert f"| {number} `deactivate-roles[front-end].wizard.check-log` | done |" in out
 
 
 def test_override_and_secret_in_journal_and_report(
