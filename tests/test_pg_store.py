@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -12,7 +13,7 @@ from pgcluster import PgCluster
 
 from ocsrun.errors import LockHeld, StateError, UsageError
 from ocsrun.store import journal, pg_migrations
-from ocsrun.store.postgres import PostgresStore, display_url
+from ocsrun.store.postgres import PostgresStore, display_url, lock_key
 from ocsrun.store.protocol import RunInfo
 
 
@@ -135,6 +136,11 @@ def test_a_closed_session_releases_its_lock(pg_url: str) -> None:
             two.acquire_lock("rb", "t", "RUN-2")
         assert one._conn is not None
         one._conn.close()  # the workstation goes away without releasing anything
+        # The server ends the session (and its locks) once it has read the goodbye.
+        deadline = time.monotonic() + 30
+        while two.lock_holder(lock_key("rb", "t"), attempts=1) is not None:
+            assert time.monotonic() < deadline, "the closed session still holds the lock"
+            time.sleep(0.01)
         assert two.acquire_lock("rb", "t", "RUN-2").info.run_id == "RUN-2"
     finally:
         two.close()

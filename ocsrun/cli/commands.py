@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rehearse": ("ocsrun.cli.run", "rehearse", "Walk a runbook with no side effects."),
     "resume": ("ocsrun.cli.run", "resume", "Continue an unfinished run."),
     "runs": ("ocsrun.cli.runs", "runs", "List, show, verify and report runs."),
+    "store": ("ocsrun.cli.store", "store", "Migrate the team store's schema; copy runs."),
     "render": ("ocsrun.cli.render", "render", "Render runbooks as Markdown or HTML checklists."),
     "serve": ("ocsrun.cli.serve", "serve", "Serve a read-only web view of runs."),
     "diff": (

@@ -8,12 +8,20 @@ from typing import Any
 
 import click
 
+# No envvar here: ocsrun.store.open reads OCSRUN_STORE and OCSRUN_STATE_DIR (in that order)
+# when neither option is given.
 _STATE_DIR = click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    envvar="OCSRUN_STATE_DIR",
     default=None,
-    help="Where runs are kept (default: .ocsrun in the working directory).",
+    help="Where runs are kept (default: $OCSRUN_STORE, else $OCSRUN_STATE_DIR, else .ocsrun).",
+)
+_STORE = click.option(
+    "--store",
+    default=None,
+    metavar="LOCATION",
+    help="Where runs are kept: a directory or a postgresql:// URL (no password in it: "
+    "PGPASSWORD or ~/.pgpass). Default: $OCSRUN_STORE.",
 )
 _ANSWERS = click.option(
     "--answers",
@@ -37,6 +45,7 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--target", default=None, help="The server or pool acted on."),
             _ANSWERS,
             _STATE_DIR,
+            _STORE,
             click.option(
                 "--break-lock",
                 is_flag=True,
@@ -99,6 +108,7 @@ def rehearse(**options: Any) -> int:
 )
 @_ANSWERS
 @_STATE_DIR
+@_STORE
 def resume(**options: Any) -> int:
     """Continue RUN_ID at its first unfinished step."""
     from ocsrun.run.session import ResumeOptions

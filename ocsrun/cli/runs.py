@@ -52,35 +52,49 @@ STATE_DIR = click.option(
 )
 
 
-def store(ctx: click.Context, state_dir: Path | None = None) -> RunStore:
-    """The run store chosen after the subcommand, else on `ocsrun runs`, else the default."""
-    from ocsrun.store.open import open_store
+STORE = click.option(
+    "--store",
+    "location",
+    default=None,
+    metavar="LOCATION",
+    help="Where runs are kept: a directory or a postgresql:// URL (default: $OCSRUN_STORE).",
+)
 
-    if state_dir is None:
+
+def store(
+    ctx: click.Context, state_dir: Path | None = None, location: str | None = None
+) -> RunStore:
+    """The run store chosen after the subcommand, else on `ocsrun runs`, else the default."""
+    from ocsrun.store.open import chosen, open_store
+
+    if state_dir is None and location is None:
         obj = ctx.find_object(dict)
-        if obj is not None and isinstance(obj.get("state_dir"), Path):
-            state_dir = obj["state_dir"]
-    return open_store(state_dir)
+        if obj is not None:
+            state_dir, location = obj.get("state_dir"), obj.get("location")
+    return open_store(chosen(location, state_dir))
 
 
 @click.group("runs", cls=RunsGroup)
 @STATE_DIR
+@STORE
 @click.pass_context
-def runs(ctx: click.Context, state_dir: Path | None) -> None:
+def runs(ctx: click.Context, state_dir: Path | None, location: str | None) -> None:
     """List, show, verify and report runs."""
     obj = ctx.ensure_object(dict)
     obj["state_dir"] = state_dir
+    obj["location"] = location
 
 
 @runs.command("list")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @STATE_DIR
+@STORE
 @click.pass_context
-def list_runs(ctx: click.Context, fmt: str, state_dir: Path | None) -> int:
+def list_runs(ctx: click.Context, fmt: str, state_dir: Path | None, location: str | None) -> int:
     """List runs, newest first."""
     from ocsrun.run import views
 
-    runs = store(ctx, state_dir)
+    runs = store(ctx, state_dir, location)
     summaries = runs.list_runs()
     if fmt == "json":
         click.echo(views.runs_json(summaries))
@@ -94,8 +108,9 @@ def list_runs(ctx: click.Context, fmt: str, state_dir: Path | None) -> int:
 @runs.command("verify")
 @click.argument("run_id")
 @STATE_DIR
+@STORE
 @click.pass_context
-def verify(ctx: click.Context, run_id: str, state_dir: Path | None) -> int:
+def verify(ctx: click.Context, run_id: str, state_dir: Path | None, location: str | None) -> int:
     """Check a run's journal: every hash, the chain, the sequence.
 
     Exit 0 when intact (a torn last line alone is a warning), 1 otherwise.
@@ -103,6 +118,6 @@ def verify(ctx: click.Context, run_id: str, state_dir: Path | None) -> int:
     from ocsrun.errors import EXIT_FINDINGS, EXIT_OK
     from ocsrun.run import views
 
-    checked = views.verify_run(store(ctx, state_dir), run_id)
+    checked = views.verify_run(store(ctx, state_dir, location), run_id)
     click.echo("\n".join(checked.lines))
     return EXIT_OK if checked.ok else EXIT_FINDINGS

@@ -40,6 +40,7 @@ class RunOptions:
     rehearse: bool = False
     state_dir: Path | None = None
     break_lock: bool = False
+    store: str | None = None  # a directory or a postgresql:// URL (exclusive with state_dir)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,7 @@ class ResumeOptions:
     accept_changes: bool = False
     answers: Path | None = None
     state_dir: Path | None = None
+    store: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +63,10 @@ class Plan:
     rehearsal: bool
 
 
-def _store(state_dir: Path | None) -> RunStore:
-    from ocsrun.store.open import open_store
+def _store(state_dir: Path | None, location: str | None = None) -> RunStore:
+    from ocsrun.store.open import chosen, open_store
 
-    return open_store(state_dir)
+    return open_store(chosen(location, state_dir))
 
 
 def _operator(answers: Path | None, rehearsal: bool) -> tuple[Operator, Answers | None]:
@@ -125,7 +127,7 @@ def start(options: RunOptions) -> int:
     runbook = load_runbook(path)
     operator, answers = _operator(options.answers, options.rehearse)
     target, params = _settle(runbook, options, operator, answers)
-    store = _store(options.state_dir)
+    store = _store(options.state_dir, options.store)
     plan = Plan(runbook, path, target, params, options.rehearse)
     run_id = store.new_run_id()
     held = (
@@ -292,7 +294,7 @@ def _drive(
 def resume(options: ResumeOptions) -> int:
     from ocsrun.run.state import replay
 
-    store = _store(options.state_dir)
+    store = _store(options.state_dir, options.store)
     handle = store.open_run(options.run_id)
     try:
         info = handle.info

@@ -29,13 +29,13 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocsrun import safe_io
-from ocsrun.errors import JournalCorrupt, StateError, StorageFull
+from ocsrun.errors import JournalCorrupt, StateError, StorageFull, UsageError
 from ocsrun.store import journal, lock
 from ocsrun.store.protocol import (
     JsonData,
@@ -65,6 +65,10 @@ STATUS_BY_LAST_TYPE = {
     "run.interrupted": "interrupted",
     "run.failed": "failed",
 }
+
+# A run's files under the names every store uses (`ocsrun store copy`), and back.
+_COPY_NAMES = {SNAPSHOT: "snapshot"}
+_LOCAL_NAMES = {"snapshot": SNAPSHOT}
 
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -368,6 +372,56 @@ class LocalDirStore:
             raise StateError(f"run {run_id} has no journal ({path} is missing)") from None
         problems.extend(self._check_set_asides(run_dir))
         return VerifyReport(run_id, count, tuple(problems))
+
+    def migrate(self, operator_roles: Sequence[str] = ()) -> list[str]:
+        """A directory has no schema; roles are a database's idea."""
+        if operator_roles:
+            raise UsageError(f"{self.state_dir} is a directory: it has no roles to grant")
+        return []
+
+    def run_files(self, run_id: str) -> dict[str, bytes]:
+        """Every file kept with a run besides run.json and its journal, by relative name.
+
+        For `ocsrun store copy`: the snapshot travels as "snapshot" (its name in every store),
+        torn-tail copies and source texts under their own names.
+        """
+        run_dir = self._run_dir(run_id)
+        self._read_info(run_id, run_dir)
+        files = {}
+        for path in sorted(run_dir.rglob("*")):
+            name = path.relative_to(run_dir).as_posix()
+            if name in (RUN_INFO, JOURNAL) or path.name.startswith(".") or path.is_dir():
+                continue
+            files[_COPY_NAMES.get(name, name)] = _read_regular(path, MAX_SNAPSHOT_BYTES)
+        return files
+
+    def import_run(self, info: RunInfo, files: dict[str, bytes], records: Iterable[Record]) -> None:
+        """Add a run recorded elsewhere, records unchanged (`ocsrun store copy`)."""
+        run_dir = self._run_dir(info.run_id)
+        lock.ensure_dir(self.state_dir)
+        lock.ensure_dir(self.runs_dir)
+        try:
+            os.mkdir(run_dir, lock.DIR_MODE)
+        except FileExistsError:
+            raise StateError(f"run {info.run_id} already exists in {self.runs_dir}") from None
+        try:
+            for name, content in files.items():
+                local = _LOCAL_NAMES.get(name, name)
+                parts = local.split("/")
+                if local in (RUN_INFO, JOURNAL) or any(p in ("", ".", "..") for p in parts):
+                    raise StateError(f"run {info.run_id}: refusing a kept file named {name!r}")
+                path = run_dir.joinpath(*parts)
+                for parent in reversed(path.relative_to(run_dir).parents[:-1]):
+                    lock.ensure_dir(run_dir / parent)
+                _write_new_file(path, content)
+            _write_new_file(run_dir / JOURNAL, b"".join(journal.encode(r) for r in records))
+            # run.json last, as in create_run: without it the directory is no run yet.
+            _write_atomic(run_dir / RUN_INFO, _info_json(info))
+            lock.fsync_dir(self.runs_dir)
+        except OSError as error:
+            raise StorageFull(
+                f"could not copy run {info.run_id} into {self.runs_dir} ({error.strerror})"
+            ) from None
 
     def _check_set_asides(self, run_dir: Path) -> list[VerifyProblem]:
         """Each journalled set-aside must still match its copy byte for byte."""

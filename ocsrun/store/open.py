@@ -7,7 +7,8 @@ A location is chosen by its form:
 
 * `postgresql://...` / `postgres://...` — a shared database for a team (see SCHEMES);
 * anything else — a directory on this workstation (`ocsrun.store.local`);
-* nothing — `$OCSRUN_STATE_DIR`, else `.ocsrun` in the working directory.
+* nothing — `$OCSRUN_STORE` (either of the above), else `$OCSRUN_STATE_DIR`, else `.ocsrun`
+  in the working directory.
 
 Store modules are imported only when chosen, so `ocsrun --version` and commands that never
 touch run state pay nothing for them.
@@ -38,9 +39,23 @@ SCHEMES: dict[str, str] = {
 }
 
 
+STORE_ENV = "OCSRUN_STORE"
+
+
 def default_location() -> str:
-    """`$OCSRUN_STATE_DIR` if set, else `.ocsrun` in the working directory."""
-    return os.environ.get(STATE_ENV) or str(Path.cwd() / DEFAULT_STATE_DIR)
+    """`$OCSRUN_STORE` (a directory or a URL), else `$OCSRUN_STATE_DIR`, else `.ocsrun` here."""
+    return (
+        os.environ.get(STORE_ENV)
+        or os.environ.get(STATE_ENV)
+        or str(Path.cwd() / DEFAULT_STATE_DIR)
+    )
+
+
+def chosen(store: str | None, state_dir: Path | None) -> str | Path | None:
+    """The location a command's `--store` and `--state-dir` name (None: the default)."""
+    if store and state_dir is not None:
+        raise UsageError("give --store or --state-dir, not both")
+    return store or state_dir
 
 
 def scheme_of(location: str) -> str | None:

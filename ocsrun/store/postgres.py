@@ -21,12 +21,12 @@ import dataclasses
 import hashlib
 import io
 import os
-import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import LockHeld, StateError, StoreUnavailable, UsageError
-from ocsrun.store import journal, pg_migrations
+from ocsrun.store import journal, pg_migrations, pg_url
+from ocsrun.store.pg_url import check_url, display_url, is_postgres_url
 from ocsrun.store.protocol import (
     JsonData,
     LockInfo,
@@ -43,23 +43,7 @@ if TYPE_CHECKING:
 
     Connection = psycopg.Connection[tuple[Any, ...]]
 
-SCHEMES = ("postgresql://", "postgres://")
 SNAPSHOT = "snapshot"
-# Client side: probe an idle connection after 15 s, every 5 s, give up after 4 misses.
-KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 15,
-    "keepalives_interval": 5,
-    "keepalives_count": 4,
-    "connect_timeout": 15,
-}
-# Server side, so the server drops a dead workstation's session (and its lock) in about
-# 35 s instead of the kernel's two hours; durable commits whatever the database default is.
-SESSION_SETTINGS = (
-    "SET synchronous_commit = on;"
-    "SET tcp_keepalives_idle = 15; SET tcp_keepalives_interval = 5;"
-    "SET tcp_keepalives_count = 4; SET tcp_user_timeout = 35000"
-)
 STATUS_BY_LAST_TYPE = {
     "run.finished": "finished",
     "run.aborted": "aborted",
@@ -67,37 +51,6 @@ STATUS_BY_LAST_TYPE = {
     "run.failed": "failed",
 }
 COLUMN_MISMATCH = "column-mismatch"
-
-
-def is_postgres_url(location: str) -> bool:
-    return location.startswith(SCHEMES)
-
-
-def check_url(url: str) -> None:
-    """Refuse a URL carrying a password: it would sit in argv, shell history and `ps`."""
-    parts = urllib.parse.urlsplit(url)
-    query = urllib.parse.parse_qs(parts.query)
-    if parts.password is not None or "password" in query:
-        raise UsageError(
-            "a postgresql:// store URL must not contain a password (it would be visible in "
-            "the process list and shell history); use PGPASSWORD or a password file "
-            "(~/.pgpass, PGPASSFILE)"
-        )
-
-
-def display_url(url: str) -> str:
-    """The URL as shown to people and written in journals: never a password."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc.rsplit("@", 1)
-    if len(netloc) == 2:
-        user = netloc[0].split(":", 1)[0]
-        host = f"{user}@{netloc[1]}"
-    else:
-        host = netloc[0]
-    query = [(k, v) for k, v in urllib.parse.parse_qsl(parts.query) if k != "password"]
-    return urllib.parse.urlunsplit(
-        (parts.scheme, host, parts.path, urllib.parse.urlencode(query), "")
-    )
 
 
 def normalise_target(target: str | None) -> str:
@@ -109,16 +62,6 @@ def lock_key(runbook_id: str, target: str | None) -> int:
     """The advisory lock key (signed 64 bits) for (runbook id, normalised target)."""
     material = f"ocsrun.run-lock\0{runbook_id}\0{normalise_target(target)}".encode()
     return int.from_bytes(hashlib.sha256(material).digest()[:8], "big", signed=True)
-
-
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise UsageError(
-            "a postgresql:// store needs psycopg: pip install 'ocsrun[postgres]'"
-        ) from None
-    return psycopg
 
 
 class PgLock:
@@ -217,15 +160,15 @@ class PostgresStore:
         if self._lost is not None:
             raise StoreUnavailable(self._lost)
         if self._conn is None:
-            psycopg = _psycopg()
+            psycopg = pg_url.psycopg_module()
             try:
                 conn = psycopg.connect(
-                    self.url, autocommit=True, application_name="ocsrun", **KEEPALIVES
+                    self.url, autocommit=True, application_name="ocsrun", **pg_url.KEEPALIVES
                 )
-                conn.execute(SESSION_SETTINGS)
+                conn.execute(pg_url.SESSION_SETTINGS)
             except psycopg.Error as error:
                 raise StoreUnavailable(
-                    f"cannot connect to the run store {self.location}: {_first_line(error)}"
+                    f"cannot connect to the run store {self.location}: {pg_url.first_line(error)}"
                 ) from None
             self._conn = conn
             if migrate:
@@ -240,7 +183,7 @@ class PostgresStore:
             raise StateError(f"{self.location}: {pg_migrations.newer_message(have)}")
         if have == 0:
             # A database ocsrun never used: create the schema (under the migration lock).
-            psycopg = _psycopg()
+            psycopg = pg_url.psycopg_module()
             try:
                 pg_migrations.migrate(conn)
                 return
@@ -251,8 +194,22 @@ class PostgresStore:
             f"{pg_migrations.LATEST}; run `ocsrun store migrate --store URL` as the schema owner"
         )
 
-    def migrate(self) -> list[pg_migrations.Migration]:
-        return pg_migrations.migrate(self.connection(migrate=False))
+    def migrate(self, operator_roles: Sequence[str] = ()) -> list[str]:
+        done = [
+            f"applied {m.version}: {m.title}"
+            for m in pg_migrations.migrate(self.connection(migrate=False))
+        ]
+        for role in operator_roles:
+            self.grant_operator(role)
+            done.append(f"granted operator rights to {role}")
+        return done
+
+    def grant_operator(self, role: str) -> None:
+        """Give `role` an operator's rights (see pg_migrations.operator_grants)."""
+        conn = self.connection()
+        with conn.transaction():
+            for statement in pg_migrations.operator_grants(role):
+                conn.execute(statement.encode())
 
     def close(self) -> None:
         for held in list(self._held.values()):
@@ -263,18 +220,18 @@ class PostgresStore:
 
     def _call(self, run_id: str | None, body: Any) -> Any:
         """Run body(connection); a lost connection becomes StoreUnavailable, for good."""
-        psycopg = _psycopg()
+        psycopg = pg_url.psycopg_module()
         conn = self.connection()
         try:
             return body(conn)
         except psycopg.OperationalError as error:
             if not conn.broken and not conn.closed:
-                raise StateError(f"{self.location}: {_first_line(error)}") from None
+                raise StateError(f"{self.location}: {pg_url.first_line(error)}") from None
             self._held.clear()  # the server ends the session's advisory locks with it
             resume = f"; resume with: ocsrun resume {run_id} --store {self.location}"
             self._lost = (
                 f"lost the connection to the run store {self.location} "
-                f"({_first_line(error)}); the run stopped before its next step; every record "
+                f"({pg_url.first_line(error)}); the run stopped before its next step; every record "
                 f"acknowledged so far is committed{resume if run_id else ''}"
             )
             raise StoreUnavailable(self._lost) from None
@@ -286,7 +243,7 @@ class PostgresStore:
         return PgRunHandle(self, info, None)
 
     def _insert_run(self, info: RunInfo, files: dict[str, bytes]) -> None:
-        psycopg = _psycopg()
+        psycopg = pg_url.psycopg_module()
 
         def body(conn: Connection) -> None:
             with conn.transaction():
@@ -366,7 +323,7 @@ class PostgresStore:
         return {str(name): bytes(content) for name, content in rows}
 
     def _insert_record(self, run_id: str, record: Record) -> None:
-        psycopg = _psycopg()
+        psycopg = pg_url.psycopg_module()
         line = journal.encode(record)[:-1].decode("utf-8")
         try:
             self._call(
@@ -437,7 +394,7 @@ class PostgresStore:
 
     def import_run(self, info: RunInfo, files: dict[str, bytes], records: Iterable[Record]) -> None:
         """Add a run recorded elsewhere, records unchanged (`ocsrun store copy`)."""
-        psycopg = _psycopg()
+        psycopg = pg_url.psycopg_module()
         self._insert_run(info, files)
         rows = [
             (info.run_id, r.seq, r.type, r.ts, journal.encode(r)[:-1].decode("utf-8"))
@@ -539,7 +496,7 @@ class PostgresStore:
     def _release(self, key: int) -> None:
         if self._conn is None or self._conn.broken or self._conn.closed:
             return  # the server released it with the session
-        psycopg = _psycopg()
+        psycopg = pg_url.psycopg_module()
         try:
             self._conn.execute(
                 "DELETE FROM ocsrun.lock_holders WHERE lock_key = %s"
@@ -568,11 +525,6 @@ def _held_message(what: str, holder: LockInfo | None) -> str:
         f"{what} is locked by {who}, whose database session is alive; the lock is released "
         "when that run ends or its workstation's session is gone"
     )
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
 
 
 def _info_data(info: RunInfo) -> dict[str, Any]:

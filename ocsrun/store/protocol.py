@@ -12,7 +12,7 @@ import getpass
 import os
 import secrets
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -194,6 +194,24 @@ class RunStore(Protocol):
         ...
 
     def list_runs(self) -> list[RunSummary]: ...
+
+    def migrate(self, operator_roles: Sequence[str] = ()) -> list[str]:
+        """Create or upgrade what the store needs (a database schema), and grant each of
+        operator_roles an operator's rights; one line per thing done. A directory needs
+        nothing: [] (and roles mean nothing to it: UsageError)."""
+        ...
+
+    def run_files(self, run_id: str) -> dict[str, bytes]:
+        """Everything kept with a run besides its RunInfo and journal (the snapshot as
+        "snapshot", source texts, set-aside torn tails), by relative name: `ocsrun store copy`."""
+        ...
+
+    def import_run(self, info: RunInfo, files: dict[str, bytes], records: Iterable[Record]) -> None:
+        """Add a run recorded elsewhere with its records unchanged (`ocsrun store copy`).
+
+        Raises errors.StateError when a run with that id is already here.
+        """
+        ...
 
     def verify(self, run_id: str) -> VerifyReport: ...
 
