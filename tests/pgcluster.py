@@ -140,16 +140,7 @@ class PgCluster:
             self.stop()
             raise ServerUnavailable(f"initdb failed:\n{init.stdout}{init.stderr}")
         self._write_hba()
-        options = " ".join(
-            [
-                "-c listen_addresses=''",
-                f"-c unix_socket_directories='{self.socket_dir}'",
-                f"-c port={self.port}",
-                f"-c fsync={'on' if self.fsync else 'off'}",
-                "-c max_connections=60",
-                "-c shared_buffers=32MB",
-            ]
-        )
+        self._write_conf()
         started = self._run(
             [
                 str(self.bindir / "pg_ctl"),
@@ -160,8 +151,6 @@ class PgCluster:
                 "-w",
                 "-t",
                 "60",
-                "-o",
-                options,
                 "start",
             ]
         )
@@ -170,6 +159,21 @@ class PgCluster:
             self.stop()
             raise ServerUnavailable(f"pg_ctl start failed:\n{started.stdout}{started.stderr}{log}")
         return self
+
+    def _write_conf(self) -> None:
+        # In the configuration file, not on pg_ctl's command line, so that a benchmark can
+        # change fsync with ALTER SYSTEM and a reload (command-line settings win over both).
+        settings = {
+            "listen_addresses": "''",
+            "unix_socket_directories": f"'{self.socket_dir}'",
+            "port": str(self.port),
+            "fsync": "on" if self.fsync else "off",
+            "max_connections": "60",
+            "shared_buffers": "'32MB'",
+        }
+        with (self.data_dir / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write("\n# ocsrun tests\n")
+            conf.writelines(f"{name} = {value}\n" for name, value in settings.items())
 
     def _write_hba(self) -> None:
         # Role `ocsrun_pw` must give a password (the tests of "passwords never in argv" use it);

@@ -9,6 +9,8 @@ Run level
   run.started                 runbook {id, title, version, path}, target, params (secrets "***"),
                               rehearsal, steps (count of top-level steps)
   run.resumed                 records (how many were replayed), last (the last record's type)
+  run.handed-over             from (operator of the record before this session), to (this session's
+                              operator): another operator, often on another workstation, continues
   run.changes-accepted        summary: list of lines describing what changed in the runbook
   (journal.torn-tail-set-aside is written by the store, not the executor: see ocsrun.store.local)
   lock.broken                 holder: {run_id, operator, host, pid, started}
@@ -47,6 +49,7 @@ from __future__ import annotations
 RUN_STARTED = "run.started"
 RUN_RESUMED = "run.resumed"
 RUN_CHANGES_ACCEPTED = "run.changes-accepted"
+RUN_HANDED_OVER = "run.handed-over"
 LOCK_BROKEN = "lock.broken"
 RUNBOOK_WARNING_ACK = "runbook.warning.acknowledged"
 PARAM_SET = "param.set"

@@ -184,7 +184,13 @@ class Executor:
     def _resume(self, accepted_changes: list[str]) -> str:
         if self.state.started:
             self.started_at = _parse_ts(self.state.started)
-        self.record(ev.RUN_RESUMED, records=self.state.records, last=self.state.last_type)
+        resumed = self.journal.append(
+            ev.RUN_RESUMED, {"records": self.state.records, "last": self.state.last_type}
+        )
+        previous = self.state.last_operator
+        if previous is not None and previous != resumed.operator:
+            # Another operator (often on another workstation) takes the run over: say so.
+            self.record(ev.RUN_HANDED_OVER, **{"from": previous, "to": resumed.operator})
         self._journal_broken_lock()
         if accepted_changes:
             self.record(ev.RUN_CHANGES_ACCEPTED, summary=accepted_changes)

@@ -156,6 +156,7 @@ class RunState:
     acknowledged: set[str] = field(default_factory=set)  # runbook-level warning keys
     started: str | None = None
     last_type: str | None = None
+    last_operator: str | None = None  # who wrote the last record (a hand-over is journaled)
     records: int = 0
 
     def step(self, path: str) -> StepState:
@@ -171,6 +172,7 @@ def replay(records: Iterable[Record]) -> RunState:
     for record in records:
         _apply(state, record)
         state.last_type = record.type
+        state.last_operator = record.operator
         state.records += 1
     return state
 

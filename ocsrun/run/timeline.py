@@ -111,6 +111,10 @@ def _fold_run(timeline: Timeline, record: Record) -> None:
     elif kind == ev.RUN_RESUMED:
         timeline.status = "running"
         timeline.events.append(f"{record.ts} resumed by {record.operator}")
+    elif kind == ev.RUN_HANDED_OVER:
+        timeline.events.append(
+            f"{record.ts} handed over from {data.get('from')} to {data.get('to')}"
+        )
     elif kind == ev.RUN_CHANGES_ACCEPTED:
         summary = "; ".join(str(s) for s in data.get("summary", ()))
         timeline.events.append(f"{record.ts} runbook changes accepted: {summary}")
