@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import signal
 import stat
 import subprocess
@@ -461,6 +462,35 @@ def test_list_runs_ignores_a_torn_tail(store: LocalDirStore) -> None:
     journal_path(handle).open("ab").write(b'{"seq":2')
     [summary] = store.list_runs()
     assert (summary.status, summary.records) == ("failed", 1)
+
+
+def test_list_runs_again_sees_what_changed_since(store: LocalDirStore) -> None:
+    """The same store listing again (as the web view does every second) reads a run's files
+    again only when they changed, and always shows the current state."""
+    first = store.create_run(make_info(started="2026-11-25T01:00:00.000000Z"), b"")
+    first.append("step.done", {"step": "a"})
+    assert [(s.records, s.status) for s in store.list_runs()] == [(1, "running")]
+    assert store.list_runs() == store.list_runs()  # unchanged: the same answer
+    first.append("run.finished", {})
+    second = store.create_run(make_info(started="2026-11-25T02:00:00.000000Z"), b"")
+    listed = store.list_runs()
+    assert [(s.info.run_id, s.records, s.status) for s in listed] == [
+        (second.info.run_id, 0, "running"),
+        (first.info.run_id, 2, "finished"),
+    ]
+    first.close()
+    second.close()
+    shutil.rmtree(first.path)
+    assert [s.info.run_id for s in store.list_runs()] == [second.info.run_id]
+    # A journal put back as it was before (shorter, an old mtime) is noticed too.
+    data = journal_path(second).read_bytes()
+    with second:
+        second.append("step.done", {"step": "b"})
+    listed_once = store.list_runs()[0]
+    assert listed_once.records == 1
+    journal_path(second).write_bytes(data)
+    os.utime(journal_path(second), ns=(1, 1))
+    assert store.list_runs()[0].records == 0
 
 
 def test_list_runs_on_a_missing_state_dir(tmp_path: Path) -> None:

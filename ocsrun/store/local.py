@@ -268,6 +268,8 @@ class LocalDirStore:
         self.runs_dir = self.state_dir / "runs"
         self.locks_dir = self.state_dir / "locks"
         self._writer = writer
+        # run id -> (what its files looked like, its summary then); see _cached_summary
+        self._summaries: dict[str, tuple[tuple[int, ...], RunSummary]] = {}
 
     @property
     def location(self) -> str:
@@ -331,12 +333,48 @@ class LocalDirStore:
         if not self.runs_dir.is_dir():
             return []
         summaries = []
-        for run_dir in self.runs_dir.iterdir():
-            summary = self._summary(run_dir)
-            if summary is not None:
-                summaries.append(summary)
+        seen = set()
+        with os.scandir(self.runs_dir) as entries:
+            for entry in entries:
+                if not _RUN_ID.fullmatch(entry.name) or not entry.is_dir():
+                    continue
+                seen.add(entry.name)
+                summary = self._cached_summary(entry.path)
+                if summary is not None:
+                    summaries.append(summary)
+        for gone in self._summaries.keys() - seen:
+            del self._summaries[gone]
         summaries.sort(key=lambda s: (s.info.started, s.info.run_id), reverse=True)
         return summaries
+
+    def _cached_summary(self, run_dir: str) -> RunSummary | None:
+        """A run's summary, read again only when its run.json or journal changed.
+
+        A long-lived reader (the web view lists runs every second) would otherwise open two
+        files per run each time: 10,000 runs took about 2 s. Two lstat calls per run tell
+        whether anything changed: the journal only grows (size) and run.json is written once.
+        """
+        try:
+            # Plain strings, not Path objects: this loop runs once per run, every listing.
+            info_stat = os.lstat(os.path.join(run_dir, RUN_INFO))
+            journal_stat = os.lstat(os.path.join(run_dir, JOURNAL))
+        except OSError:
+            return self._summary(Path(run_dir))  # unfinished, or broken: say so, as before
+        key = (
+            info_stat.st_ino,
+            info_stat.st_mtime_ns,
+            journal_stat.st_ino,
+            journal_stat.st_size,
+            journal_stat.st_mtime_ns,
+        )
+        name = os.path.basename(run_dir)
+        cached = self._summaries.get(name)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        summary = self._summary(Path(run_dir))
+        if summary is not None:
+            self._summaries[name] = (key, summary)
+        return summary
 
     def _summary(self, run_dir: Path) -> RunSummary | None:
         if not _RUN_ID.fullmatch(run_dir.name) or not run_dir.is_dir():
