@@ -172,10 +172,12 @@ def test_ten_processes_two_workstations_one_target_exactly_one_runs(
 # --- kill -9 of the holder, hand-over to the other workstation --------------------------------
 
 
-def holder_run(url: str, tmp_path: Path) -> tuple[subprocess.Popen[str], str]:
+def holder_run(
+    url: str, tmp_path: Path, runbook: Path = RUNBOOK
+) -> tuple[subprocess.Popen[str], str]:
     """A run on ws1 that has entered its wait gate (so it holds the lock): (process, run id)."""
     env = workstation_env(tmp_path, *WORKSTATIONS[0])
-    argv = ["run", str(RUNBOOK), "--target", "pool01", "--answers", str(ANSWERS)]
+    argv = ["run", str(runbook), "--target", "pool01", "--answers", str(ANSWERS)]
     child = start([*argv, *params(tmp_path), "--store", url], env, tmp_path)
     wait_for(lambda: (tmp_path / "ran").exists() or child.poll() is not None, "the wait gate")
     assert child.poll() is None, child.communicate()
@@ -194,9 +196,14 @@ def lock_released(url: str) -> bool:
 def test_kill_9_of_the_holder_then_the_other_workstation_resumes(
     store_url: str, tmp_path: Path
 ) -> None:
-    child, run_id = holder_run(store_url, tmp_path)
+    # The runbook exists only on ws1: ws2 resumes from the copy kept with the run.
+    ws1_runbook = tmp_path / "ws1-only" / "hold.yaml"
+    ws1_runbook.parent.mkdir()
+    ws1_runbook.write_bytes(RUNBOOK.read_bytes())
+    child, run_id = holder_run(store_url, tmp_path, ws1_runbook)
     os.kill(child.pid, signal.SIGKILL)
     child.communicate()
+    ws1_runbook.unlink()
     before = records(store_url, run_id)
     assert before[-1]["type"] == "step.started" and before[-1]["data"]["step"] == "wait"
     wait_for(lambda: lock_released(store_url), "the server to drop the dead session's lock")
