@@ -232,3 +232,27 @@ def test_password_comes_from_libpq_environment(
             conn.execute("SELECT r.info, j.line FROM ocsrun.runs r, ocsrun.journal j").fetchall()
         )
     assert "pw-7f3a" not in dump
+
+
+def test_commits_are_durable_and_keepalives_set_whatever_the_database_says(
+    pg_server: PgCluster, pg_url: str
+) -> None:
+    dbname = pg_url.split("/")[3].split("?", maxsplit=1)[0]
+    # A database whose default would let a commit return before it is on disk.
+    pg_server.psql(f"ALTER DATABASE {dbname} SET synchronous_commit = off")
+    store = PostgresStore(pg_url)
+    try:
+        conn = store.connection()
+        assert conn.execute("SHOW synchronous_commit").fetchone() == ("on",)
+        assert conn.autocommit  # each append is its own committed transaction
+        for name in ("tcp_keepalives_idle", "tcp_keepalives_count", "tcp_user_timeout"):
+            # Reported as 0 over a Unix socket; what was asked is in the session's settings.
+            asked = conn.execute(
+                "SELECT reset_val, setting, source FROM pg_settings WHERE name = %s", (name,)
+            ).fetchone()
+            assert asked is not None and asked[2] == "session", (name, asked)
+        params = {p.keyword.decode(): (p.val or b"").decode() for p in conn.pgconn.info if p.val}
+        assert params["keepalives"] == "1" and params["keepalives_idle"] == "15"
+        assert params["keepalives_count"] == "4" and params["application_name"] == "ocsrun"
+    finally:
+        store.close()
