@@ -256,3 +256,18 @@ def test_commits_are_durable_and_keepalives_set_whatever_the_database_says(
         assert params["keepalives_count"] == "4" and params["application_name"] == "ocsrun"
     finally:
         store.close()
+
+
+def test_a_role_without_the_grants_gets_one_clear_error(pg_server: PgCluster, pg_url: str) -> None:
+    owner = PostgresStore(pg_url)
+    owner.migrate()
+    owner.close()
+    dbname = pg_url.split("/")[3].split("?", maxsplit=1)[0]
+    pg_server.psql("DROP ROLE IF EXISTS ocsrun_nobody; CREATE ROLE ocsrun_nobody LOGIN")
+    store = PostgresStore(pg_server.url(dbname, "ocsrun_nobody"))
+    try:
+        with pytest.raises(StateError, match="permission denied") as caught:
+            store.create_run(info(), b"{}")
+        assert store.location in str(caught.value)
+    finally:
+        store.close()

@@ -93,7 +93,9 @@ def verified(url: str, run_id: str) -> bool:
 
 @pytest.fixture
 def store_url(pg_url: str) -> Iterator[str]:
-    PostgresStore(pg_url).migrate()
+    store = PostgresStore(pg_url)
+    store.migrate()
+    store.close()
     yield pg_url
 
 
@@ -243,7 +245,8 @@ def test_server_terminating_the_session_stops_the_run_and_resume_continues(
     with psycopg.connect(store_url, autocommit=True) as admin:
         ended = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE application_name = 'ocsrun' AND pid <> pg_backend_pid()"
+            " WHERE application_name = 'ocsrun' AND datname = current_database()"
+            " AND pid <> pg_backend_pid()"
         ).fetchall()
     assert ended == [(True,)]
     (tmp_path / "release").touch()  # the gate passes; its record cannot be written

@@ -172,7 +172,7 @@ class PostgresStore:
                 ) from None
             self._conn = conn
             if migrate:
-                self._check_schema(conn)
+                self._call(None, self._check_schema, checked=False)
         return self._conn
 
     def _check_schema(self, conn: Connection) -> None:
@@ -195,10 +195,8 @@ class PostgresStore:
         )
 
     def migrate(self, operator_roles: Sequence[str] = ()) -> list[str]:
-        done = [
-            f"applied {m.version}: {m.title}"
-            for m in pg_migrations.migrate(self.connection(migrate=False))
-        ]
+        applied = self._call(None, pg_migrations.migrate, checked=False)
+        done = [f"applied {m.version}: {m.title}" for m in applied]
         for role in operator_roles:
             self.grant_operator(role)
             done.append(f"granted operator rights to {role}")
@@ -206,10 +204,13 @@ class PostgresStore:
 
     def grant_operator(self, role: str) -> None:
         """Give `role` an operator's rights (see pg_migrations.operator_grants)."""
-        conn = self.connection()
-        with conn.transaction():
-            for statement in pg_migrations.operator_grants(role):
-                conn.execute(statement.encode())
+
+        def body(conn: Connection) -> None:
+            with conn.transaction():
+                for statement in pg_migrations.operator_grants(role):
+                    conn.execute(statement.encode())
+
+        self._call(None, body)
 
     def close(self) -> None:
         for held in list(self._held.values()):
@@ -218,12 +219,16 @@ class PostgresStore:
             self._conn.close()
             self._conn = None
 
-    def _call(self, run_id: str | None, body: Any) -> Any:
-        """Run body(connection); a lost connection becomes StoreUnavailable, for good."""
+    def _call(self, run_id: str | None, body: Any, *, checked: bool = True) -> Any:
+        """Run body(connection). A lost connection becomes StoreUnavailable, for good; any
+        other database error a StateError naming the store (a UniqueViolation is left to the
+        caller, which knows what it means)."""
         psycopg = pg_url.psycopg_module()
-        conn = self.connection()
+        conn = self.connection(migrate=checked)
         try:
             return body(conn)
+        except psycopg.errors.UniqueViolation:
+            raise
         except psycopg.OperationalError as error:
             if not conn.broken and not conn.closed:
                 raise StateError(f"{self.location}: {pg_url.first_line(error)}") from None
@@ -235,6 +240,8 @@ class PostgresStore:
                 f"acknowledged so far is committed{resume if run_id else ''}"
             )
             raise StoreUnavailable(self._lost) from None
+        except psycopg.Error as error:
+            raise StateError(f"{self.location}: {pg_url.first_line(error)}") from None
 
     # --- runs -----------------------------------------------------------------------
 
