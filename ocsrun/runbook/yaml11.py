@@ -52,6 +52,14 @@ class Reading:
     kind: str  # "bool", "int", "float" or "timestamp"
     text: str
 
+    @property
+    def true(self) -> bool:
+        return self.text in _TRUE
+
+    def value(self) -> int | float | None:
+        """The number YAML 1.1 reads (None when not a number, or too long to show)."""
+        return _value(self)
+
     def described(self) -> str:
         if self.kind == "bool":
             return f"the boolean {'true' if self.text in _TRUE else 'false'}"
