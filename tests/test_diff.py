@@ -407,3 +407,18 @@ def test_git_fragment_text_only_change_is_reported_on_the_fragment(repo: Path) -
     assert [(d.new_path, kinds(d)) for d in diffs] == [
         ("books/fragments/check.yaml", {"comment-only"})
     ]
+
+
+def test_the_work_tree_side_reads_only_files_of_the_repository(tmp_path: Path) -> None:
+    from ocsrun.review.gitrev import Side
+
+    repo = tmp_path / "repo"
+    (repo / "sub").mkdir(parents=True)
+    (repo / "sub" / "in.yaml").write_text("format: ocsrun/v1\n", encoding="utf-8")
+    (tmp_path / "out.yaml").write_text("format: ocsrun/v1\n", encoding="utf-8")
+    (repo / "link.yaml").symlink_to(tmp_path / "out.yaml")
+    side = Side(repo, None)
+    assert side.text("sub/in.yaml") == "format: ocsrun/v1\n"
+    assert side.text("../out.yaml") is None
+    assert side.text(str(tmp_path / "out.yaml")) is None
+    assert side.text("link.yaml") is None

@@ -407,6 +407,71 @@ def answers_50mb(tmp: Path) -> Generated:
     return tmp, path.name
 
 
+def _fragment(name: str, uses: str | None) -> str:
+    call = f"  - id: next\n    title: Next\n    uses: {uses}\n" if uses else ""
+    return (
+        "# yaml-language-server: $schema=../../../schemas/runbook.schema.json\n"
+        f"format: ocsrun/v1\nkind: fragment\nmetadata:\n  id: hostile.{name}\n"
+        f"  title: Fragment {name}\n  version: 1.0.0\nsteps:\n  - id: s\n    title: Step\n" + call
+    )
+
+
+def _chain(directory: Path, depth: int) -> None:
+    """main.yaml calling f/f0.yaml, each fragment calling the next, `depth` fragments."""
+    _write(
+        directory, "main.yaml", BASE_TEXT + "  - id: call\n    title: Call\n    uses: f/f0.yaml\n"
+    )
+    for i in range(depth):
+        _write(
+            directory,
+            f"f/f{i}.yaml",
+            _fragment(f"f{i}", f"f{i + 1}.yaml" if i < depth - 1 else None),
+        )
+
+
+def include_chain_400(tmp: Path) -> Generated:
+    _chain(tmp, 400)
+    return tmp, "main.yaml"
+
+
+def _git_commit_all(repo: Path) -> None:
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    ident = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for args in (["init", "-q"], ["add", "-A"], [*ident, "commit", "-q", "-m", "base"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def git_include_chain_400(tmp: Path) -> Generated:
+    """A 400-fragment chain at HEAD; the pull request changes the deepest fragment, so diff
+    looks for the runbooks that include it (through all 400)."""
+    repo = tmp / "repo"
+    _chain(repo, 400)
+    _git_commit_all(repo)
+    _write(repo, "f/f399.yaml", _fragment("f399", None).replace("title: Step", "title: Changed"))
+    return repo, "HEAD"
+
+
+def git_include_outside(tmp: Path) -> Generated:
+    """A runbook whose includes leave the repository (`..` to a 50 MB file next to it, an
+    absolute path to it); the pull request changes the fragment it also includes."""
+    repo = tmp / "repo"
+    big = tmp / "outside" / "big.yaml"
+    big.parent.mkdir(parents=True)
+    with big.open("wb") as out:
+        out.write(
+            b"format: ocsrun/v1\nkind: fragment\n" + b"# padding padding\n" * (50 * 2**20 // 18)
+        )
+    calls = "".join(
+        f"  - id: c{i}\n    title: Call {i}\n    uses: {ref}\n"
+        for i, ref in enumerate(["f/frag.yaml", "../outside/big.yaml", str(big)])
+    )
+    _write(repo, "main.yaml", BASE_TEXT + calls)
+    _write(repo, "f/frag.yaml", _fragment("frag", None))
+    _git_commit_all(repo)
+    _write(repo, "f/frag.yaml", _fragment("frag", None).replace("title: Step", "title: Changed"))
+    return repo, "HEAD"
+
+
 GENERATORS: dict[str, Callable[[Path], Generated]] = {
     f.__name__: f
     for f in (
@@ -443,6 +508,9 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         sexagesimal_title,
         sexagesimal_exit,
         answers_sexagesimal,
+        include_chain_400,
+        git_include_chain_400,
+        git_include_outside,
     )
 }
 

@@ -19,7 +19,8 @@ from typing import Any
 from ocsrun.errors import OcsrunError, UsageError
 from ocsrun.review.diff import Change, FileDiff, Kind, diff_runbooks, diff_texts
 from ocsrun.runbook import model as m
-from ocsrun.runbook.includes import uses_refs
+from ocsrun.runbook.includes import MAX_INCLUDE_DEPTH, ref_problem, uses_refs
+from ocsrun.runbook.loader import MAX_FILE_BYTES
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -125,11 +126,18 @@ class Side:
     def _read(self, path: str) -> bytes | None:
         if self.rev is None:
             file = self.root / path
-            # Never open a FIFO or device: reading it could block forever.
-            if not file.is_file():
+            # Only files of this repository (no absolute path, no `..`, no symlink out of it),
+            # and never a FIFO or device: reading it could block forever.
+            try:
+                inside = file.resolve().is_relative_to(self.root.resolve())
+            except (OSError, RuntimeError, ValueError):
+                return None
+            if not inside or not file.is_file():
                 return None
             try:
-                return file.read_bytes()
+                with file.open("rb") as handle:
+                    # One byte over the loader's limit: enough for it to say "too large".
+                    return handle.read(MAX_FILE_BYTES + 1)
             except OSError:
                 return None
         try:
@@ -345,20 +353,35 @@ class _Comparison:
             data = _data(self.new.text(path))
             if data is None or data.get("kind", "runbook") != "runbook":
                 continue
-            hit = self._includes(path, data, set()) & fragments
+            reached, too_deep = self._includes(path, data, set())
+            # Past the depth limit the runbook is refused (include-depth) whatever it reaches:
+            # show it with every changed fragment, so its load error is reported.
+            hit = set(fragments) if too_deep else reached & fragments
             if hit:
                 found[path] = hit
         return found
 
-    def _includes(self, path: str, data: dict[str, Any], seen: set[str]) -> set[str]:
+    def _includes(self, path: str, data: dict[str, Any], seen: set[str]) -> tuple[set[str], bool]:
+        """The fragments `path` includes, directly or not, and whether the chain goes deeper
+        than MAX_INCLUDE_DEPTH: iteratively, never through a reference that leaves the
+        repository (absolute, or with `..`: the validator refuses those)."""
         out: set[str] = set()
-        for ref in uses_refs(data.get("steps")):
-            target = posixpath.normpath(posixpath.join(posixpath.dirname(path), ref))
-            if target in seen:
-                continue
-            seen.add(target)
-            out.add(target)
-            inner = _data(self.new.text(target))
-            if inner is not None:
-                out |= self._includes(target, inner, seen)
-        return out
+        level = [(path, data)]
+        for _ in range(MAX_INCLUDE_DEPTH):
+            following: list[tuple[str, dict[str, Any]]] = []
+            for current, current_data in level:
+                for ref in uses_refs(current_data.get("steps")):
+                    if ref_problem(ref):
+                        continue
+                    target = posixpath.normpath(posixpath.join(posixpath.dirname(current), ref))
+                    if target in seen or target.startswith("../"):
+                        continue
+                    seen.add(target)
+                    out.add(target)
+                    inner = _data(self.new.text(target))
+                    if inner is not None:
+                        following.append((target, inner))
+            if not following:
+                return out, False
+            level = following
+        return out, True

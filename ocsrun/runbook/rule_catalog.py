@@ -111,6 +111,10 @@ RULES: dict[str, tuple[str, str]] = {
         "Fragment includes must not form a cycle; break it by moving the shared steps into a "
         "third fragment.",
     ),
+    "include-depth": (
+        "Fragments nested too deeply",
+        "A chain of fragments including fragments may be at most 16 levels deep; flatten it.",
+    ),
     "include-args": (
         "`with` does not match the fragment's params",
         "Pass every fragment param that has no default, and only params the fragment declares.",

@@ -1,4 +1,4 @@
-"""unknown-include, include-escape, include-cycle and include-args: every `uses`."""
+"""unknown-include, include-escape, include-cycle, include-depth and include-args: every `uses`."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from collections.abc import Iterator
 
 from ocsrun.errors import LoadError
 from ocsrun.runbook.diagnostic import Diagnostic
-from ocsrun.runbook.includes import resolve_include
+from ocsrun.runbook.includes import MAX_INCLUDE_DEPTH, resolve_include
 from ocsrun.runbook.loader import Document
 from ocsrun.runbook.rules.context import Context, StepRef, as_dict, as_str
 
-RULE_IDS = ("unknown-include", "include-escape", "include-cycle", "include-args")
+RULE_IDS = ("unknown-include", "include-escape", "include-cycle", "include-depth", "include-args")
 
 
 def include_rules(ctx: Context) -> Iterator[Diagnostic]:
@@ -39,10 +39,18 @@ def _check_include(ctx: Context, ref: StepRef, uses: str) -> Iterator[Diagnostic
         )
         return
     yield from _include_args(ctx, ref, fragment)
-    onward = ctx.fragments.includes(target, ctx.root_dir)
-    if target == ctx.file.resolve() or target in onward or ctx.file.resolve() in onward:
+    # Within the depth limit: a cycle shows up there, and past it the chain is refused anyway.
+    onward, too_deep = ctx.fragments.chain(target, ctx.root_dir)
+    here = ctx.file.resolve()
+    if target == here or target in onward or here in onward:
         yield ctx.error(
             path, f"include '{uses}' leads back to a file that includes it", "include-cycle"
+        )
+    elif too_deep:
+        yield ctx.error(
+            path,
+            f"include '{uses}' starts a chain of fragments deeper than {MAX_INCLUDE_DEPTH} levels",
+            "include-depth",
         )
 
 
