@@ -633,3 +633,36 @@ steps:
     with pytest.raises(AnswersError, match="asked 50 times"):
         h.run()
     assert h.handle.types()[-1] == ev.RUN_INTERRUPTED
+
+
+def test_back_redoes_the_previous_manual_step_and_asks_its_gates_again() -> None:
+    from test_executor_helpers import build, runbook_dict
+
+    runbook = build(
+        runbook_dict(
+            [
+                {"id": "first", "title": "First", "instructions": "Do it."},
+                {"id": "check", "title": "Check", "gate": {"type": "confirm", "prompt": "ok?"}},
+                {"id": "second", "title": "Second", "instructions": "Then this."},
+            ]
+        )
+    )
+    answers = """
+defaults: {gate: true}
+steps:
+  first: {after_step: [done, done]}
+  second: {after_step: [back, done]}
+"""
+    h = harness(runbook, answers, target=None)
+    assert h.run() == "done"
+    assert h.done_steps() == ["first", "check", "first", "check", "second"]
+    (back,) = h.handle.of(ev.STEP_BACK)
+    assert (back["step"], back["to"]) == ("second", "first")
+    retry = h.handle.of(ev.STEP_RETRY)[-1]
+    assert retry["step"] == "first" and set(retry["reset"]) == {"first", "check", "second"}
+    assert len(h.handle.of(ev.GATE_PASSED)) == 2  # the gate after `first` asked again
+
+    # `back` at the first step is not offered: there is nothing before it to do again.
+    h = harness(runbook, "defaults: {after_step: back}", target=None)
+    with pytest.raises(AnswersError, match="'back' is not one of: done, skip, failed, retry"):
+        h.run()

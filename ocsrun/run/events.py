@@ -31,6 +31,9 @@ Steps
   step.retry                  step (the step entered again), attempt (its new attempt),
                               reset (paths whose earlier outcome no longer counts), cause
   step.note                   step, attempt, text
+  step.back                   step (where `back` was answered), attempt, to (the earlier
+                              manual step done again; a step.retry resetting it and the steps
+                              after it comes next)
   choice.answered             step, attempt, var, value
 
 Gates
@@ -65,6 +68,7 @@ STEP_DONE = "step.done"
 STEP_FAILED = "step.failed"
 STEP_RETRY = "step.retry"
 STEP_NOTE = "step.note"
+STEP_BACK = "step.back"
 CHOICE_ANSWERED = "choice.answered"
 
 GATE_PASSED = "gate.passed"

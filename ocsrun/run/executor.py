@@ -78,6 +78,7 @@ class Executor:
             key=len,
             reverse=True,
         )
+        self.scopes: list[tuple[tuple[m.Step, ...], str]] = []  # (steps, prefix) being walked
         self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
         self.current: str | None = None
         self.started_at = clock()
@@ -317,6 +318,7 @@ class Executor:
         if where is not None:
             self.loops.append(where)  # shown once, on each step header of the item
         depth = self.gates.scope_depth()
+        self.scopes.append((steps, prefix))
         try:
             index = 0
             while index < len(steps):
@@ -328,8 +330,24 @@ class Executor:
                 index += 1
             self.gates.leave_scope(depth)
         finally:
+            self.scopes.pop()
             if where is not None:
                 self.loops.pop()
+
+    def previous_manual(self, path: str) -> str | None:
+        if not self.scopes:
+            return None
+        steps, prefix = self.scopes[-1]
+        ids = [s.id for s in steps]
+        here = path[len(prefix) :]
+        if not path.startswith(prefix) or here not in ids:
+            return None
+        for earlier in reversed(steps[: ids.index(here)]):
+            record = self.state.steps.get(prefix + earlier.id)
+            done = record is not None and record.outcome in (ev.STEP_DONE, ev.STEP_SKIPPED)
+            if earlier.kind == "action" and done:
+                return earlier.id
+        return None
 
     def _reset(self, steps: tuple[m.Step, ...], prefix: str, goto: Goto, target: m.Step) -> None:
         heads = tuple(prefix + s.id for s in steps)

@@ -84,6 +84,10 @@ class StepHost(Protocol):
 
     def ask_text(self, ask: Ask) -> str: ...
 
+    def previous_manual(self, path: str) -> str | None:
+        """The id of the manual step done last before `path` in its scope (for `back`)."""
+        ...
+
 
 class ScopeHost(StepHost, Protocol):
     """A `StepHost` that can also open a step and walk a nested scope (loops, fragments)."""

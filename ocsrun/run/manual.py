@@ -2,7 +2,8 @@
 
 After a manual action step the operator picks done, skip (with a reason; not
 offered for required steps), failed (with a reason, then retry or abort),
-retry, note (then asked again) or abort.
+retry, note (then asked again), back (the previous manual step of the same scope is
+done again, with every step after it) or abort.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.run import events as ev
-from ocsrun.run.flow import RETRY
+from ocsrun.run.flow import RETRY, Goto
 from ocsrun.run.operator import Ask
 from ocsrun.runbook import model as m
 
 if TYPE_CHECKING:
     from ocsrun.run.flow import Outcome, StepHost
 
-AFTER_STEP = ("done", "skip", "failed", "retry", "note", "abort")
+AFTER_STEP = ("done", "skip", "failed", "retry", "note", "back", "abort")
 
 
 def choice(x: StepHost, step: m.Step, path: str, context: Mapping[str, Any]) -> tuple[str, str]:
@@ -41,12 +42,22 @@ def choice(x: StepHost, step: m.Step, path: str, context: Mapping[str, Any]) -> 
 
 
 def after_step(x: StepHost, step: m.Step, path: str) -> Outcome:
-    actions = tuple(a for a in AFTER_STEP if a != "skip" or step.skippable)
+    previous = x.previous_manual(path)
+    actions = tuple(
+        a
+        for a in AFTER_STEP
+        if (a != "skip" or step.skippable) and (a != "back" or previous is not None)
+    )
     while True:
         action = x.operator.action(Ask(path, "after_step", "Step outcome"), actions)
         if action == "done":
             x.finish(step, path)
             return None
+        if action == "back" and previous is not None:
+            # The earlier step and everything after it in this scope are done again: the
+            # walk resets them (step.retry) and gates passed since are asked again.
+            x.step_event(ev.STEP_BACK, path, to=path[: len(path) - len(step.id)] + previous)
+            return Goto(previous)
         if action == "note":
             x.step_event(ev.STEP_NOTE, path, text=x.ask_text(Ask(path, "note", "Note")))
             continue
