@@ -43,6 +43,13 @@ def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="A runbook parameter (repeatable); missing ones are asked.",
             ),
             click.option("--target", default=None, help="The server or pool acted on."),
+            click.option(
+                "--tz",
+                default=None,
+                metavar="ZONE",
+                help="The users' time zone (IANA, e.g. Europe/Berlin) for time windows the "
+                "runbook declares with timezone: ask; asked at a terminal when missing.",
+            ),
             _ANSWERS,
             _STATE_DIR,
             _STORE,

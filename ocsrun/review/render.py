@@ -299,7 +299,11 @@ def _window_rows(gate: m.Gate) -> list[tuple[str, str]]:
     for w in gate.windows or (m.TimeWindow(),):
         days = ", ".join(w.days) if w.days else "any day"
         rows.append(("Allowed", f"{days}, {w.hours}" if w.hours else f"{days}, all day"))
-    rows.append(("Clock", gate.timezone or "this machine's local time"))
+    clock = {
+        None: "this machine's local time (or --tz)",
+        "ask": "the users' time zone: given with --tz or asked when the run starts",
+    }
+    rows.append(("Clock", clock.get(gate.timezone, gate.timezone or "")))
     rows.append(
         (
             "Override",

@@ -7,7 +7,8 @@ entry, +1 each time the step is entered again after a retry or a goto).
 
 Run level
   run.started                 runbook {id, title, version, path}, target, params (secrets "***"),
-                              rehearsal, steps (count of top-level steps)
+                              rehearsal, steps (count of top-level steps), timezone (for
+                              windows that do not name one: --tz, asked, or local:NAME)
   run.resumed                 records (how many were replayed), last (the last record's type)
   run.handed-over             from (operator of the record before this session), to (this session's
                               operator): another operator, often on another workstation, continues
@@ -43,6 +44,8 @@ Gates
   gate.failed                 step, attempt, type, failures (n-th failure of this gate), reason,
                               lines (the decisive lines), action (retry | goto | abort)
   gate.overridden             step, attempt, type, reason
+  gate.wait                   step, attempt, until (when the window opens), seconds, timezone
+  gate.wait-stopped           step, attempt, reason (Ctrl-C during the countdown)
   gate.expired                step (the gate), passed (when it passed), valid_for, before (the step
                               about to run, or null at resume)
 """
@@ -75,6 +78,8 @@ GATE_PASSED = "gate.passed"
 GATE_FAILED = "gate.failed"
 GATE_OVERRIDDEN = "gate.overridden"
 GATE_EXPIRED = "gate.expired"
+GATE_WAIT = "gate.wait"
+GATE_WAIT_STOPPED = "gate.wait-stopped"
 
 # Outcomes that finish a step: it is not run again on resume (unless reset or changed).
 FINISHING = frozenset({STEP_DONE, STEP_SKIPPED, STEP_AUTO_SKIPPED})

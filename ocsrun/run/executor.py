@@ -27,7 +27,7 @@ from ocsrun.errors import (
 from ocsrun.run import containers, manual
 from ocsrun.run import events as ev
 from ocsrun.run.flow import RETRY, Clock, Goto, Outcome, utc_now
-from ocsrun.run.gates import GateRunner, LocalGateRunner
+from ocsrun.run.gates import GateRunner, LocalGateRunner, zone_label
 from ocsrun.run.gatestep import GateChecker
 from ocsrun.run.operator import Ask, Operator, Screen
 from ocsrun.run.state import RunState, content_hash
@@ -54,6 +54,7 @@ class Executor:
         state: RunState | None = None,
         resume_command: str = "",
         report_command: str = "",
+        timezone: str | None = None,
     ) -> None:
         self.runbook = runbook
         self.operator = operator
@@ -65,6 +66,7 @@ class Executor:
         self.state = state or RunState()
         self.resume_command = resume_command
         self.report_command = report_command
+        self.timezone = timezone or (state.timezone if state is not None else None)
         self.numbers = m.step_numbers(runbook.steps)  # render's numbering, shown and journaled
         self.head = ""  # hash of the last journal record written, shown at start and end
         self.step_started: dict[str, datetime] = {}  # this session's entry into each step
@@ -176,6 +178,7 @@ class Executor:
             params=redacted(self.runbook.params, self.params),
             rehearsal=self.rehearsal,
             steps=len(self.runbook.steps),
+            timezone=zone_label(self.timezone),
         )
         self._journal_broken_lock()
         for name, value in redacted(self.runbook.params, self.params).items():

@@ -62,6 +62,11 @@ class StepHost(Protocol):
     @property
     def rehearsal(self) -> bool: ...
 
+    @property
+    def timezone(self) -> str | None:
+        """The run's zone for windows that do not name one (None: this machine's)."""
+        ...
+
     def now(self) -> datetime: ...
 
     def number(self, path: str) -> str:

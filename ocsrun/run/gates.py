@@ -28,10 +28,52 @@ def _hhmm(text: str) -> time:
     return time(int(hours), int(minutes))
 
 
-def in_window(gate: m.Gate, now: datetime) -> bool:
-    """Whether `now` (timezone-aware) falls in any of the gate's windows."""
-    local = _local(now, gate.timezone)
+# `timezone: ask` on a time_window gate: the window is in the users' zone, which the runbook
+# cannot know; the run takes it from --tz (or the answers file) or asks for it at the start.
+ASK_ZONE = "ask"
+
+
+def window_zone(gate: m.Gate, run_zone: str | None) -> str | None:
+    """The zone a gate's window is judged in: its own, else the run's (None: this machine's)."""
+    if gate.timezone and gate.timezone != ASK_ZONE:
+        return gate.timezone
+    return run_zone
+
+
+def zone_label(zone: str | None) -> str:
+    """A zone as journaled and shown: never None, so a report says which clock was used."""
+    if zone:
+        return zone
+    return f"local:{datetime.now().astimezone().tzname() or 'unknown'}"
+
+
+def in_window(gate: m.Gate, now: datetime, zone: str | None = None) -> bool:
+    """Whether `now` (timezone-aware) falls in any of the gate's windows, judged in `zone`
+    (default: the gate's own zone, else this machine's local time)."""
+    local = _local(now, zone if zone is not None else window_zone(gate, None))
     return any(_matches(window, local) for window in gate.windows) if gate.windows else True
+
+
+def next_opening(gate: m.Gate, now: datetime, zone: str | None) -> datetime | None:
+    """When the window next opens after `now` (None when it never does within a week).
+
+    A window opens at the start of one of its entries (their hours, or midnight for a
+    day-only entry): those instants over the coming eight days are the only candidates.
+    """
+    from datetime import timedelta
+
+    local = _local(now, zone)
+    candidates = []
+    for offset in range(9):
+        day = (local + timedelta(days=offset)).date()
+        for window in gate.windows:
+            start = _hhmm(window.hours.split("-")[0]) if window.hours else time(0, 0)
+            at = datetime.combine(day, start, tzinfo=local.tzinfo)
+            # A wall-clock time in a zone with DST: normalise through UTC and back.
+            at = _local(at, zone)
+            if at > now and in_window(gate, at, zone):
+                candidates.append(at)
+    return min(candidates) if candidates else None
 
 
 def _local(now: datetime, zone: str | None) -> datetime:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocsrun.run import events as ev
 from ocsrun.run.flow import RETRY, ActiveGate, Goto
-from ocsrun.run.gates import GateRunner, in_window, local_time_text
+from ocsrun.run.gates import GateRunner, in_window, local_time_text, window_zone, zone_label
 from ocsrun.run.operator import Ask, Screen
 from ocsrun.runbook import model as m
 from ocsrun.runbook.templating import render
@@ -131,14 +131,9 @@ class GateChecker:
         return True, {"items": len(items)}
 
     def _time_window(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
-        now = self.x.now()
-        window = {"now": local_time_text(now, gate.timezone), "timezone": gate.timezone}
-        if in_window(gate, now):
-            return True, {"window": window}
-        if gate.override == "never":
-            return False, {"reason": f"outside the window at {window['now']}", "window": window}
-        reason = self.ask_override(path, f"Outside the time window ({window['now']}). {prompt}")
-        return "overridden", {"reason": reason, "window": window}
+        from ocsrun.run import windowstep
+
+        return windowstep.judge(self.x, gate, path, prompt)
 
     def ask_override(self, path: str, prompt: str) -> str:
         action = self.x.operator.action(Ask(path, "window", prompt), ("override", "abort"))
@@ -241,9 +236,10 @@ class GateChecker:
     def _window_again(self, active: ActiveGate, before: str, now: datetime) -> None:
         gate = active.step.gate
         assert gate is not None
-        if in_window(gate, now):
+        zone = window_zone(gate, self.x.timezone)
+        if in_window(gate, now, zone):
             return
-        window = {"now": local_time_text(now, gate.timezone), "timezone": gate.timezone}
+        window = {"now": local_time_text(now, zone), "timezone": zone_label(zone)}
         if gate.override == "never":
             self.x.abort(before, f"the time window of {active.path} closed at {window['now']}")
         reason = self.ask_override(

@@ -83,11 +83,17 @@ class Operator(Protocol):
         """One of `actions` (after a step, after a failure, at a closed window)."""
         ...
 
+    def wait(self, ask: Ask, seconds: int) -> bool:
+        """Wait `seconds` (for a window to open); False when the operator stopped waiting."""
+        ...
+
 
 # --- answers files ---------------------------------------------------------------
 
 _ITEM = re.compile(r"\[[^\]]*\]")
-_KNOWN_TOP = frozenset({"defaults", "steps", "warnings", "params", "target", "operator"})
+_KNOWN_TOP = frozenset(
+    {"defaults", "steps", "warnings", "params", "target", "operator", "timezone"}
+)
 
 
 @dataclass
@@ -100,6 +106,7 @@ class Answers:
     warnings: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     target: str | None = None
+    timezone: str | None = None  # the users' zone for `timezone: ask` windows (like --tz)
 
 
 def load_answers(path: Path) -> Answers:
@@ -154,7 +161,9 @@ def _answers(data: Any, base: Path, display: str) -> Answers:
         if not isinstance(value, dict):
             raise AnswersError(f"{display}: steps.{key} must be a mapping of answers")
     target = data.get("target")
+    zone = data.get("timezone")
     return Answers(
+        timezone=None if zone is None else str(zone),
         base=base,
         defaults=_mapping(data, "defaults", display),
         steps={str(k): dict(v) for k, v in steps.items()},
@@ -303,3 +312,11 @@ class ScriptedOperator:
                 f"answers: {ask.describe()}: {value!r} is not one of: {', '.join(actions)}"
             )
         return value
+
+    def wait(self, ask: Ask, seconds: int) -> bool:
+        """An answers file that says `window: wait` waits, really: automation at the window."""
+        import time
+
+        self.asked.append(ask)
+        time.sleep(seconds)
+        return True

@@ -41,6 +41,7 @@ class RunOptions:
     state_dir: Path | None = None
     break_lock: bool = False
     store: str | None = None  # a directory or a postgresql:// URL (exclusive with state_dir)
+    tz: str | None = None  # --tz: the users' zone for `timezone: ask` windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class Plan:
     target: str | None
     params: Mapping[str, m.ParamValue]
     rehearsal: bool
+    timezone: str | None = None  # for windows that do not name their zone; None: local
 
 
 def _store(state_dir: Path | None, location: str | None = None) -> RunStore:
@@ -127,8 +129,9 @@ def start(options: RunOptions) -> int:
     runbook = load_runbook(path)
     operator, answers = _operator(options.answers, options.rehearse)
     target, params = _settle(runbook, options, operator, answers)
+    zone = settle_zone(runbook, options.tz, operator, answers)
     store = _store(options.state_dir, options.store)
-    plan = Plan(runbook, path, target, params, options.rehearse)
+    plan = Plan(runbook, path, target, params, options.rehearse, zone)
     run_id = store.new_run_id()
     held = (
         None
@@ -163,6 +166,64 @@ def _settle(
     for param in missing:
         values[param.name] = ask_param(operator, param)
     return target, values
+
+
+def settle_zone(
+    runbook: m.Runbook, given: str | None, operator: Operator, answers: Answers | None
+) -> str | None:
+    """The zone for windows declared `timezone: ask` (or without a zone): --tz, the answers
+    file, or asked at a terminal when a window says `ask`; None means this machine's."""
+    from ocsrun.errors import ParamError
+    from ocsrun.run.gates import ASK_ZONE
+
+    zone = given or (answers.timezone if answers is not None else None)
+    if zone:
+        problem = zone_problem(zone)
+        if problem:
+            raise ParamError(f"--tz: {problem}")
+        return zone
+    windows = [s.gate for _, s in m.walk(runbook.steps) if s.gate and s.gate.type == "time_window"]
+    if answers is not None or not any(g.timezone == ASK_ZONE for g in windows):
+        return None
+    ask = Ask(
+        "",
+        "timezone",
+        "The time zone of the users of this change (its off-peak window is in their time)",
+        detail="timezone",
+        hint="an IANA name such as Europe/Berlin, America/New_York, Asia/Tokyo or UTC",
+    )
+    for _ in range(3):
+        zone = operator.text(ask).strip()
+        problem = zone_problem(zone)
+        if problem is None:
+            return zone
+        operator.show(Screen("problem", problem, level="fail"))
+    raise ParamError("no valid time zone given (use --tz ZONE)")
+
+
+def zone_problem(zone: str) -> str | None:
+    from zoneinfo import ZoneInfo
+
+    try:
+        ZoneInfo(zone)
+    except (ValueError, OSError, KeyError):
+        return f"{zone[:60]!r} is not a known IANA time zone (like Europe/Berlin)"
+    return None
+
+
+def run_clock() -> Any:
+    """OCSRUN_TEST_NOW (tests only): the run's clock starts at that instant and runs on in
+    real time, so a test can stand just before a window opens."""
+    import os
+    from datetime import datetime
+
+    from ocsrun.run.flow import utc_now
+
+    start = os.environ.get("OCSRUN_TEST_NOW")
+    if not start:
+        return utc_now
+    offset = datetime.fromisoformat(start) - utc_now()
+    return lambda: utc_now() + offset
 
 
 def ask_target(operator: Operator, declared: m.Target) -> str:
@@ -260,6 +321,8 @@ def _executor(
         state=state,
         resume_command=resume_command(handle.info.run_id, store),
         report_command=report_command(handle.info.run_id, store),
+        timezone=plan.timezone,
+        clock=run_clock(),
     )
 
 
@@ -322,7 +385,9 @@ def resume(options: ResumeOptions) -> int:
             if info.rehearsal
             else store.reclaim_lock(info.runbook_id, info.target, info.run_id)
         )
-        plan = Plan(runbook, Path(info.runbook_path), info.target, params, info.rehearsal)
+        plan = Plan(
+            runbook, Path(info.runbook_path), info.target, params, info.rehearsal, state.timezone
+        )
         _drive(plan, operator, handle, store, held, state=state, changed=changed)
     finally:
         handle.close()

@@ -152,6 +152,7 @@ class RunState:
     steps: dict[str, StepState] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     target: str | None = None
+    timezone: str | None = None  # the run's zone for windows (run.started), None: local
     rehearsal: bool = False
     acknowledged: set[str] = field(default_factory=set)  # runbook-level warning keys
     started: str | None = None
@@ -182,6 +183,8 @@ def _apply(state: RunState, record: Record) -> None:
     if kind == ev.RUN_STARTED:
         state.started = record.ts
         state.target = data.get("target")
+        zone = data.get("timezone")
+        state.timezone = zone if isinstance(zone, str) and not zone.startswith("local:") else None
         state.rehearsal = bool(data.get("rehearsal"))
     elif kind == ev.PARAM_SET:
         state.params[str(data["name"])] = data.get("value")

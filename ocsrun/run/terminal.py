@@ -156,6 +156,31 @@ class TerminalOperator:
         explain = tuple(f"{a}: {ACTION_HELP.get(a, a)}" for a in actions)
         return self._pick(" / ".join(actions) + " (? explains)", list(actions), explain)
 
+    def wait(self, ask: Ask, seconds: int) -> bool:
+        """A countdown until the window opens; Ctrl-C stops the wait (the question comes back)."""
+        import time
+
+        self._echo(ask.prompt)
+        live = stdout_is_terminal()
+        end = time.monotonic() + seconds
+        shown = -1
+        try:
+            while (left := end - time.monotonic()) > 0:
+                whole = int(left + 0.999)
+                # On a terminal the line counts down in place; in a log, one line a minute.
+                if live or whole // 60 != shown:
+                    text = f"  Window opens in {_clock_text(whole)} (Ctrl-C stops waiting)"
+                    click.echo(("\r" + text + "  ") if live else text, nl=not live)
+                    shown = whole // 60
+                time.sleep(min(1.0, left))
+        except KeyboardInterrupt:
+            click.echo("")
+            return False
+        if live:
+            click.echo("")
+        self._echo("  The window is open", fg="green")
+        return True
+
     def _yes_no(self, text: str, explain: tuple[str, ...]) -> bool:
         while True:
             raw = str(self._prompt(f"{text} [y/n]", default="", show_default=False))
@@ -215,6 +240,18 @@ def _match(raw: str, values: list[str], numbered: bool) -> str | None:
         return lowered[raw]
     prefixed = [v for k, v in lowered.items() if k.startswith(raw)]
     return prefixed[0] if len(prefixed) == 1 else None
+
+
+def _clock_text(seconds: int) -> str:
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+def stdout_is_terminal() -> bool:
+    try:
+        return bool(sys.stdout is not None and sys.stdout.isatty())
+    except (ValueError, OSError):
+        return False
 
 
 def stdin_is_terminal() -> bool:

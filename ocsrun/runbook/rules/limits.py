@@ -42,7 +42,8 @@ def unusable_value(ctx: Context) -> Iterator[Diagnostic]:
                     RULE_IDS[0],
                 )
         zone = as_str(gate.get("timezone"))
-        if zone is not None and not _known_zone(zone):
+        # `ask`: the users' zone, given with --tz or asked when the run starts.
+        if zone is not None and zone != "ask" and not _known_zone(zone):
             yield ctx.error(
                 (*path, "timezone"),
                 f"timezone '{zone}' is not a known IANA time zone (like Europe/Berlin)",
