@@ -493,6 +493,24 @@ def test_list_runs_again_sees_what_changed_since(store: LocalDirStore) -> None:
     assert store.list_runs()[0].records == 0
 
 
+def test_records_read_again_only_when_the_journal_changed(tmp_path: Path) -> None:
+    store = LocalDirStore(tmp_path / "state", cache_reads=True)  # as `ocsrun serve` opens it
+    with store.create_run(make_info(), b"") as handle:
+        fill(handle, 3)
+        first = list(store.open_run(handle.info.run_id).records())
+        again = list(store.open_run(handle.info.run_id).records())
+        assert again == first and all(a is b for a, b in zip(again, first, strict=True))
+        handle.append("run.finished", {})
+        after = list(store.open_run(handle.info.run_id).records())
+    assert [r.type for r in after] == ["step.done"] * 3 + ["run.finished"]
+    # Changed behind the store's back (same size, another mtime): read again, and refused.
+    path = journal_path(handle)
+    path.write_bytes(path.read_bytes().replace(b'"s1"', b'"sX"'))
+    os.utime(path, ns=(1, 1))
+    with pytest.raises(JournalCorrupt):
+        list(store.open_run(handle.info.run_id).records())
+
+
 def test_list_runs_on_a_missing_state_dir(tmp_path: Path) -> None:
     assert LocalDirStore(tmp_path / "nothing").list_runs() == []
 

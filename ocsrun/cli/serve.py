@@ -73,7 +73,7 @@ def serve(
     from ocsrun.store.open import open_store
 
     chosen = str(state_dir) if state_dir is not None and not location else location
-    store = open_store(chosen)
+    store = open_store(chosen, long_lived=True)
     shown = store.location
     app = create_app(store, location=shown, token=token)
     click.echo(f"ocsrun serve: runs of {shown} at http://{host}:{port}/ (Ctrl-C stops)", err=True)

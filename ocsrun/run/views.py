@@ -9,7 +9,7 @@ can hold a secret: the journal and run records never store one (see ocsrun.run.e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -124,7 +124,8 @@ def list_runs(
     store: RunStore, where: RunFilter | None = None, *, offset: int = 0, limit: int | None = None
 ) -> RunPage:
     """Runs newest first, filtered, one page of them (`limit` None: all)."""
-    found = [s for s in store.list_runs() if where is None or where.matches(s)]
+    runs = store.list_runs()
+    found = runs if where is None or where == RunFilter() else [s for s in runs if where.matches(s)]
     offset = max(0, offset)
     end = len(found) if limit is None else offset + max(0, limit)
     return RunPage(tuple(found[offset:end]), len(found), offset, end - offset)
@@ -255,7 +256,14 @@ class RunDetail:
         }
 
 
-def run_detail(store: RunStore, run_id: str) -> RunDetail:
+def run_detail(
+    store: RunStore,
+    run_id: str,
+    verified: MutableMapping[tuple[str, str], VerifyView] | None = None,
+) -> RunDetail:
+    """RUN_ID's timeline, head hash and journal check. `verified` (the caller's, kept between
+    calls) remembers the check of a chain by its head: an unchanged journal is not checked
+    again on every page view, a journal with one more record is."""
     handle = store.open_run(run_id)
     last: list[Record] = []
     count = 0
@@ -275,7 +283,13 @@ def run_detail(store: RunStore, run_id: str) -> RunDetail:
     finally:
         handle.close()
     head = last[0].hash if last else ""
-    return RunDetail(timeline, count, head, verify_run(store, run_id))
+    key = (run_id, f"{count}:{head}")
+    checked = verified.get(key) if verified is not None else None
+    if checked is None:
+        checked = verify_run(store, run_id)
+        if verified is not None:
+            verified[key] = checked
+    return RunDetail(timeline, count, head, checked)
 
 
 # --- verify ---------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from ocsrun import safe_io
 from ocsrun.errors import JournalCorrupt, StateError, StorageFull, UsageError
 from ocsrun.store import journal, lock
+from ocsrun.store.cache import RecordCache
 from ocsrun.store.protocol import (
     JsonData,
     Record,
@@ -59,6 +60,8 @@ MAX_INFO_BYTES = 1024 * 1024
 MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 MAX_TORN_COPY_BYTES = 64 * 1024 * 1024
 
+# A run whose journal ends so is over: `resume` refuses it and nothing appends to it again.
+_ENDED = frozenset({"finished", "aborted"})
 STATUS_BY_LAST_TYPE = {
     "run.finished": "finished",
     "run.aborted": "aborted",
@@ -97,8 +100,15 @@ class JournalWriter:
 class LocalRunHandle:
     """One run's directory, open for reading and appending."""
 
-    def __init__(self, run_dir: Path, info: RunInfo, writer: JournalWriter | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path,
+        info: RunInfo,
+        writer: JournalWriter | None = None,
+        read_cache: RecordCache | None = None,
+    ) -> None:
         self._dir = run_dir
+        self._read_cache = read_cache
         self._info = info
         self._writer = writer or JournalWriter()
         self._journal = run_dir / JOURNAL
@@ -233,8 +243,22 @@ class LocalRunHandle:
 
     def records(self) -> Iterator[Record]:
         with os.fdopen(_open_regular(self._journal), "rb") as stream:
-            reader = journal.JournalReader(stream, name=str(self._journal))
-            yield from reader
+            cache = self._read_cache
+            if cache is None:
+                yield from journal.JournalReader(stream, name=str(self._journal))
+                return
+            # The journal only grows: the same inode, size and mtime mean the same records.
+            st = os.fstat(stream.fileno())
+            key = (st.st_ino, st.st_size, st.st_mtime_ns)
+            cached = cache.get(self._info.run_id)
+            if cached is not None and cached[0] == key:
+                yield from cached[1]
+                return
+            read = []
+            for record in journal.JournalReader(stream, name=str(self._journal)):
+                read.append(record)
+                yield record
+            cache.put(self._info.run_id, key, tuple(read))  # only once read to the end
 
     def torn_tail(self) -> str | None:
         """The torn last line found when the run was opened, if any.
@@ -263,11 +287,16 @@ class LocalRunHandle:
 class LocalDirStore:
     """RunStore over a local directory (see the module docstring for the layout)."""
 
-    def __init__(self, state_dir: Path, *, writer: JournalWriter | None = None) -> None:
+    def __init__(
+        self, state_dir: Path, *, writer: JournalWriter | None = None, cache_reads: bool = False
+    ) -> None:
         self.state_dir = Path(state_dir)
         self.runs_dir = self.state_dir / "runs"
         self.locks_dir = self.state_dir / "locks"
         self._writer = writer
+        # Whole journals kept in memory: only for a long-lived reader (open_store(long_lived)),
+        # since a command reading one big journal once should stream it.
+        self._records = RecordCache() if cache_reads else None
         # run id -> (what its files looked like, its summary then); see _cached_summary
         self._summaries: dict[str, tuple[tuple[int, ...], RunSummary]] = {}
 
@@ -306,7 +335,7 @@ class LocalDirStore:
             raise StorageFull(
                 f"could not create run {info.run_id} in {self.runs_dir} ({error.strerror})"
             ) from None
-        return LocalRunHandle(run_dir, info, self._writer)
+        return LocalRunHandle(run_dir, info, self._writer, self._records)
 
     def open_run(self, run_id: str) -> LocalRunHandle:
         run_dir = self._run_dir(run_id)
@@ -315,7 +344,7 @@ class LocalDirStore:
             raise StateError(f"run {run_id} has no journal ({run_dir / JOURNAL} is missing)")
         if not (run_dir / JOURNAL).is_file():
             raise StateError(f"run {run_id}: {run_dir / JOURNAL} is not a regular file")
-        return LocalRunHandle(run_dir, info, self._writer)
+        return LocalRunHandle(run_dir, info, self._writer, self._records)
 
     def _read_info(self, run_id: str, run_dir: Path) -> RunInfo:
         try:
@@ -339,7 +368,7 @@ class LocalDirStore:
                 if not _RUN_ID.fullmatch(entry.name) or not entry.is_dir():
                     continue
                 seen.add(entry.name)
-                summary = self._cached_summary(entry.path)
+                summary = self._cached_summary(entry.path, entry.name)
                 if summary is not None:
                     summaries.append(summary)
         for gone in self._summaries.keys() - seen:
@@ -347,28 +376,25 @@ class LocalDirStore:
         summaries.sort(key=lambda s: (s.info.started, s.info.run_id), reverse=True)
         return summaries
 
-    def _cached_summary(self, run_dir: str) -> RunSummary | None:
-        """A run's summary, read again only when its run.json or journal changed.
+    def _cached_summary(self, run_dir: str, name: str) -> RunSummary | None:
+        """A run's summary, read again only when its journal changed.
 
         A long-lived reader (the web view lists runs every second) would otherwise open two
-        files per run each time: 10,000 runs took about 2 s. Two lstat calls per run tell
-        whether anything changed: the journal only grows (size) and run.json is written once.
+        files per run each time: 10,000 runs took about 2 s. One lstat per run tells whether
+        anything changed: the journal only grows (size, mtime), and run.json, written once and
+        last at creation, never changes after a summary could be read. A run that ended
+        (finished, aborted) is not looked at again: only tampering could change it, which
+        `runs verify` and the run's own page (both read the whole journal) still show.
         """
+        cached = self._summaries.get(name)
+        if cached is not None and cached[1].status in _ENDED:
+            return cached[1]  # ended: resume refuses it, nothing appends to it any more
         try:
-            # Plain strings, not Path objects: this loop runs once per run, every listing.
-            info_stat = os.lstat(os.path.join(run_dir, RUN_INFO))
+            # A plain string path: this runs once per run, every listing.
             journal_stat = os.lstat(os.path.join(run_dir, JOURNAL))
         except OSError:
             return self._summary(Path(run_dir))  # unfinished, or broken: say so, as before
-        key = (
-            info_stat.st_ino,
-            info_stat.st_mtime_ns,
-            journal_stat.st_ino,
-            journal_stat.st_size,
-            journal_stat.st_mtime_ns,
-        )
-        name = os.path.basename(run_dir)
-        cached = self._summaries.get(name)
+        key = (journal_stat.st_ino, journal_stat.st_size, journal_stat.st_mtime_ns)
         if cached is not None and cached[0] == key:
             return cached[1]
         summary = self._summary(Path(run_dir))

@@ -66,15 +66,17 @@ def scheme_of(location: str) -> str | None:
     return None
 
 
-def open_store(location: str | Path | None = None) -> RunStore:
+def open_store(location: str | Path | None = None, *, long_lived: bool = False) -> RunStore:
     """The run store at `location` (see the module docstring); nothing is created yet.
 
+    `long_lived`: the caller keeps this store and reads the same runs again and again (the
+    web view); a store may then keep what it read in memory while the files are unchanged.
     Raises UsageError for a URL whose kind of store is not available.
     """
     if location is None or location == "":
         location = default_location()
     if isinstance(location, Path):
-        return _local(location)
+        return _local(location, long_lived)
     scheme = scheme_of(location)
     if scheme is None:
         if "://" in location:
@@ -82,14 +84,14 @@ def open_store(location: str | Path | None = None) -> RunStore:
             raise UsageError(
                 f"unknown store {location.partition('://')[0]!r}://: give a directory or {known}"
             )
-        return _local(Path(location))
+        return _local(Path(location), long_lived)
     return _factory(scheme)(location)
 
 
-def _local(path: Path) -> RunStore:
+def _local(path: Path, long_lived: bool) -> RunStore:
     from ocsrun.store.local import LocalDirStore
 
-    return LocalDirStore(path)
+    return LocalDirStore(path, cache_reads=long_lived)
 
 
 def _factory(scheme: str) -> Callable[[str], RunStore]:

@@ -12,10 +12,12 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -47,6 +49,8 @@ SECURITY_HEADERS = {
 }
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
+K = TypeVar("K")
+V = TypeVar("V")
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -103,12 +107,50 @@ def _query(request: Request, **changes: object) -> str:
     return urlencode(pairs)
 
 
+class Bounded(MutableMapping[K, V]):
+    """A small LRU cache: forgets its oldest entries beyond `size`. Locked, because Starlette
+    runs these (synchronous) endpoints on a pool of threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getitem__(self, key: K) -> V:
+        with self._lock:
+            value = self._items[key]
+            self._items.move_to_end(key)
+            return value
+
+    def __setitem__(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __delitem__(self, key: K) -> None:
+        with self._lock:
+            del self._items[key]
+
+    def __iter__(self) -> Iterator[K]:
+        with self._lock:
+            return iter(list(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class App:
     """The routes, bound to one store (opened once: the local store keeps its caches)."""
 
     def __init__(self, store: RunStore, location: str) -> None:
         self.store = store
         self.location = location
+        # Journal checks and rendered run pages, by run and chain head: a page polled every
+        # second while nothing changes is neither checked nor rendered again.
+        self.verified: Bounded[tuple[str, str], views.VerifyView] = Bounded(256)
+        self.rendered: Bounded[tuple[str, str, str], str] = Bounded(16)
 
     # --- runs --------------------------------------------------------------------------
 
@@ -150,23 +192,29 @@ class App:
 
     def run(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
-        detail = views.run_detail(self.store, run_id)
+        detail = views.run_detail(self.store, run_id, self.verified)
         live = detail.timeline.status == "running"
-        context: dict[str, Any] = {
-            "t": detail.timeline,
-            "d": detail,
-            "live": live,
-            "location": self.location,
-            "fragment_url": f"/runs/{_quote(run_id)}?fragment=1",
-        }
-        if request.query_params.get("fragment"):
-            response = _page("run_body.html.j2", context)
+        name = "run_body.html.j2" if request.query_params.get("fragment") else "run.html.j2"
+        key = (run_id, f"{detail.records}:{detail.head}", name)
+        html = self.rendered.get(key)
+        if html is None:
+            context: dict[str, Any] = {
+                "t": detail.timeline,
+                "d": detail,
+                "live": live,
+                "location": self.location,
+                "fragment_url": f"/runs/{_quote(run_id)}?fragment=1",
+            }
+            html = templates().get_template(name).render(context)
+            self.rendered[key] = html
+        response = Response(html, media_type="text/html; charset=utf-8")
+        if name == "run_body.html.j2":
             response.headers["x-ocsrun-live"] = "1" if live else "0"
-            return response
-        return _page("run.html.j2", context)
+        return response
 
     def api_run(self, request: Request) -> Response:
-        return JSONResponse(views.run_detail(self.store, request.path_params["run_id"]).as_data())
+        detail = views.run_detail(self.store, request.path_params["run_id"], self.verified)
+        return JSONResponse(detail.as_data())
 
     def report(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
