@@ -417,6 +417,15 @@ def test_stale_gate_is_asked_again_before_the_next_step() -> None:
     passes = [p for p in h.handle.of(ev.GATE_PASSED) if p["step"] == "sessions-completed"]
     assert len(passes) == 2
     finished_once(h)
+    # runs show / report tell it as what it was: stale, then re-confirmed; not a failure.
+    from ocsrun.run.timeline import build
+
+    line = next(
+        s for s in build(h.handle.info, h.handle.saved).steps if s.step == "sessions-completed"
+    )
+    assert line.failures == [] and line.outcome == "done"
+    assert "confirmation went stale" in line.history[0] and "valid for 15m00s" in line.history[0]
+    assert line.history[1].endswith(" re-confirmed")
 
 
 # --- mediation: the three precautions -----------------------------------------------------

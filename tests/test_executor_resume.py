@@ -98,6 +98,23 @@ def test_expired_gate_is_asked_again_on_resume() -> None:
     seqs = [r.type for r in h.handle.saved]
     resumed = seqs.index(ev.RUN_RESUMED)
     assert seqs.index(ev.GATE_EXPIRED, resumed) < seqs.index(ev.STEP_STARTED, resumed)
+    from ocsrun.run.timeline import build
+
+    timeline = build(h.handle.info, h.handle.saved)
+    assert any("interrupted (Ctrl-C" in e for e in timeline.events)
+    assert not any("without an interruption record" in e for e in timeline.events)
+
+
+def test_a_crash_is_told_as_such_on_resume() -> None:
+    from ocsrun.run.timeline import build
+
+    h = interrupted_at("stop-services")
+    # What a kill -9 leaves: the journal ends without run.interrupted.
+    h.handle.saved = [r for r in h.handle.saved if r.type != ev.RUN_INTERRUPTED]
+    h.resume(GENERIC)
+    events = build(h.handle.info, h.handle.saved).events
+    crash = [e for e in events if "without an interruption record (crash" in e]
+    assert len(crash) == 1 and events.index(crash[0]) < len(events) - 1
 
 
 def test_not_expired_gate_is_not_asked_again() -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from ocsrun.run import events as ev
 from ocsrun.store.protocol import Record, RunInfo
+from ocsrun.units import format_duration
 
 STATUS = {
     ev.RUN_FINISHED: "finished",
@@ -40,6 +41,9 @@ class StepLine:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     answer: str = ""  # choice value
+    # What happened to the step that is neither a failure nor a note: a confirmation gone
+    # stale and asked again, a wait for a window, a `back` to an earlier step.
+    history: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -95,6 +99,8 @@ def _fold(timeline: Timeline, lines: dict[str, StepLine], record: Record) -> Non
     timeline.ended = record.ts
     if record.type in STATUS:
         timeline.status = STATUS[record.type]
+        if record.type != ev.RUN_FINISHED:
+            _fold_run(timeline, record)  # why and where it stopped, among the run's events
     elif record.type.startswith(("step.", "gate.", "choice.")):
         _fold_step(_line(lines, record), record)
     else:
@@ -110,6 +116,13 @@ def _fold_run(timeline: Timeline, record: Record) -> None:
         timeline.warnings.append(f"{data.get('warning')} ({data.get('severity')}) at {record.ts}")
     elif kind == ev.RUN_RESUMED:
         timeline.status = "running"
+        last = data.get("last")
+        if last not in (None, ev.RUN_INTERRUPTED):
+            # No run.interrupted before this resume: the process died without a word.
+            timeline.events.append(
+                f"{record.ts} found on resume: the previous session ended without an "
+                f"interruption record (crash, kill or power loss) after a {last} record"
+            )
         timeline.events.append(f"{record.ts} resumed by {record.operator}")
     elif kind == ev.RUN_HANDED_OVER:
         timeline.events.append(
@@ -122,8 +135,12 @@ def _fold_run(timeline: Timeline, record: Record) -> None:
         holder = data.get("holder") or {}
         timeline.events.append(f"{record.ts} stale lock of run {holder.get('run_id')} broken")
     elif kind == ev.RUN_INTERRUPTED:
+        reason = str(data.get("reason"))
+        how = _INTERRUPTIONS.get(reason, reason)
+        if reason == "error" and data.get("error"):
+            how = f"{how}: {data.get('error')}"
         timeline.events.append(
-            f"{record.ts} interrupted ({data.get('reason')}) at {data.get('step') or 'pre-flight'}"
+            f"{record.ts} interrupted ({how}) at {data.get('step') or 'pre-flight'}"
         )
     elif kind == ev.RUN_ABORTED:
         timeline.events.append(f"{record.ts} aborted at {data.get('step')}: {data.get('reason')}")
@@ -131,6 +148,15 @@ def _fold_run(timeline: Timeline, record: Record) -> None:
         timeline.events.append(
             f"{record.ts} a torn journal line was set aside ({data.get('file')})"
         )
+
+
+_STALE = "confirmation went stale"
+_INTERRUPTIONS = {
+    "interrupt": "Ctrl-C, or the session was closed (SIGTERM/SIGHUP)",
+    "end-of-input": "end of input at a prompt",
+    "answers": "the answers file had no answer",
+    "error": "an error stopped the run",
+}
 
 
 def _fold_step(line: StepLine, record: Record) -> None:
@@ -164,9 +190,32 @@ def _fold_step(line: StepLine, record: Record) -> None:
     elif kind == ev.GATE_OVERRIDDEN:
         line.overrides.append(f"{record.ts} {data.get('reason', '')}")
     elif kind in {ev.GATE_PASSED, ev.GATE_FAILED}:
+        if line.history and _STALE in line.history[-1] and kind == ev.GATE_PASSED:
+            line.history.append(f"{record.ts} re-confirmed")
         _fold_gate(line, record)
-    elif kind == ev.GATE_EXPIRED:
-        line.failures.append(f"{record.ts} expired (valid for {data.get('valid_for')}s)")
+    else:
+        _fold_history(line, record)
+
+
+def _fold_history(line: StepLine, record: Record) -> None:
+    data, kind = record.data, record.type
+    if kind == ev.GATE_EXPIRED:
+        valid = data.get("valid_for")
+        valid_text = format_duration(valid) if isinstance(valid, int) else "?"
+        before = f", before {data.get('before')}" if data.get("before") else ""
+        line.history.append(
+            f"{record.ts} {_STALE} (answered {data.get('passed')}, valid for {valid_text}); "
+            f"asked again{before}"
+        )
+    elif kind == ev.GATE_WAIT:
+        line.history.append(
+            f"{record.ts} waited for the window to open at {data.get('until')} "
+            f"({data.get('timezone')})"
+        )
+    elif kind == ev.GATE_WAIT_STOPPED:
+        line.history.append(f"{record.ts} stopped waiting for the window")
+    elif kind == ev.STEP_BACK:
+        line.history.append(f"{record.ts} back: {data.get('to')} done again from here")
 
 
 def _fold_gate(line: StepLine, record: Record) -> None:

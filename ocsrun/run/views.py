@@ -166,6 +166,7 @@ def timeline_text(timeline: Timeline) -> str:
         extra += [f"note: {n}" for n in s.notes]
         extra += [f"OVERRIDE: {o}" for o in s.overrides]
         extra += [f"failure: {f}" for f in s.failures]
+        extra += s.history
         extra += [
             f"evidence {e['result']}: {e['path']} {e['size']} bytes sha256 {e['sha256']}"
             for e in s.evidence
@@ -221,6 +222,7 @@ def report_markdown(t: Timeline) -> str:
         details = [f"answer {s.answer}"] if s.answer else []
         details += [s.reason] if s.reason else []
         details += [f"note: {n}" for n in s.notes] + [f"failure: {f}" for f in s.failures]
+        details += s.history
         out.append(
             f"| {_cell(s.number)} `{_cell(s.step)}` | {s.outcome} | {s.attempts} | {took} | "
             f"{_cell(s.operator)} | {'<br>'.join(_cell(d) for d in details)} |"
