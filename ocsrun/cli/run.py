@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from ocsrun.cli.complete import run_ids, runbook_ids
+
 # No envvar here: ocsrun.store.open reads OCSRUN_STORE and OCSRUN_STATE_DIR (in that order)
 # when neither option is given.
 _STATE_DIR = click.option(
@@ -34,7 +36,7 @@ _ANSWERS = click.option(
 def _run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(
         (
-            click.argument("runbook"),
+            click.argument("runbook", shell_complete=runbook_ids),
             click.option(
                 "--param",
                 "params",
@@ -107,7 +109,7 @@ def rehearse(**options: Any) -> int:
 
 
 @click.command("resume")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=run_ids)
 @click.option(
     "--accept-changes",
     is_flag=True,

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ocsrun.cli.complete import run_ids
+
 if TYPE_CHECKING:
     from ocsrun.store.protocol import RunStore
 
@@ -106,7 +108,7 @@ def list_runs(ctx: click.Context, fmt: str, state_dir: Path | None, location: st
 
 
 @runs.command("verify")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=run_ids)
 @STATE_DIR
 @STORE
 @click.pass_context

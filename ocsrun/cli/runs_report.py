@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ocsrun.cli.complete import run_ids
+
 if TYPE_CHECKING:
     from ocsrun.run.timeline import Timeline
 
@@ -28,7 +30,7 @@ def _timeline(
 
 
 @click.command("show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=run_ids)
 @_STATE_DIR
 @_STORE
 @click.pass_context
@@ -42,7 +44,7 @@ def show(ctx: click.Context, run_id: str, state_dir: Path | None, location: str 
 
 
 @click.command("report")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=run_ids)
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md")
 @_STATE_DIR
 @_STORE
