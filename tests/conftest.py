@@ -153,14 +153,18 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(state: Path, *args: str, host: str = "127.0.0.1") -> Iterator[str]:
-    """`ocsrun serve` over STATE in a child process; yields its base URL once it answers."""
+def serving(
+    state: Path, *args: str, host: str = "127.0.0.1", store: str | None = None
+) -> Iterator[str]:
+    """`ocsrun serve` over STATE (or over STORE, a URL) in a child process; yields its base
+    URL once it answers."""
     import time
     import urllib.error
     import urllib.request
 
     port = free_port()
-    argv = ["serve", "--state-dir", str(state), "--host", host, "--port", str(port), *args]
+    where = ["--store", store] if store else ["--state-dir", str(state)]
+    argv = ["serve", *where, "--host", host, "--port", str(port), *args]
     child = subprocess.Popen(
         [sys.executable, "-m", "ocsrun", *argv],
         stdin=subprocess.DEVNULL,

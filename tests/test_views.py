@@ -106,6 +106,7 @@ def test_filter_and_pages(store: LocalDirStore) -> None:
     assert views.list_runs(store, views.RunFilter(status="finished")).total == 0
     row = views.summary_data(page.runs[0])
     assert row["target"] == "edge04" and row["records"] == 7 and row["status"] == "running"
+    assert row["last_step"] == "backup"  # where the run is: its last record's step
 
 
 def test_verify_view(store: LocalDirStore) -> None:

@@ -182,6 +182,8 @@ def test_everything_from_journals_is_escaped(url: str, state: Path) -> None:
         assert not re.search(r"<[^>]*\son(error|load)=", html), page  # no handler attribute
     html = get(f"{url}/runs/{run_id}")[2]
     assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in html
+    row = get(f"{url}/runs")[2].split(f'href="/runs/{run_id}"')[1].split("</tr>")[0]
+    assert "<td><code>look</code></td>" in row  # the step the run is at
     assert "&lt;img src=x onerror=alert(1)&gt;.log" in html
     # The only script elements are the page's own file; none inline.
     assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/app.js" defer>']
@@ -243,3 +245,29 @@ def test_with_a_token_every_request_must_carry_it(state: Path) -> None:
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args: object, **kwargs: object) -> None:
         return None
+
+
+def test_the_same_pages_over_the_postgresql_store(tmp_path: Path, pg_url: str) -> None:
+    state = tmp_path / "unused-state"
+    answers = ROOT / "examples" / "rehearsals" / "deactivate-edge-server.yaml"
+    where = ("--store", pg_url)
+    done = run_child(
+        state, "rehearse", "ocs2007.deactivate-edge-server", "--answers", str(answers), *where
+    )
+    assert done.returncode == 0, done.stderr
+    (summary,) = open_store(pg_url).list_runs()
+    run_id = summary.info.run_id
+    handle = open_store(pg_url).open_run(run_id)
+    head = list(handle.records())[-1].hash
+    handle.close()
+    with serving(state, store=pg_url) as url:
+        data = json.loads(get(f"{url}/api/runs")[2])
+        assert [r["run_id"] for r in data["runs"]] == [run_id]
+        assert (data["runs"][0]["status"], data["runs"][0]["last_step"]) == ("finished", None)
+        status, _, html = get(f"{url}/runs/{run_id}")
+        assert status == 200 and f'<code class="hash">{head}</code>' in html
+        assert "chain intact" in html
+        report = get(f"{url}/runs/{run_id}/report.md")[2]
+        assert report + "\n" == run_child(state, "runs", "report", run_id, *where).stdout
+        assert get(f"{url}/runs/{run_id}/runbook")[0] == 200
+    assert not state.exists()  # nothing went to a local directory

@@ -21,11 +21,13 @@ def is_local(host: str) -> bool:
 
 
 @click.command("serve")
+# No envvar on these: ocsrun.store.open reads OCSRUN_STORE, then OCSRUN_STATE_DIR, as for
+# every command.
 @click.option(
     "--store",
     "location",
-    envvar="OCSRUN_STORE",
     default=None,
+    metavar="LOCATION",
     help="Run store: a state directory or a postgresql:// URL "
     "(default: $OCSRUN_STORE, else $OCSRUN_STATE_DIR, else .ocsrun here).",
 )
@@ -70,10 +72,9 @@ def serve(
         raise UsageError(
             f"ocsrun serve needs the web extra ({error.name} is missing): pip install 'ocsrun[web]'"
         ) from None
-    from ocsrun.store.open import open_store
+    from ocsrun.store.open import chosen, open_store
 
-    chosen = str(state_dir) if state_dir is not None and not location else location
-    store = open_store(chosen, long_lived=True)
+    store = open_store(chosen(location, state_dir), long_lived=True)
     shown = store.location
     app = create_app(store, location=shown, token=token)
     click.echo(f"ocsrun serve: runs of {shown} at http://{host}:{port}/ (Ctrl-C stops)", err=True)

@@ -42,6 +42,7 @@ def summary_data(summary: RunSummary) -> dict[str, Any]:
         "records": summary.records,
         "last_type": summary.last_type,
         "last_ts": summary.last_ts,
+        "last_step": summary.last_step,
     }
 
 

@@ -423,7 +423,10 @@ class LocalDirStore:
             return RunSummary(info, 0, None, None, "running")
         status = STATUS_BY_LAST_TYPE.get(last.type, "running")
         # seq == number of records in an intact journal (see ocsrun.store.journal).
-        return RunSummary(info, last.seq, last.type, last.ts, status)
+        step = last.data.get("step")
+        return RunSummary(
+            info, last.seq, last.type, last.ts, status, step if isinstance(step, str) else None
+        )
 
     def verify(self, run_id: str) -> VerifyReport:
         run_dir = self._run_dir(run_id)

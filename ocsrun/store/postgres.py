@@ -361,20 +361,21 @@ class PostgresStore:
         rows = self._call(
             None,
             lambda conn: conn.execute(
-                "SELECT r.info, j.seq, j.type, j.ts FROM ocsrun.runs r"
-                " LEFT JOIN LATERAL (SELECT seq, type, ts FROM ocsrun.journal"
+                "SELECT r.info, j.seq, j.type, j.ts, j.step FROM ocsrun.runs r"
+                " LEFT JOIN LATERAL (SELECT seq, type, ts,"
+                "  line::jsonb -> 'data' ->> 'step' AS step FROM ocsrun.journal"
                 "  WHERE run_id = r.run_id ORDER BY seq DESC LIMIT 1) j ON true"
                 " ORDER BY r.started DESC, r.run_id DESC"
             ).fetchall(),
         )
         summaries = []
-        for info, seq, last_type, last_ts in rows:
+        for info, seq, last_type, last_ts, step in rows:
             run = _info_from_data(info)
             if seq is None:
                 summaries.append(RunSummary(run, 0, None, None, "running"))
                 continue
             status = STATUS_BY_LAST_TYPE.get(last_type, "running")
-            summaries.append(RunSummary(run, int(seq), last_type, last_ts, status))
+            summaries.append(RunSummary(run, int(seq), last_type, last_ts, status, step))
         return summaries
 
     def verify(self, run_id: str) -> VerifyReport:

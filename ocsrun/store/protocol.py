@@ -97,6 +97,7 @@ class RunSummary:
     last_type: str | None
     last_ts: str | None
     status: str  # "running" | "finished" | "aborted" | "interrupted" | "failed" | "unknown"
+    last_step: str | None = None  # where the run is: the step its last record is about, if any
 
 
 @dataclass(frozen=True, slots=True)
