@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import statistics
 import subprocess
@@ -142,12 +143,6 @@ def _step_times(store: Any, runbook_path: Path, answers_path: Path) -> list[floa
     return [t for step, t in handle.per_step.items() if step != "(run)"]
 
 
-def _set_fsync(cluster: PgCluster, on: bool) -> None:
-    cluster.psql(f"ALTER SYSTEM SET fsync = {'on' if on else 'off'}")
-    cluster.psql("SELECT pg_reload_conf()")
-    time.sleep(0.5)  # the postmaster passes the reload on to the backends asynchronously
-
-
 def _p1_medians(
     url: str, work: Path, reps: int, *, runbook: Path, answers: Path, fsync: bool
 ) -> tuple[float, float]:
@@ -172,8 +167,8 @@ def _p1_medians(
 
 
 def p1(cluster: PgCluster, work: Path, reps: int) -> list[Result]:
-    """P1a: the store's own cost (server fsync off, local fsync a no-op), against the target;
-    P1b: with every commit flushed to this machine's disk (information: the disk's latency)."""
+    """P1a: the store's own cost (a second server with fsync off, local fsync a no-op), against
+    the target; P1b: every commit flushed to this machine's disk (information: its latency)."""
     url = cluster.create_database("p1")
     runbook = corpus.write_big(work / "big", STEPS)
     answers = work / "p1-answers.yaml"
@@ -183,11 +178,15 @@ def p1(cluster: PgCluster, work: Path, reps: int) -> list[Result]:
         'steps: {final: {choice: "yes"}}\n',
         encoding="utf-8",
     )
-    _set_fsync(cluster, False)
-    try:
-        pg, local = _p1_medians(url, work, reps, runbook=runbook, answers=answers, fsync=False)
-    finally:
-        _set_fsync(cluster, True)
+    with server(fsync=False) as unsynced:
+        pg, local = _p1_medians(
+            unsynced.create_database("p1"),
+            work,
+            reps,
+            runbook=runbook,
+            answers=answers,
+            fsync=False,
+        )
     pg_sync, local_sync = _p1_medians(
         url, work, max(1, reps // 2), runbook=runbook, answers=answers, fsync=True
     )
@@ -248,35 +247,47 @@ def _baseline(reps: int) -> float:
 
 
 def _many_runs(url: str, count: int) -> None:
-    """`count` finished runs of a few records each, inserted as `store copy` would."""
+    """`count` finished runs of three records each, inserted in one transaction (set-up only:
+    the rows are exactly what `ocsrun store copy` would write, hash chains included)."""
+    import psycopg
+
     from ocsrun.store import journal
     from ocsrun.store.postgres import PostgresStore
-    from ocsrun.store.protocol import RunInfo
 
-    store = PostgresStore(url)
-    try:
-        for n in range(count):
-            run_id = f"20261130T{n // 3600 % 24:02d}{n // 60 % 60:02d}{n % 60:02d}Z-{n:06x}"
-            info = RunInfo(
-                run_id=run_id,
-                runbook_id=f"bench.rb{n % 7}",
-                runbook_title="Benchmark",
-                runbook_version="1.0",
-                runbook_path="/bench.yaml",
-                target=f"host{n % 50}.example.com",
-                operator="bench@ws1",
-                started=f"2026-11-30T00:00:00.{n:06d}Z",
-                rehearsal=n % 5 == 0,
-                params={},
-            )
-            records, prev = [], journal.GENESIS
-            for seq, kind in enumerate(("run.started", "step.done", "run.finished"), start=1):
-                record = journal.make_record(seq, kind, {"n": n}, prev, operator="bench@ws1")
-                records.append(record)
-                prev = record.hash
-            store.import_run(info, {"snapshot": b"{}"}, records)
-    finally:
-        store.close()
+    PostgresStore(url).migrate()
+    runs, records = [], []
+    for n in range(count):
+        run_id = f"20261130T{n // 3600 % 24:02d}{n // 60 % 60:02d}{n % 60:02d}Z-{n:06x}"
+        started = f"2026-11-30T00:00:00.{n:06d}Z"
+        info = {
+            "run_id": run_id,
+            "runbook_id": f"bench.rb{n % 7}",
+            "runbook_title": "Benchmark",
+            "runbook_version": "1.0",
+            "runbook_path": "/bench.yaml",
+            "target": f"host{n % 50}.example.com",
+            "operator": "bench@ws1",
+            "started": started,
+            "rehearsal": n % 5 == 0,
+            "params": {},
+        }
+        runs.append((run_id, info["runbook_id"], info["target"], started, json.dumps(info)))
+        prev = journal.GENESIS
+        for seq, kind in enumerate(("run.started", "step.done", "run.finished"), start=1):
+            record = journal.make_record(seq, kind, {"n": n}, prev, operator="bench@ws1")
+            line = journal.encode(record)[:-1].decode()
+            records.append((run_id, seq, kind, record.ts, line))
+            prev = record.hash
+    with psycopg.connect(url) as conn, conn.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO ocsrun.runs (run_id, runbook_id, target, started, info)"
+            " VALUES (%s, %s, %s, %s, %s::jsonb)",
+            runs,
+        )
+        cursor.executemany(
+            "INSERT INTO ocsrun.journal (run_id, seq, type, ts, line) VALUES (%s, %s, %s, %s, %s)",
+            records,
+        )
 
 
 def p2(url: str, work: Path, reps: int) -> Result:
@@ -387,8 +398,8 @@ def p3(cluster: PgCluster, work: Path, reps: int) -> Result:
 
 
 @contextlib.contextmanager
-def server() -> Iterator[PgCluster]:
-    cluster = PgCluster(fsync=True).start()
+def server(*, fsync: bool = True) -> Iterator[PgCluster]:
+    cluster = PgCluster(fsync=fsync).start()
     try:
         yield cluster
     finally:
