@@ -138,7 +138,15 @@ def test_nested_paths_go_through_loops_and_fragments() -> None:
     assert c.summary == (
         "gate `loop.logcheck.check-log` weakened: evidence check removed (forbid `(?i)fail`)"
     )
-    assert c.old == {"kind": "forbid", "pattern": "(?i)fail", "must": None, "description": ""}
+    assert c.old == {
+        "kind": "forbid",
+        "pattern": "(?i)fail",
+        "must": None,
+        "description": "",
+        "column": "",
+        "min_rows": 1,
+        "otherwise": "refuse",
+    }
 
 
 def test_moved_before_gate_names_the_gate() -> None:

@@ -26,7 +26,6 @@ defaults:
   acknowledge: true
   gate: true
   checklist: all
-  evidence: wizard-success.log
   after_failure: goto
 """
 TARGET = "ocs01.contoso.com"
@@ -272,7 +271,7 @@ def test_failed_log_goes_back_to_the_wizard_and_counts_attempts() -> None:
         + """
 steps:
   deactivate-roles[front-end].wizard.check-log:
-    evidence: [wizard-failure.log, wizard-empty.log, wizard-success.log]
+    evidence: [wizard-failure.log, wizard-empty.log, ocs01/front-end.html]
 """
     )
     h = harness(load("deactivate-se-ee-roles.yaml"), answers, params=SE)
@@ -490,7 +489,7 @@ def test_mediation_reroute_step_warning_is_acknowledged() -> None:
 def test_archiving_cdr_full_run_with_wizard_retry() -> None:
     answers = (
         GENERIC
-        + "steps:\n  wizard.check-log: {evidence: [wizard-failure.log, wizard-success.log]}\n"
+        + "steps:\n  wizard.check-log: {evidence: [wizard-failure.log, ocs01/archiving-cdr.html]}\n"
     )
     h = harness(load("deactivate-archiving-cdr-server.yaml"), answers)
     h.run()

@@ -23,7 +23,14 @@ from ocsrun.run.state import replay
 from ocsrun.runbook import model as m
 from ocsrun.store.protocol import JsonData, Record, RunInfo
 
-EVIDENCE = ROOT / "examples" / "evidence"
+EVIDENCE = ROOT / "tests" / "data" / "evidence"
+# One wizard log per role for the target "ocs01.contoso.com": a log accepted for one step is
+# refused for another (same sha256), so every check-log step gets its own.
+WIZARD_LOGS = {
+    "ocs2007.deactivate-mediation-server": "mediation",
+    "ocs2007.deactivate-edge-server": "edge",
+    "ocs2007.deactivate-archiving-cdr-server": "archiving-cdr",
+}
 RUNBOOKS = ROOT / "runbooks" / "ocs2007"
 
 
@@ -143,6 +150,7 @@ class Harness:
 
     def resume(self, answers: str | None = None) -> str:
         if answers is not None:
+            answers = with_wizard_logs(answers, self.runbook)
             self.operator = ScriptedOperator(parse_answers(answers, EVIDENCE))
         return self.executor(resume=True).resume()
 
@@ -160,7 +168,7 @@ def harness(
     exits: list[int] | None = None,
 ) -> Harness:
     clock = Clock()
-    operator = ScriptedOperator(parse_answers(answers, EVIDENCE))
+    operator = ScriptedOperator(parse_answers(with_wizard_logs(answers, runbook), EVIDENCE))
     handle = MemoryHandle(info(runbook, target, rehearsal), clock)
     return Harness(
         runbook,
@@ -172,6 +180,34 @@ def harness(
         target,
         rehearsal,
     )
+
+
+def with_wizard_logs(answers: str, runbook: m.Runbook) -> str:
+    """The answers plus, for every evidence step they give no file for, that role's log."""
+    import yaml
+
+    data = yaml.safe_load(answers) or {}
+    if "evidence" in (data.get("defaults") or {}):
+        return answers
+    steps = data.setdefault("steps", {}) or {}
+    data["steps"] = steps
+
+    def given(path: str) -> bool:
+        return "evidence" in (steps.get(path) or {})
+
+    for path, step in m.walk(runbook.steps):
+        if step.gate is None or step.gate.type != "evidence" or given(path):
+            continue
+        head, _, rest = path.partition(".")
+        loop = next((s.for_each for s in runbook.steps if s.id == head and s.for_each), None)
+        if loop is not None:
+            for item in loop.order:
+                inner = f"{head}[{item}].{rest}"
+                if not given(inner):
+                    steps.setdefault(inner, {})["evidence"] = f"ocs01/{item}.html"
+        elif runbook.id in WIZARD_LOGS:
+            steps.setdefault(path, {})["evidence"] = f"ocs01/{WIZARD_LOGS[runbook.id]}.html"
+    return str(yaml.safe_dump(data, sort_keys=False))
 
 
 def load(name: str) -> m.Runbook:

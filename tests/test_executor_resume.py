@@ -65,7 +65,8 @@ def test_resume_inside_a_for_each_after_a_goto() -> None:
         GENERIC
         + """
 steps:
-  deactivate-roles.wizard.check-log: {evidence: [wizard-failure.log, wizard-success.log]}
+  deactivate-roles[web-components].wizard.check-log:
+    evidence: [wizard-failure.log, ocs01/web-components.html]
 """
     )
     h = harness(

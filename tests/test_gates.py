@@ -15,7 +15,7 @@ from ocsrun.run.evidence import check_evidence
 from ocsrun.run.gates import in_window, run_command
 from ocsrun.runbook import model as m
 
-EVIDENCE = Path(__file__).parent.parent / "examples" / "evidence"
+EVIDENCE = Path(__file__).parent.parent / "tests" / "data" / "evidence"
 
 # --- time windows --------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import DATA, ROOT, journal_records
 
 RUNBOOK = DATA / "exec" / "pty.yaml"
-EVIDENCE = ROOT / "examples" / "evidence"
+EVIDENCE = ROOT / "tests" / "data" / "evidence"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 

@@ -972,11 +972,36 @@ class _GateDiff:
                 a.max_bytes,
                 b.max_bytes,
             )
+        self._evidence_binding()
         self._checks(list(a.checks), list(b.checks))
 
+    def _evidence_binding(self) -> None:
+        """produced_by, stale and reused: losing one, or refuse → confirm, accepts more files."""
+        a, b = self.a, self.b
+        if a.produced_by != b.produced_by:
+            loosened = b.produced_by is None
+            self.add(
+                Kind.EVIDENCE_LOOSENED if loosened else Kind.EVIDENCE_CHANGED,
+                "evidence.produced_by",
+                f"evidence freshness measured from {a.produced_by or 'nothing'} → "
+                f"{b.produced_by or 'nothing (any old file passes)'}",
+                a.produced_by,
+                b.produced_by,
+            )
+        for name in ("stale", "reused"):
+            old, new = getattr(a, name), getattr(b, name)
+            if old != new:
+                self.add(
+                    Kind.EVIDENCE_LOOSENED if new == "confirm" else Kind.GATE_STRENGTHENED,
+                    f"evidence.{name}",
+                    f"a {name} evidence file: {old} → {new}",
+                    old,
+                    new,
+                )
+
     def _checks(self, old: list[m.EvidenceCheck], new: list[m.EvidenceCheck]) -> None:
-        def sig(c: m.EvidenceCheck) -> tuple[str, str, str | None]:
-            return (c.kind, c.pattern, c.must)
+        def sig(c: m.EvidenceCheck) -> tuple[object, ...]:
+            return (c.kind, c.pattern, c.must, c.column, c.min_rows, c.otherwise)
 
         for c in list(old):
             twin = next((d for d in new if sig(d) == sig(c)), None)
@@ -1065,6 +1090,13 @@ def _what_is_lost(a: m.Gate, b: m.Gate) -> str:
 
 
 def _check_text(c: m.EvidenceCheck) -> str:
+    confirm = " (or confirmed)" if c.otherwise == "confirm" else ""
+    if c.kind == "column":
+        return f"column {_code(c.column)} must {_code(c.must or '')}, {c.min_rows}+ rows{confirm}"
+    return _line_check_text(c) + confirm
+
+
+def _line_check_text(c: m.EvidenceCheck) -> str:
     if c.kind == "each":
         return f"each {_code(c.pattern)} must {_code(c.must or '')}"
     return f"{c.kind} {_code(c.pattern)}"

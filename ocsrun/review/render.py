@@ -273,6 +273,7 @@ def _gate_view(gate: m.Gate, builder: _ViewBuilder, prefix: str) -> GateView:
     elif gate.type == "evidence":
         rows.append(("Evidence", " ".join(gate.evidence_description.split())))
         rows.append(("Size limit", _size(gate.max_bytes)))
+        rows += _evidence_rows(gate)
         items = tuple(_check_text(c) for c in gate.checks)
     elif gate.type == "command":
         rows.append(("Command", " ".join(show_template(a) for a in gate.argv)))
@@ -313,14 +314,35 @@ def _window_rows(gate: m.Gate) -> list[tuple[str, str]]:
     return rows
 
 
+def _evidence_rows(gate: m.Gate) -> list[tuple[str, str]]:
+    confirm = "accepted only with the operator's confirmation and reason"
+    rows = [("Read as", "HTML tables, tab- or comma-separated text, or plain text (UTF-8/16)")]
+    if gate.produced_by:
+        stale = confirm if gate.stale == "confirm" else "refused"
+        rows.append(("Fresh", f"written after step {gate.produced_by} started; older: {stale}"))
+    reused = confirm if gate.reused == "confirm" else "refused"
+    rows.append(("Reused", f"a file already accepted for another step: {reused}"))
+    return rows
+
+
 def _check_text(c: m.EvidenceCheck) -> str:
+    what = _check_what(c)
+    if c.otherwise == "confirm":
+        what += " (otherwise the operator must confirm, with a reason)"
+    return f"{what} — {' '.join(c.description.split())}" if c.description else what
+
+
+def _check_what(c: m.EvidenceCheck) -> str:
+    if c.kind == "column":
+        rows = f"at least {c.min_rows} data row{'s' if c.min_rows != 1 else ''}"
+        return f"every `{c.column}` cell matches `{c.must}` ({rows}; header rows do not count)"
     if c.kind == "require":
         what = f"some line matches `{c.pattern}`"
     elif c.kind == "forbid":
         what = f"no line matches `{c.pattern}`"
     else:
         what = f"every line matching `{c.pattern}` also matches `{c.must}` (at least one such line)"
-    return f"{what} — {' '.join(c.description.split())}" if c.description else what
+    return what
 
 
 def _failure_text(failure: m.OnFailure, builder: _ViewBuilder, prefix: str) -> str:

@@ -39,11 +39,17 @@ Steps
 
 Gates
   gate.passed                 step, attempt, type, plus per type: evidence {path, size, sha256,
-                              lines}; command {argv, exit, output (bounded)}; typed; items;
+                              mtime, reader {kind, encoding}, lines, freshness {produced_by,
+                              started, mtime, stale, enforced}}; command {argv, exit, output
+                              (bounded)}; typed; items;
                               window {now, timezone}; rehearsal: true when not executed
   gate.failed                 step, attempt, type, failures (n-th failure of this gate), reason,
                               lines (the decisive lines), action (retry | goto | abort)
-  gate.overridden             step, attempt, type, reason
+  gate.overridden             step, attempt, type, reason; evidence: the file's data as for
+                              gate.passed plus confirmed (the refusals the operator accepted)
+  gate.input-refused          step, attempt, type (evidence), path (as typed, cleaned), reason:
+                              the file could not be read at all and was asked for again
+                              (missing, a directory, unreadable, binary, bad encoding)
   gate.wait                   step, attempt, until (when the window opens), seconds, timezone
   gate.wait-stopped           step, attempt, reason (Ctrl-C during the countdown)
   gate.expired                step (the gate), passed (when it passed), valid_for, before (the step
@@ -80,6 +86,7 @@ GATE_OVERRIDDEN = "gate.overridden"
 GATE_EXPIRED = "gate.expired"
 GATE_WAIT = "gate.wait"
 GATE_WAIT_STOPPED = "gate.wait-stopped"
+GATE_INPUT_REFUSED = "gate.input-refused"
 
 # Outcomes that finish a step: it is not run again on resume (unless reset or changed).
 FINISHING = frozenset({STEP_DONE, STEP_SKIPPED, STEP_AUTO_SKIPPED})

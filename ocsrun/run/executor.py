@@ -444,6 +444,7 @@ class Executor:
         record.attempt += 1
         record.outcome = None
         self.step_started[path] = self.clock()
+        record.started, record.evidence_sha256 = self.clock().isoformat(), None
         self.step_event(
             ev.STEP_STARTED,
             path,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.run import events as ev
+from ocsrun.run.evidence_gate import evidence_gate
 from ocsrun.run.flow import RETRY, ActiveGate, Goto
 from ocsrun.run.gates import GateRunner, in_window, local_time_text, window_zone, zone_label
 from ocsrun.run.operator import Ask, Screen
@@ -72,7 +72,12 @@ class GateChecker:
         gate = step.gate
         assert gate is not None
         prompt = self.x.shown(gate.prompt, context, path)
-        ok, raw = getattr(self, "_" + gate.type)(gate, path, prompt, context)
+        if gate.type == "evidence":
+            ok, raw = evidence_gate(
+                self.x, self.runner, step=step, path=path, prompt=prompt, context=context
+            )
+        else:
+            ok, raw = getattr(self, "_" + gate.type)(gate, path, prompt, context)
         # Command output and log lines may echo a secret back: hide it before anyone sees it.
         data = self._hidden(raw)
         if ok == "overridden":
@@ -140,18 +145,6 @@ class GateChecker:
         if action == "abort":
             self.x.abort(path, "outside the time window")
         return self.x.ask_text(Ask(path, "override_reason", "Reason for overriding the window"))
-
-    def _evidence(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
-        given = self.x.operator.file(Ask(path, "evidence", prompt), gate.evidence_description)
-        if not given.strip():
-            if self.x.rehearsal:
-                return True, {"rehearsal": True, "checked": False}
-            return False, {"reason": "no file given"}
-        result = self.runner.evidence(gate, Path(given.strip()))
-        data: dict[str, Any] = result.as_data()
-        if not result.ok:
-            data["reason"] = "; ".join(result.failures)
-        return result.ok, data
 
     def _command(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
         argv = tuple(render(a, ctx, path) for a in gate.argv)

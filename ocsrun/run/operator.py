@@ -9,6 +9,7 @@ question, never a guess.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -286,12 +287,29 @@ class ScriptedOperator:
         return value
 
     def file(self, ask: Ask, description: str) -> str:
-        value = str(self._need(ask))
+        from ocsrun.run.evidence import typed_path
+
+        value = typed_path(str(self._need(ask)))
         if value == "":
             return ""
         if "\x00" in value:
             raise AnswersError(f"answers: {ask.describe()}: the path holds a NUL byte")
-        return str((self.answers.base / value).resolve())
+        path = self.answers.base / value
+        # A file that cannot be read is asked for again (docs/answers.md): a list gives its
+        # next answer; a single answer would come back unchanged, so stop here and say why.
+        if not self._is_list(ask) and not (path.is_file() and os.access(path, os.R_OK)):
+            raise AnswersError(
+                f"answers: {ask.describe()}: {value!r} is not a readable file "
+                f"(from {self.answers.base}); give a list to try another"
+            )
+        return str(path.resolve())
+
+    def _is_list(self, ask: Ask) -> bool:
+        for scope in (ask.step, _ITEM.sub("", ask.step)):
+            entry = self.answers.steps.get(scope)
+            if entry is not None and ask.name in entry:
+                return isinstance(entry[ask.name], list)
+        return isinstance(self.answers.defaults.get(ask.name), list)
 
     def text(self, ask: Ask) -> str:
         if ask.name == "param":

@@ -144,6 +144,8 @@ class StepState:
     gate_passed: str | None = None  # record ts
     overridden: bool = False
     gate_failures: int = 0
+    started: str | None = None  # when the latest attempt started (ISO), for evidence freshness
+    evidence_sha256: str | None = None  # the evidence file accepted by this step's gate
 
 
 @dataclass
@@ -194,6 +196,7 @@ def _apply(state: RunState, record: Record) -> None:
         step = state.step(str(data["step"]))
         step.attempt, step.outcome = int(data["attempt"]), None
         step.gate_passed, step.overridden = None, False
+        step.started, step.evidence_sha256 = record.ts, None
     elif kind in ev.FINISHING:
         step = state.step(str(data["step"]))
         step.outcome, step.hash = kind, str(data.get("hash", ""))
@@ -203,6 +206,8 @@ def _apply(state: RunState, record: Record) -> None:
         step = state.step(str(data["step"]))
         step.gate_passed = record.ts
         step.overridden = step.overridden or kind == ev.GATE_OVERRIDDEN
+        if data.get("type") == "evidence" and data.get("sha256"):
+            step.evidence_sha256 = str(data["sha256"])
     elif kind == ev.GATE_FAILED:
         state.step(str(data["step"])).gate_failures += 1
     elif kind == ev.STEP_RETRY:

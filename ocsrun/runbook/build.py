@@ -251,6 +251,9 @@ def _gate(d: Data) -> m.Gate:
         evidence_description=evidence.get("description", ""),
         max_bytes=parse_size(evidence.get("max_bytes", 10 * 1024 * 1024)),
         checks=tuple(_check(c) for c in evidence.get("checks") or ()),
+        produced_by=evidence.get("produced_by"),
+        stale=evidence.get("stale", "refuse"),
+        reused=evidence.get("reused", "refuse"),
         argv=_strs(command.get("argv")),
         timeout_seconds=float(parse_duration(command.get("timeout", 30))),
         expect_exit=int(command.get("expect_exit", 0)),
@@ -260,8 +263,19 @@ def _gate(d: Data) -> m.Gate:
 
 def _check(d: Data) -> m.EvidenceCheck:
     description = d.get("description", "")
+    otherwise = d.get("otherwise", "refuse")
+    if "column" in d:
+        return m.EvidenceCheck(
+            "column",
+            "",
+            d["must"],
+            description,
+            column=d["column"],
+            min_rows=int(d.get("min_rows", 1)),
+            otherwise=otherwise,
+        )
     if "each" in d:
-        return m.EvidenceCheck("each", d["each"], d["must"], description)
+        return m.EvidenceCheck("each", d["each"], d["must"], description, otherwise=otherwise)
     if "forbid" in d:
-        return m.EvidenceCheck("forbid", d["forbid"], None, description)
-    return m.EvidenceCheck("require", d["require"], None, description)
+        return m.EvidenceCheck("forbid", d["forbid"], None, description, otherwise=otherwise)
+    return m.EvidenceCheck("require", d["require"], None, description, otherwise=otherwise)

@@ -135,12 +135,23 @@ class TimeWindow:
     hours: str | None = None  # "HH:MM-HH:MM", may wrap midnight; None = all day
 
 
+Otherwise = Literal["refuse", "confirm"]
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceCheck:
-    kind: Literal["require", "forbid", "each"]
-    pattern: str
-    must: str | None = None  # only for kind == "each"
+    """A line check (`require`, `forbid`, `each`) or a table column check (`column`).
+
+    Patterns are templates: the run's values are inserted as literal (escaped) text.
+    """
+
+    kind: Literal["require", "forbid", "each", "column"]
+    pattern: str  # the line regex; "" for a column check
+    must: str | None = None  # kind "each" and "column"
     description: str = ""
+    column: str = ""  # kind "column": the header name
+    min_rows: int = 1  # kind "column": data rows needed at least
+    otherwise: Otherwise = "refuse"  # a failure refuses the file, or asks for a confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +176,9 @@ class Gate:
     evidence_description: str = ""
     max_bytes: int = 10 * 1024 * 1024
     checks: tuple[EvidenceCheck, ...] = ()
+    produced_by: str | None = None  # a step id in the same scope: older files are stale
+    stale: Otherwise = "refuse"
+    reused: Otherwise = "refuse"
     # command
     argv: tuple[str, ...] = ()
     timeout_seconds: float = 30.0

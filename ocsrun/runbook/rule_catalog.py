@@ -82,6 +82,11 @@ RULES: dict[str, tuple[str, str]] = {
         "Jumping forward would skip steps after a failed gate; go back to an earlier step, "
         "retry or abort instead.",
     ),
+    "unknown-producer": (
+        "evidence.produced_by names no earlier step",
+        "`produced_by` must name an earlier step id in the same list scope: the step that "
+        "writes the evidence file, whose start makes older files stale.",
+    ),
     "when-syntax": (
         "`when` does not parse",
         "`when` must be a Jinja2 expression (no `{{ }}`), e.g. `precaution in ['off-peak', "

@@ -178,6 +178,56 @@ def _render_plain(template: str, context: Mapping[str, Any], where: str) -> str 
 _MISSING = object()
 
 
+def render_pattern(template: str, context: Mapping[str, Any], where: str = "") -> str:
+    """Render a regex template: what each `{{ ... }}` outputs is inserted as literal text.
+
+    A target such as `se01.contoso.com` must match itself, not `se01Xcontoso-com`, and a
+    param value can never inject regex syntax. Only the output is escaped: comparisons and
+    filters inside the braces see the plain values.
+    """
+    if "{" not in template:
+        return template
+    escaped = {
+        name: re.escape(str(value))
+        for name, value in context.items()
+        if isinstance(value, _PLAIN_VALUES) and not isinstance(value, tuple)
+    }
+    simple = _render_plain(template, escaped, where)
+    if simple is not None:
+        return simple
+    parts: list[str] = []
+    size = 0
+    try:
+        for part in _compiled_pattern(template).generate(dict(context)):
+            size += len(part)
+            if size > MAX_OUTPUT_CHARS:
+                raise TemplateError(f"{where or 'template'}: output over {MAX_OUTPUT_CHARS} chars")
+            parts.append(part)
+    except TemplateError:
+        raise
+    except Exception as error:  # runbook code: any failure is the runbook's, shown in one line
+        raise TemplateError(f"{where or 'template'}: {_describe(error)}") from None
+    return "".join(parts)
+
+
+@cache
+def _pattern_environment() -> ImmutableSandboxedEnvironment:
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    return ImmutableSandboxedEnvironment(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=lambda value: re.escape(str(value)),
+    )
+
+
+@lru_cache(maxsize=256)
+def _compiled_pattern(template: str) -> Template:
+    return _pattern_environment().from_string(template)
+
+
 @lru_cache(maxsize=1024)
 def _compiled(template: str) -> Template:
     # Retries, gotos and for-each items render the same text again: compile it once.

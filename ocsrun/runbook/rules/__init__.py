@@ -14,6 +14,7 @@ from ocsrun.errors import Position
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.rules import (
     discrepancy,
+    evidence,
     foreach,
     goto,
     ids,
@@ -31,6 +32,7 @@ from ocsrun.runbook.rules import (
 )
 from ocsrun.runbook.rules.context import Context, StepRef, walk_steps
 from ocsrun.runbook.rules.discrepancy import discrepancy_step
+from ocsrun.runbook.rules.evidence import evidence_producer
 from ocsrun.runbook.rules.foreach import foreach_over, foreach_rules
 from ocsrun.runbook.rules.goto import goto_target
 from ocsrun.runbook.rules.ids import duplicate_id
@@ -58,6 +60,7 @@ __all__ = [
     "check",
     "discrepancy_step",
     "duplicate_id",
+    "evidence_producer",
     "foreach_over",
     "foreach_rules",
     "goto_target",
@@ -84,6 +87,7 @@ RULES: tuple[Rule, ...] = (
     step_kind_conflict,
     source_conflict,
     goto_target,
+    evidence_producer,
     when_syntax,
     template_syntax,
     unknown_name,
@@ -104,6 +108,7 @@ MODULES = (
     step_kind,
     provenance,
     goto,
+    evidence,
     templates,
     unreachable,
     params,

@@ -15,11 +15,13 @@ from ocsrun.runbook.rules.context import Context, JsonPath, as_dict, as_list, wa
 RULE_IDS = ("bad-regex",)
 MAX_REGEX = 1000
 MAX_BOUNDED_REPEAT = 10
+_TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 
 
 def bad_regex(ctx: Context) -> Iterator[Diagnostic]:
     for path, pattern in _regexes(ctx.data):
-        problem = compile_pattern(pattern)
+        # Evidence patterns are templates: a run's value goes in as literal text, like "x".
+        problem = compile_pattern(_TEMPLATE_PART.sub("x", pattern) if "checks" in path else pattern)
         if isinstance(problem, str):
             yield ctx.error(path, f"regex {problem}", "bad-regex")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
 from ocsrun.runbook.rules.context import Context, JsonPath, StepRef, as_dict, as_list, as_str
@@ -26,7 +27,8 @@ def when_syntax(ctx: Context) -> Iterator[Diagnostic]:
 def template_fields(ref: StepRef) -> Iterator[tuple[JsonPath, str]]:
     """Every template a step holds, with its path: exactly the fields the executor renders
     (instructions, choice prompt, gate prompt, expect, checklist items, argv, on-failure
-    message, `with` values), so a name that validates is a name that renders."""
+    message, evidence check patterns, `with` values), so a name that validates is a name
+    that renders."""
     step, path = ref.step, ref.path
     if isinstance(step.get("instructions"), str):
         yield (*path, "instructions"), step["instructions"]
@@ -46,9 +48,17 @@ def template_fields(ref: StepRef) -> Iterator[tuple[JsonPath, str]]:
     message = as_dict(gate.get("on_failure")).get("message")
     if isinstance(message, str):
         yield (*path, "gate", "on_failure", "message"), message
+    yield from _evidence_patterns(as_dict(gate.get("evidence")), (*path, "gate", "evidence"))
     for name, value in as_dict(step.get("with")).items():
         if isinstance(value, str):
             yield (*path, "with", name), value
+
+
+def _evidence_patterns(evidence: dict[str, Any], path: JsonPath) -> Iterator[tuple[JsonPath, str]]:
+    for i, check in enumerate(as_list(evidence.get("checks"))):
+        for key in ("require", "forbid", "each", "must"):
+            if isinstance(as_dict(check).get(key), str):
+                yield (*path, "checks", i, key), check[key]
 
 
 def template_syntax(ctx: Context) -> Iterator[Diagnostic]:
