@@ -84,7 +84,8 @@ class Executor:
         self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
         self.current: str | None = None
         self.started_at = clock()
-        self.gates = GateChecker(self, gate_runner or LocalGateRunner())
+        optional = tuple(p.name for p in runbook.params if p.type == "bool" and p.default is False)
+        self.gates = GateChecker(self, gate_runner or LocalGateRunner(), optional)
 
     # --- what step helpers may use (the `flow.ScopeHost` protocol) ----------------
 
@@ -510,6 +511,12 @@ class Executor:
     def _leaf(
         self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int
     ) -> Outcome:
+        record = self.state.steps.get(path)
+        if step.gate is not None and record is not None and record.pending_failure:
+            # Resumed at a failed gate's question: ask it again, do not check the gate again.
+            self.operator.show(self.screen(step, path, context, index, total))
+            self.operator.show(Screen("info", f"The check {path} failed before the interruption"))
+            return self.gates.after_failure(step, path, context)
         self.enter(step, path, index, total)
         self.operator.show(self.screen(step, path, context, index, total))
         self.warnings(step, path, context)

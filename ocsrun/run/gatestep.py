@@ -19,7 +19,7 @@ from ocsrun.run.flow import RETRY, ActiveGate, Goto
 from ocsrun.run.gates import GateRunner, in_window, local_time_text, window_zone, zone_label
 from ocsrun.run.operator import Ask, Screen
 from ocsrun.runbook import model as m
-from ocsrun.runbook.templating import render
+from ocsrun.runbook.templating import names_in, render
 from ocsrun.units import format_duration
 
 if TYPE_CHECKING:
@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 
 
 class GateChecker:
-    def __init__(self, host: StepHost, runner: GateRunner) -> None:
+    def __init__(
+        self, host: StepHost, runner: GateRunner, optional_params: tuple[str, ...] = ()
+    ) -> None:
         self.x = host
+        self.optional_params = optional_params  # bool params off by default (see optional_param)
         self.runner = runner
         # Passed gates later steps rely on, innermost scope last (see `scope_depth`).
         self.active: list[ActiveGate] = []
@@ -55,17 +58,44 @@ class GateChecker:
             self.x.finish(step, path)
             self.activate(path, step, self.x.now(), self.x.state.step(path).overridden, context)
             return None
+        return self.after_failure(step, path, context)
+
+    def after_failure(self, step: m.Step, path: str, context: Mapping[str, Any]) -> Outcome:
+        """The failed gate's question: its on_failure action, abort, or (an optional command
+        check) skip with a reason. Also asked first on resume when the run stopped at it: the
+        journal holds gate.failed and no answer yet (`StepState.pending_failure`)."""
+        gate = step.gate
+        assert gate is not None
+        self.x.state.step(path).pending_failure = False
         rule = gate.on_failure
         message = self.x.shown(rule.message, context, path) if rule.message else "Check failed."
-        if rule.action == "abort":
+        optional = self.optional_param(step)
+        if rule.action == "abort" and optional is None:
             self.x.abort(path, message)
-        action = self.x.operator.action(Ask(path, "after_failure", message), (rule.action, "abort"))
+        actions: tuple[str, ...] = tuple(dict.fromkeys((rule.action, "abort")))
+        if optional is not None:
+            actions += ("skip",)
+            message += f" (This check is optional: it runs because {optional} is on; skip it?)"
+        action = self.x.operator.action(Ask(path, "after_failure", message), actions)
         if action == "abort":
             self.x.abort(path, "operator chose abort after a failed check")
+        if action == "skip":
+            reason = self.x.ask_text(Ask(path, "reason", "Why skip this optional check?"))
+            self.x.finish(step, path, ev.STEP_SKIPPED, reason=reason, optional=optional)
+            return None
         if action == "goto" and rule.goto is not None:
             return Goto(rule.goto)
         self.x.retry(path, cause=path)
         return RETRY
+
+    def optional_param(self, step: m.Step) -> str | None:
+        """The param that turned this command gate on, when it is only there because of one:
+        its `when:` names a bool param whose default is false."""
+        gate = step.gate
+        if gate is None or gate.type != "command" or step.when is None:
+            return None
+        names = set(names_in(step.when))
+        return next((name for name in self.optional_params if name in names), None)
 
     def check(self, step: m.Step, path: str, context: Mapping[str, Any]) -> bool:
         """Ask / evaluate the gate once; journal gate.passed, .overridden or .failed."""

@@ -146,6 +146,7 @@ class StepState:
     gate_failures: int = 0
     started: str | None = None  # when the latest attempt started (ISO), for evidence freshness
     evidence_sha256: str | None = None  # the evidence file accepted by this step's gate
+    pending_failure: bool = False  # gate.failed journaled, its retry/goto/abort not answered
 
 
 @dataclass
@@ -197,19 +198,28 @@ def _apply(state: RunState, record: Record) -> None:
         step.attempt, step.outcome = int(data["attempt"]), None
         step.gate_passed, step.overridden = None, False
         step.started, step.evidence_sha256 = record.ts, None
+        step.pending_failure = False
     elif kind in ev.FINISHING:
         step = state.step(str(data["step"]))
         step.outcome, step.hash = kind, str(data.get("hash", ""))
+        step.pending_failure = False
     elif kind == ev.CHOICE_ANSWERED:
         state.step(str(data["step"])).choice = (str(data["var"]), str(data["value"]))
     elif kind in {ev.GATE_PASSED, ev.GATE_OVERRIDDEN}:
         step = state.step(str(data["step"]))
         step.gate_passed = record.ts
         step.overridden = step.overridden or kind == ev.GATE_OVERRIDDEN
+        step.pending_failure = False
         if data.get("type") == "evidence" and data.get("sha256"):
             step.evidence_sha256 = str(data["sha256"])
     elif kind == ev.GATE_FAILED:
-        state.step(str(data["step"])).gate_failures += 1
+        step = state.step(str(data["step"]))
+        step.gate_failures += 1
+        # A stale check failing again (gate.expired first) is asked on its own; only a gate
+        # step that has not finished leaves its question pending.
+        step.pending_failure = step.outcome is None
     elif kind == ev.STEP_RETRY:
         for path in data.get("reset", ()):
             state.step(str(path)).outcome = None
+            state.step(str(path)).pending_failure = False
+        state.step(str(data["step"])).pending_failure = False
