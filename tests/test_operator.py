@@ -73,8 +73,22 @@ def test_checklist_lists_are_items_not_sequences() -> None:
 
 
 def test_evidence_paths_are_relative_to_the_answers_file(tmp_path: Path) -> None:
-    op = scripted("steps: {e: {evidence: ../logs/ok.log}}", tmp_path / "answers")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "answers").mkdir()
+    (tmp_path / "logs" / "ok.log").write_text("ok\n")
+    op = scripted("steps: {e: {evidence: '\"../logs/ok.log\"'}}", tmp_path / "answers")
     assert op.file(Ask("e", "evidence", "?"), "") == str((tmp_path / "logs" / "ok.log").resolve())
+
+
+def test_a_single_evidence_answer_that_cannot_be_read_stops_a_list_goes_on(
+    tmp_path: Path,
+) -> None:
+    op = scripted("steps: {e: {evidence: missing.log}}", tmp_path)
+    with pytest.raises(AnswersError, match="'missing.log' is not a readable file"):
+        op.file(Ask("e", "evidence", "?"), "")
+    listed = scripted("steps: {e: {evidence: [missing.log, other.log]}}", tmp_path)
+    assert listed.file(Ask("e", "evidence", "?"), "") == str(tmp_path / "missing.log")
+    assert listed.file(Ask("e", "evidence", "?"), "") == str(tmp_path / "other.log")
 
 
 def test_wrong_types_and_values_are_named() -> None:
