@@ -84,7 +84,7 @@ def test_a_single_evidence_answer_that_cannot_be_read_stops_a_list_goes_on(
     tmp_path: Path,
 ) -> None:
     op = scripted("steps: {e: {evidence: missing.log}}", tmp_path)
-    with pytest.raises(AnswersError, match="'missing.log' is not a readable file"):
+    with pytest.raises(AnswersError, match=r"'missing\.log' is not a readable file"):
         op.file(Ask("e", "evidence", "?"), "")
     listed = scripted("steps: {e: {evidence: [missing.log, other.log]}}", tmp_path)
     assert listed.file(Ask("e", "evidence", "?"), "") == str(tmp_path / "missing.log")
