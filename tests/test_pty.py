@@ -98,7 +98,7 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     assert child.match.group(1) == started_id
     child.expect(r"Journal head: ([0-9a-f]{64})")
     ended_head = child.match.group(1)
-    child.expect(r"Report: (ocsrun runs report \S+ --state-dir \S+)")
+    child.expect(r"Report:\s+(ocsrun runs report \S+ --state-dir \S+)")
     report = child.match.group(1)
     assert finish(child) == 0
     records = journal_records(state, started_id)

@@ -214,7 +214,7 @@ class Executor:
         self.record(ev.RUN_FINISHED, outcome=outcome)
         lines = [*self._run_lines()]
         if self.report_command:
-            lines.append(f"Report: {self.report_command}")
+            lines.append(f"Report: `{self.report_command}`")
         self.operator.show(Screen("result", f"Run {outcome}", lines=tuple(lines), level="ok"))
         return outcome
 

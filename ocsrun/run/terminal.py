@@ -136,7 +136,7 @@ class TerminalOperator:
         return os.path.expanduser(str(answer).strip())
 
     def text(self, ask: Ask) -> str:
-        named = ask.name in {"param", "target"}
+        named = ask.name in {"param", "target", "timezone"}
         label = f"Value for {ask.detail}" if named else ask.prompt
         if named:
             self._echo(f"{ask.detail}: {ask.prompt}" if ask.prompt else ask.detail, dim=True)

@@ -104,10 +104,12 @@ def _words(text: str) -> list[Word]:
         if kind == "url":
             words += [Word(w, "link") for w in match["link"].split()]
             words.append(Word(f"({match['url']})"))
+        elif kind == "code":
+            # A code span is never broken across lines: a command must copy-paste whole.
+            words.append(Word(" ".join(match[kind].split()), kind))
         else:
             # `**`code`**` (bold code): one style is enough, the backticks go
-            inner = match[kind] if kind == "code" else match[kind].replace("`", "")
-            words += [Word(w, kind) for w in inner.split()]
+            words += [Word(w, kind) for w in match[kind].replace("`", "").split()]
         at = match.end()
     words += [Word(w) for w in text[at:].split()]
     return _glue(words, text)

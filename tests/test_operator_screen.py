@@ -1,0 +1,258 @@
+"""Each bundled runbook driven to the end at a real terminal (pexpect), the screen checked.
+
+What an operator at 2 a.m. relies on (issue 14): step numbers equal to `ocsrun render`'s,
+true totals, the run id and journal head at start and end with the report command,
+prompts that list their answers, `?`, `back`, `wait` for a window that opens a few
+seconds later (OCSRUN_TEST_NOW stands the run's clock just before it), a missing target
+asked with the runbook's example, and Markdown styled on a colour terminal, plain without.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pexpect
+import pytest
+from conftest import ROOT, journal_records
+
+from ocsrun.review.render import StepView, build_view
+from ocsrun.runbook.build import load_runbook
+
+SUCCESS_LOG = ROOT / "examples" / "evidence" / "wizard-success.log"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# Wednesday 19:59:55 in London (GMT in November): the 20:00-06:00 off-peak window opens in 5 s.
+BEFORE_WINDOW = "2026-11-25T19:59:55+00:00"
+HEADER = re.compile(
+    r"Step (?P<number>[\d.]+) · (?P<title>[^\r\n]+)\r?\n(?:(?!Step )[^\r\n]*\r?\n)*?"
+    r"\s+Screen (?P<ordinal>\d+) of (?P<total>\d+) · id (?P<path>\S+)"
+)
+PROMPTS = [  # up to the end of the question: on a colour terminal a style reset follows
+    r"Type (\S+) to (?:acknowledge|confirm)",  # 0
+    r"\[y/n\]",  # 1
+    r"Your choice \(number or value, \? explains\)",  # 2
+    r"Path to the file",  # 3
+    r"(done / [^\r\n]*?) \(\? explains\)",  # 4 after a manual step
+    r"wait / override / abort \(\? explains\)",  # 5
+    r"Value for (\w+)",  # 6
+    r"Run done",  # 7
+]
+
+
+@dataclass
+class Drive:
+    """How to answer one runbook, and what to try on the way."""
+
+    runbook: str
+    values: dict[str, str]  # param / target / timezone typed when asked
+    args: tuple[str, ...] = ()
+    colour: bool = False
+    back_at: str = ""  # answer `back` once at this step id
+    explain_first: bool = True  # `?` at the first after-step question
+    window: bool = True  # it has the off-peak window (waited for)
+    asked: list[str] = field(default_factory=list)
+
+
+DRIVES = [
+    Drive(
+        "ocs2007.deactivate-se-ee-roles",
+        {
+            "target": "ocs-se01.contoso.com",
+            "roles": "front-end, av-conferencing",
+            "timezone": "Europe/London",
+        },
+        colour=True,
+        back_at="open-computer-management",
+    ),
+    Drive(
+        "ocs2007.deactivate-edge-server",
+        {"target": "edge01.contoso.com", "timezone": "Europe/London"},
+    ),
+    Drive(
+        "ocs2007.deactivate-mediation-server",
+        {"target": "med01.contoso.com"},
+        args=("--tz", "Europe/London"),
+    ),
+    Drive(
+        "ocs2007.deactivate-archiving-cdr-server",
+        {"target": "arch01.contoso.com"},
+        args=("--tz", "Europe/London"),
+    ),
+    Drive(
+        "ocs2007.services-start-stop",
+        {"target": "ocs01.contoso.com", "action": "stop"},
+        args=("--tz", "Europe/London"),
+        window=False,
+    ),
+]
+
+
+def spawn(state: Path, drive: Drive) -> pexpect.spawn:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(state.parent),
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": str(ROOT),
+        "TERM": "xterm",
+        "OCSRUN_TEST_NOW": BEFORE_WINDOW,
+        # no-color.org: set but empty leaves colour on
+        "NO_COLOR": "" if drive.colour else "1",
+    }
+    args = ["-m", "ocsrun", "run", drive.runbook, *drive.args, "--state-dir", str(state)]
+    return pexpect.spawn(
+        sys.executable, args, cwd=str(ROOT), env=env, encoding="utf-8", timeout=60,
+        dimensions=(50, 100),
+    )  # fmt: skip
+
+
+def answer_all(child: pexpect.spawn, drive: Drive) -> tuple[str, str]:
+    """Answer every question until `Run done`; returns the screen without and with styles."""
+    seen: list[str] = []
+    done: set[str] = set()  # "explained", "back", "waited"
+    while True:
+        i = child.expect(PROMPTS)
+        seen.append((child.before or "") + (child.after or ""))
+        if i == 4:
+            here = re.findall(r"· id (\S+)", ANSI.sub("", "".join(seen)))[-1]
+            after_step(child, drive, here, done)
+        elif i == 5:
+            done.add("waited")
+            child.sendline("wait")
+            child.expect(r"Window opens in 0:00:0\d \(Ctrl-C stops waiting\)")
+            child.expect("The window is open")
+        elif i == 6:
+            drive.asked.append(child.match.group(1))
+            child.sendline(drive.values[child.match.group(1)])
+        elif i == 7:
+            break
+        else:
+            child.sendline(simple_answer(i, child, len(seen)))
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0, child.signalstatus
+    assert ("waited" in done) == drive.window, "the off-peak window was not waited for"
+    assert ("back" in done) == bool(drive.back_at)
+    return ANSI.sub("", "".join(seen) + (child.before or "")), "".join(seen)
+
+
+def simple_answer(i: int, child: pexpect.spawn, n: int) -> str:
+    if i == 0:
+        return str(child.match.group(1))  # the word to type, exactly
+    if i == 1:
+        return "Y" if n % 2 else "yes"  # any case
+    if i == 2:
+        return "1"
+    return str(SUCCESS_LOG)
+
+
+def after_step(child: pexpect.spawn, drive: Drive, here: str, done: set[str]) -> None:
+    offered = str(child.match.group(1))
+    if drive.explain_first and "explained" not in done:
+        done.add("explained")
+        child.sendline("?")
+        child.expect(r"done: the step was carried out as written")
+        child.expect(r"abort: stop the run here")
+        child.expect(r"\(\? explains\)")
+    if drive.back_at and here == drive.back_at and "back" not in done:
+        assert "back" in offered.split(" / ")
+        done.add("back")
+        child.sendline("BACK")
+    else:
+        child.sendline("Done")
+
+
+def render_numbers(runbook: str) -> dict[str, str]:
+    from ocsrun.runbook.catalog import resolve
+
+    out: dict[str, str] = {}
+
+    def walk(steps: tuple[StepView, ...]) -> None:
+        for view in steps:
+            out[view.path] = view.number
+            walk(view.children)
+
+    walk(build_view(load_runbook(resolve(runbook))).steps)
+    return out
+
+
+@pytest.mark.parametrize("drive", DRIVES, ids=[d.runbook.split(".")[1] for d in DRIVES])
+def test_a_full_run_at_a_terminal(tmp_path: Path, drive: Drive) -> None:
+    state = tmp_path / "state"
+    screen, raw = answer_all(spawn(state, drive), drive)
+
+    # A missing --target is asked, with the runbook's description and example.
+    assert drive.asked[0] == "target"
+    assert re.search(r"target: .+\r?\n\s+Answer: e\.g\. \S+\.contoso\.com", screen)
+
+    # Step numbers are render's; totals count the screens the operator saw.
+    numbers = render_numbers(drive.runbook)
+    headers = list(HEADER.finditer(screen))
+    assert len(headers) >= 8
+    for header in headers:
+        static = re.sub(r"\[[^\]]*\]", "", header["path"])
+        assert header["number"] == numbers[static], header.group(0)
+    final_total = int(headers[-1]["total"])
+    assert len({h["path"] for h in headers}) == final_total
+    assert max(int(h["ordinal"]) for h in headers) == final_total
+    # The pre-flight total is exact unless a choice later rules steps out (then it shrinks).
+    first = int(re.findall(r"(\d+) step screens", screen)[0])
+    assert first == final_total if "Your choice" not in screen else first >= final_total
+    totals = [int(h["total"]) for h in headers]
+    assert totals == sorted(totals, reverse=True)
+
+    # Run id and journal head at the start and at the end, and the report command.
+    ids = re.findall(r"Run id: (\S+)", screen)
+    heads = re.findall(r"Journal head: ([0-9a-f]{64})", screen)
+    assert len(ids) == 2 and ids[0] == ids[1] and len(heads) == 2
+    records = journal_records(state, ids[0])
+    assert heads[-1] == records[-1]["hash"] and records[-1]["type"] == "run.finished"
+    # The command is never broken across lines (it may move to a line of its own).
+    report = re.search(r"Report:\s+(ocsrun runs report [^\r\n]+)", screen)
+    assert report and report.group(1) == f"ocsrun runs report {ids[0]} --state-dir {state}"
+
+    # Prompts list their answers up front; each step tells its own time.
+    assert re.search(
+        r"done / (skip / )?failed / retry / note / (back / )?abort \(\? explains\)", screen
+    )
+    assert re.search(r"Step [\d.]+ done in \d+s", screen)
+    started = next(r for r in records if r["type"] == "run.started")
+    assert started["data"]["timezone"] == "Europe/London"  # --tz, or asked
+    waits = [r for r in records if r["type"] == "gate.wait"]
+    assert len(waits) == drive.window
+    assert all(w["data"]["timezone"] == "Europe/London" for w in waits)
+
+    # Markdown: styled on a colour terminal, plain (markers dropped) otherwise.
+    assert "**" not in screen
+    if drive.colour:
+        # `**RTCUniversalServerAdmins**` in the log-on step: bold, markers gone
+        assert "\x1b[1mRTCUniversalServerAdmins\x1b[0m" in raw
+    else:
+        assert not ANSI.search(raw)
+
+    if drive.back_at:
+        backs = [r for r in records if r["type"] == "step.back"]
+        assert [b["data"]["step"] for b in backs] == [drive.back_at]
+        done = [r["data"]["step"] for r in records if r["type"] == "step.done"]
+        assert done.count(drive.back_at) == 1 and done.count(backs[0]["data"]["to"]) == 2
+
+
+def test_an_empty_roles_list_is_refused_and_the_syntax_explained(tmp_path: Path) -> None:
+    drive = DRIVES[0]
+    child = spawn(tmp_path / "state", Drive(drive.runbook, {}, args=("--target", "s1.contoso.com")))
+    child.expect(r"Answer: at least 1 of: av-conferencing, web-conferencing, web-components")
+    child.expect("Value for roles: ")
+    child.sendline("")
+    child.expect("give at least 1 of")
+    child.expect("Value for roles: ")
+    child.sendline("?")
+    child.expect("separate them with commas")
+    child.expect("Value for roles: ")
+    child.sendline("front-end")
+    child.expect("Value for timezone: ")  # the bundled window says `timezone: ask`
+    child.sendcontrol("c")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
