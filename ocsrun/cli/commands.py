@@ -11,6 +11,7 @@ import importlib.util
 # name -> (module, attribute, one-line help shown by --help without importing it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("ocsrun.cli.validate", "validate", "Check runbooks against the schema and rules."),
+    "fmt": ("ocsrun.cli.fmt", "fmt", "Rewrite runbooks in the canonical layout."),
     "list": ("ocsrun.cli.info", "list_runbooks", "List the bundled runbooks."),
     "schema": ("ocsrun.cli.info", "schema", "Print the runbook JSON Schema."),
     "run": ("ocsrun.cli.run", "run", "Run a runbook step by step."),

@@ -18,6 +18,7 @@ import io
 import os
 import re
 from collections.abc import Iterator, Mapping
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,11 +39,33 @@ def round_trip_yaml(text: str | None = None) -> Any:
     from ruamel.yaml import YAML
 
     yaml = YAML(typ="rt")
+    yaml.Resolver = _core_resolver()
     yaml.preserve_quotes = True
     yaml.width = 1 << 16
     mapping, sequence, offset = _guess_indent(text or "")
     yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
     return yaml
+
+
+@cache
+def _core_resolver() -> Any:
+    """ruamel.yaml's resolver with the YAML 1.2 core schema, exactly as the runbook loader reads
+    plain scalars: ruamel's own 1.2 rules still read dates, `0b1` and `1_000` as non-strings."""
+    from ruamel.yaml.resolver import VersionedResolver
+
+    from ocsrun.runbook.loader import CORE_RESOLVERS
+
+    table: dict[Any, list[tuple[str, re.Pattern[str]]]] = {}
+    for tag, pattern, first in CORE_RESOLVERS:
+        for char in first:
+            table.setdefault(char, []).append((tag, re.compile(pattern)))
+
+    class CoreResolver(VersionedResolver):
+        @property
+        def versioned_resolver(self) -> Any:
+            return table
+
+    return CoreResolver
 
 
 _SEQ_ITEM = re.compile(r"^( *)- ", re.MULTILINE)
@@ -181,12 +204,7 @@ class Document:
         """Write the document (to `path`, or where it was loaded from) atomically."""
         target = Path(path) if path is not None else self.path
         data = self.text().encode("utf-8")
-        temporary = target.with_name(f".{target.name}.ocsrun-tmp")
-        with open(temporary, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
+        write_atomically(target, data)
         if path is None or target == self.path:
             self._original = data.decode("utf-8")
             self._edited = False
@@ -235,6 +253,16 @@ class Document:
         if not isinstance(loop, Mapping) or not isinstance(loop.get("steps"), list):
             raise DocumentError(f"step '{into}' is not a for_each step")
         return loop["steps"], 0, f"{prefix}{steps[index]['id']}."
+
+
+def write_atomically(target: Path, data: bytes) -> None:
+    """Replace the file's content at once: a crash leaves the old file or the new one."""
+    temporary = target.with_name(f".{target.name}.ocsrun-tmp")
+    with open(temporary, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, target)
 
 
 def _index_of(steps: Any, step_id: str) -> int | None:

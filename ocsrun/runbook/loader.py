@@ -43,7 +43,7 @@ def _core_loader() -> Any:
     class CoreLoader(base):  # type: ignore[misc]
         yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
 
-    for tag, pattern, first in _CORE_RESOLVERS:
+    for tag, pattern, first in CORE_RESOLVERS:
         CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
     return CoreLoader
 
@@ -54,7 +54,7 @@ _CORE_FLOAT = (
     r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
 )
-_CORE_RESOLVERS = (
+CORE_RESOLVERS = (
     (_TAG + "null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
     (_TAG + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
     (_TAG + "int", f"^(?:{_CORE_INT})$", "-+0123456789"),

@@ -17,7 +17,15 @@ RULE = "yaml11"
 
 
 # What a finding already at a scalar's position says the runbook wants there.
-_WANTS = (("a boolean", "boolean"), ("an integer", "number"), ("a number", "number"))
+_WANTS = (
+    ("expected a boolean", "boolean"),
+    ("expected an integer", "number"),
+    ("expected a number", "number"),
+    ("is not true or false", "boolean"),  # param-default, for a bool param
+    ("is not an integer", "number"),
+)
+# The findings a yaml11 finding with its fix replaces (they say the same thing less helpfully).
+_REPLACED = frozenset({"schema", "param-default"})
 
 
 def check(found: Iterable[Diagnostic], scalars: Iterable[tuple[Position, str]]) -> list[Diagnostic]:
@@ -37,13 +45,13 @@ def check(found: Iterable[Diagnostic], scalars: Iterable[tuple[Position, str]]) 
             continue
         here = at.get((position.line, position.col), [])
         wants = next(
-            (want for d in here for phrase, want in _WANTS if f"expected {phrase}" in d.message),
+            (want for d in here for phrase, want in _WANTS if phrase in d.message),
             None,
         )
         if wants is None and (here or reading.kind == "timestamp"):
             continue  # another finding explains it; a date read as text is what was meant
         if wants is not None:
-            result = [d for d in result if not (d in here and d.rule == "schema")]
+            result = [d for d in result if not (d in here and d.rule in _REPLACED)]
         shown = text if len(text) <= SHOW_TEXT_CHARS else text[:SHOW_TEXT_CHARS] + "..."
         message = (
             f"'{shown}' is YAML 1.1 for {reading.described()}; YAML 1.2 (and ocsrun) read "

@@ -1,0 +1,149 @@
+"""`ocsrun fmt` (issue 13.2, 13.4): one canonical layout, comments kept, idempotent, YAML 1.1
+spellings fixed; `--check` exits 1 when a file would change."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_main
+
+from ocsrun.runbook import layout
+from ocsrun.runbook.loader import load_text
+from ocsrun.runbook.validation import validate_file
+
+BUNDLED = sorted((ROOT / "runbooks").rglob("*.yaml"))
+
+
+def comments(text: str) -> list[str]:
+    return sorted(line.strip() for line in text.splitlines() if line.strip().startswith("#"))
+
+
+def canonical(text: str) -> bool:
+    return layout.is_canonical(load_text(text.encode("utf-8"), "f.yaml"))
+
+
+def untidy(text: str) -> str:
+    """The same runbook, laid out differently: 4-space indentation with dashes at 4, `title`
+    before `id` in the first step, trailing spaces after `kind`. Same data, same comments."""
+    import io
+
+    from ocsrun.runbook.document import round_trip_yaml
+
+    yaml = round_trip_yaml(text)
+    data = yaml.load(text)
+    first = data["steps"][0]
+    first.move_to_end("id")
+    for key in [k for k in first if k not in ("title", "id")]:
+        first.move_to_end(key)
+    yaml.indent(mapping=4, sequence=6, offset=4)
+    out = io.StringIO()
+    yaml.dump(data, out)
+    return out.getvalue().replace("\nkind: runbook\n", "\nkind: runbook   \n", 1)
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
+def test_bundled_runbooks_are_canonical_and_fmt_leaves_them_alone(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert canonical(text), f"{path.name} is not in the canonical layout: run `ocsrun fmt runbooks`"
+    # The fast check agrees with the writer: ruamel.yaml's canonical text is the file itself.
+    assert layout.canonical_text(text) == text
+
+
+@pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
+def test_fmt_restores_an_untidy_copy_keeping_comments(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    messy = untidy(text)
+    assert messy != text and not canonical(messy)
+    assert load_text(messy.encode(), "m.yaml").data == load_text(text.encode(), "t.yaml").data
+    once = layout.canonical_text(messy)
+    assert once == text  # the canonical layout is the bundled one
+    assert comments(once) == comments(messy)
+    assert layout.canonical_text(once) == once and canonical(once)  # idempotent
+
+
+YAML11 = """\
+# yaml-language-server: $schema=../schemas/runbook.schema.json
+format: ocsrun/v1
+kind: runbook
+metadata:
+  id: t.yaml11
+  title: YAML 1.1 spellings
+  version: 1.0.0
+params:
+  fast:
+    type: bool
+    default: on   # a boolean param
+  mode:
+    type: enum
+    values: [yes, no]
+steps:
+  - id: a
+    title: no
+    required: yes
+    instructions: Mode {{ mode }}, fast {{ fast }}.
+  - id: b
+    title: B
+    gate:
+      type: command
+      prompt: P
+      command:
+        argv: [cmd, 1:30, 2026-01-01]
+        expect_exit: 0b1
+"""
+
+
+def test_yaml11_spellings_are_found_then_fixed(tmp_path: Path) -> None:
+    path = tmp_path / "yaml11.yaml"
+    path.write_text(YAML11, encoding="utf-8")
+    before = [(d.position.line, d.position.col, d.rule) for d in validate_file(path).diagnostics]
+    assert before == [
+        (11, 14, "yaml11"),
+        (14, 14, "yaml11"),
+        (14, 19, "yaml11"),
+        (17, 12, "yaml11"),
+        (18, 15, "yaml11"),
+        (26, 21, "yaml11"),
+        (27, 22, "yaml11"),
+    ]
+    fixed = layout.canonical_text(YAML11)
+    assert "    default: true # a boolean param\n" in fixed
+    assert '    values: ["yes", "no"]\n' in fixed
+    assert '    title: "no"\n' in fixed
+    assert "    required: true\n" in fixed
+    assert '        argv: [cmd, "1:30", "2026-01-01"]\n' in fixed
+    assert "        expect_exit: 1\n" in fixed
+    path.write_text(fixed, encoding="utf-8")
+    assert validate_file(path).diagnostics == ()
+    assert layout.canonical_text(fixed) == fixed
+
+
+def test_cli_check_fix_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    tidy = tmp_path / "a-tidy.yaml"
+    tidy.write_bytes(BUNDLED[0].read_bytes())
+    messy = tmp_path / "messy.yaml"
+    messy.write_text(untidy(BUNDLED[0].read_text(encoding="utf-8")), encoding="utf-8")
+    code, out, err = run_main(capsys, "fmt", "--check", ".")
+    assert (code, out) == (1, "would reformat messy.yaml\n")
+    assert err == "1 file would be reformatted, 1 left unchanged\n"
+    assert messy.read_bytes() != tidy.read_bytes()  # --check changes nothing
+    code, out, _ = run_main(capsys, "fmt", ".")
+    assert (code, out) == (0, "reformatted messy.yaml\n")
+    assert messy.read_bytes() == tidy.read_bytes()
+    assert run_main(capsys, "fmt", "--check", ".")[0] == 0
+
+
+def test_cli_reports_unreadable_files_and_usage(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("a: [\n", encoding="utf-8")
+    code, _, err = run_main(capsys, "fmt", "--check", str(broken))
+    assert code == 1
+    assert f"{broken}:2:1: error: YAML syntax error" in err and "[yaml-syntax]" in err
+    assert broken.read_text(encoding="utf-8") == "a: [\n"
+    assert run_main(capsys, "fmt")[0] == 2
+    assert run_main(capsys, "fmt", str(tmp_path / "missing.yaml"))[0] == 2
