@@ -12,8 +12,10 @@ import importlib.util
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("ocsrun.cli.validate", "validate", "Check runbooks against the schema and rules."),
     "fmt": ("ocsrun.cli.fmt", "fmt", "Rewrite runbooks in the canonical layout."),
+    "init": ("ocsrun.cli.scaffold", "init", "Write the schema and the editor mapping."),
     "list": ("ocsrun.cli.info", "list_runbooks", "List the bundled runbooks."),
-    "schema": ("ocsrun.cli.info", "schema", "Print the runbook JSON Schema."),
+    "new": ("ocsrun.cli.scaffold", "new", "Start a new runbook or fragment."),
+    "schema": ("ocsrun.cli.info", "schema", "Print (or write) the runbook JSON Schema."),
     "run": ("ocsrun.cli.run", "run", "Run a runbook step by step."),
     "rehearse": ("ocsrun.cli.run", "rehearse", "Walk a runbook with no side effects."),
     "resume": ("ocsrun.cli.run", "resume", "Continue an unfinished run."),

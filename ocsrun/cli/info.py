@@ -8,9 +8,22 @@ from ocsrun.runbook import catalog, resources
 
 
 @click.command("schema")
-def schema() -> int:
-    """Print the runbook JSON Schema (point your editor at it)."""
-    click.echo(resources.schema_path().read_text(encoding="utf-8"), nl=False)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the schema to this file (created or replaced) instead of printing it.",
+)
+def schema(output: str | None) -> int:
+    """Print the runbook JSON Schema, or write it where your editor looks (`--output`)."""
+    if output is None:
+        click.echo(resources.schema_path().read_text(encoding="utf-8"), nl=False)
+        return 0
+    from pathlib import Path
+
+    from ocsrun.runbook.scaffold import write_schema
+
+    click.echo(f"wrote {write_schema(Path(output))}")
     return 0
 
 

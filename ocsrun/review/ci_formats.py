@@ -19,7 +19,8 @@ from ocsrun.runbook.rule_catalog import RULES, WARNING_RULES, describe
 if TYPE_CHECKING:  # the module stays light: `validate` imports it with the reporter registry
     from ocsrun.runbook.validation import FileResult
 
-# GitHub shows at most this many annotations of each level per step and drops the rest.
+# GitHub shows at most this many annotations of each level per step and drops the rest; the
+# "N more not shown" line is one of them, so with more findings than this, one fewer is shown.
 GITHUB_CAP = 10
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 INFORMATION_URI = "https://ocsrun.dev"
@@ -58,15 +59,16 @@ def _annotation(d: Diagnostic) -> str:
 def github(results: Sequence[FileResult]) -> str:
     """Workflow commands: the most severe findings as annotations, then a plain summary.
 
-    After GITHUB_CAP annotations of one level the rest are only summarised in one command
-    and listed in plain text, so nothing is lost from the log.
+    Past GITHUB_CAP findings of one level, GITHUB_CAP - 1 are annotated and the rest summarised
+    in one more command (GITHUB_CAP in all) and listed in plain text, so nothing is lost.
     """
     lines: list[str] = []
     hidden: list[Diagnostic] = []
     for severity in (Severity.ERROR, Severity.WARNING, Severity.INFO):
         level = [d for d in _diagnostics(results) if d.severity is severity]
-        lines += [_annotation(d) for d in level[:GITHUB_CAP]]
-        rest = level[GITHUB_CAP:]
+        shown = level if len(level) <= GITHUB_CAP else level[: GITHUB_CAP - 1]
+        lines += [_annotation(d) for d in shown]
+        rest = level[len(shown) :]
         if rest:
             hidden += rest
             noun = _COMMANDS[severity] + ("s" if len(rest) != 1 else "")
