@@ -45,7 +45,10 @@ def untidy(text: str) -> str:
 @pytest.mark.parametrize("path", BUNDLED, ids=lambda p: p.name)
 def test_bundled_runbooks_are_canonical_and_fmt_leaves_them_alone(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
-    assert canonical(text), f"{path.name} is not in the canonical layout: run `ocsrun fmt runbooks`"
+    assert canonical(text), (
+        f"{path.name} is not in the canonical layout: run `ocsrun fmt runbooks` (for a new key,"
+        " list it in the schema's properties where runbooks write it: that is fmt's key order)"
+    )
     # The fast check agrees with the writer: ruamel.yaml's canonical text is the file itself.
     assert layout.canonical_text(text) == text
 
