@@ -304,6 +304,18 @@ def test_danger_warning_needs_the_word() -> None:
     with pytest.raises(RunAborted, match="data-loss not confirmed"):
         h2.run()
     assert ev.STEP_STARTED not in h2.handle.types()
+    # The word is a keyword: any case, but the whole word.
+    h3 = harness(
+        load("deactivate-se-ee-roles.yaml"),
+        GENERIC + "warnings: {data-loss: ' Understood'}\n",
+        params=SE,
+    )
+    assert h3.run() == "done"
+    h4 = harness(
+        load("deactivate-se-ee-roles.yaml"), GENERIC + "warnings: {data-loss: under}\n", params=SE
+    )
+    with pytest.raises(RunAborted, match="data-loss not confirmed"):
+        h4.run()
 
 
 def test_declined_warning_stops_before_any_step() -> None:

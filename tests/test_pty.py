@@ -66,7 +66,7 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     child.expect("Type understood to acknowledge")
     child.sendline("nope")  # the wrong word is refused and asked again
     child.expect("Type understood to acknowledge")
-    child.sendline("understood")
+    child.sendline("UNDERSTOOD")  # a keyword: any case
     child.expect(r"You are logged on to srv1\.example\. \[y/n\]")
     child.sendline("y")
     child.expect("Your choice")

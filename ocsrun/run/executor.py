@@ -285,7 +285,9 @@ class Executor:
                 self.abort(step, f"warning {key} not acknowledged")
             return None
         for _ in range(3):
-            if self.operator.type_text(ask, DANGER_WORD).strip() == DANGER_WORD:
+            # The word is a keyword (`Understood` at 2 a.m. counts); what a typed_confirmation
+            # gate asks for (a server name) is compared exactly, in gatestep.
+            if self.operator.type_text(ask, DANGER_WORD).strip().casefold() == DANGER_WORD:
                 return DANGER_WORD
             self.operator.show(Screen("problem", f"Type {DANGER_WORD} to go on", level="fail"))
         self.abort(step, f"danger warning {key} not confirmed")
