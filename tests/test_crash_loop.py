@@ -28,7 +28,11 @@ from conftest import cli_env, journal_records, run_child, run_cli
 
 ITERATIONS = int(os.environ.get("OCSRUN_CRASH_ITERATIONS", "100"))
 SEED = int(os.environ.get("OCSRUN_CRASH_SEED", "20261125"))
-DEADLINE_S = 60.0
+# A hang guard only (a run that never gets going), far above any run on a loaded machine.
+DEADLINE_S = 600.0
+# Attempts per wanted kill: a run can end before the poller sees its kill point (more often on
+# a loaded machine); such a run is checked as finished and another is started instead.
+ATTEMPTS_PER_KILL = 4
 
 RUNBOOK = """\
 format: ocsrun/v1
@@ -189,7 +193,9 @@ def test_kill_9_at_random_points_then_resume(
     total = full_length(tmp_path)
     rng = random.Random(SEED)
     kills = torn = double = 0
-    for iteration in range(ITERATIONS):
+    for iteration in range(ITERATIONS * ATTEMPTS_PER_KILL):
+        if kills == ITERATIONS:
+            break
         where = f"seed {SEED} iteration {iteration}"
         state = tmp_path / f"state-{iteration}"
         at = rng.randint(1, total - 2)
@@ -243,5 +249,5 @@ def test_kill_9_at_random_points_then_resume(
             f"\ncrash loop: {ITERATIONS} iterations, {kills} kills ({double} during resume), "
             f"{torn} left a torn tail, seed {SEED}"
         )
-    assert kills >= ITERATIONS * 9 // 10, "most iterations must really kill the run"
+    assert kills == ITERATIONS, f"only {kills} of {ITERATIONS} runs were killed before the end"
     assert torn >= ITERATIONS // 10, "torn tails must be among the crashes checked"
