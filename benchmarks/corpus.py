@@ -461,22 +461,41 @@ def fragment(seed: int, index: int) -> dict[str, Any]:
 
 # Text edits that each make a file invalid in a different way (schema and semantic rules), for
 # checking that every way of validating reports the same findings in the same order.
+# Each breakage gives exactly one error finding where its anchor text occurs, so the number
+# of findings a broken corpus must produce is known (`expected`): the benchmark checks it.
 _BREAKAGES: tuple[tuple[str, str], ...] = (
-    ("    required: true\n", "    required: sure\n"),  # schema: type
+    ("required: true\n", "required: sure\n"),  # schema: type
     ("type: confirm\n", "type: confrim\n"),  # schema: enum, with a suggestion
     ("{{ target }}", "{{ targt }}"),  # unknown-name
-    ("goto: ", "goto: no-such-step\n      x-old-goto: "),  # unknown-goto + unknown key
+    ("goto: ", "goto: no-such-"),  # unknown-goto
     ("pattern: ^[A-Za-z0-9.-]+$", "pattern: ^[A-Z"),  # bad-regex
     ("\nsteps:\n", "\nowner: nobody\nsteps:\n"),  # schema: unknown top-level key
     ("\nsteps:\n", "\nkind: runbook\nsteps:\n"),  # duplicate-key
 )
 
 
-def _broken(text: str, rng: random.Random) -> str:
-    """`text` with two different breakages applied (where their anchor text occurs)."""
+def _broken(text: str, rng: random.Random) -> tuple[str, int]:
+    """`text` with two different breakages applied where their anchor text occurs; and how
+    many applied (each is one error finding)."""
+    applied = 0
     for old, new in rng.sample(_BREAKAGES, 2):
-        text = text.replace(old, new, 1)
-    return text
+        if old in text:
+            text = text.replace(old, new, 1)
+            applied += 1
+    return text, applied
+
+
+def expected(count: int, seed: int = DEFAULT_SEED, *, broken_every: int = 0) -> dict[str, int]:
+    """What `ocsrun validate` must report on `generate(out, count, seed, broken_every=...)`:
+    files checked (fragments included), error findings, files with findings."""
+    errors = broken_files = 0
+    if broken_every:
+        for index in range(0, count, broken_every):
+            text = _dump(_RunbookMaker(seed, index).runbook(40), SCHEMA_COMMENT)
+            applied = _broken(text, random.Random(seed + index))[1]
+            errors += applied
+            broken_files += applied > 0
+    return {"files": count + FRAGMENTS, "errors": errors, "files_with_findings": broken_files}
 
 
 def generate(
@@ -497,7 +516,7 @@ def generate(
         path = out / f"runbook-{index:05d}.yaml"
         text = _dump(_RunbookMaker(seed, index).runbook(40), SCHEMA_COMMENT)
         if broken_every and index % broken_every == 0:
-            text = _broken(text, random.Random(seed + index))
+            text = _broken(text, random.Random(seed + index))[0]
         _write(path, text)
         paths.append(path)
     return paths

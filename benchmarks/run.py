@@ -18,6 +18,7 @@ import argparse
 import compileall
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -198,6 +200,51 @@ def ocsrun_argv() -> list[str]:
     return [sys.executable, "-m", "ocsrun"]
 
 
+def validate_summary(files: int, errors: int = 0, with_findings: int = 0) -> str:
+    """The last line `ocsrun validate` must print for that many files and error findings."""
+
+    def plural(count: int, word: str) -> str:
+        return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+    if not errors:
+        return f"{plural(files, 'file')} checked: no problems"
+    return (
+        f"{plural(files, 'file')} checked: {plural(errors, 'error')} in "
+        f"{plural(with_findings, 'file')}"
+    )
+
+
+_ERROR_LINE = re.compile(rb"^[^\n]+:\d+:\d+: error: ", re.MULTILINE)
+
+
+def check_validate(child: Child, expected: dict[str, int]) -> str | None:
+    """Why a timed `ocsrun validate` run does not count (None: its output is the expected one).
+
+    The last line must give the expected files and findings, and every error must be on its
+    own line with a position (FILE:LINE:COL), as many lines as errors.
+    """
+    want = validate_summary(expected["files"], expected["errors"], expected["files_with_findings"])
+    lines = child.stdout.decode("utf-8", "replace").strip().splitlines()
+    got = lines[-1] if lines else "(no output)"
+    if got != want:
+        return f"output {got!r}, expected {want!r}"
+    positioned = len(_ERROR_LINE.findall(child.stdout))
+    if positioned != expected["errors"]:
+        return f"{positioned} error lines with a position, expected {expected['errors']}"
+    want_code = 1 if expected["errors"] else 0
+    if child.code != want_code:
+        return f"exit code {child.code}, expected {want_code}"
+    return None
+
+
+def check_all(children: list[Child], check: Callable[[Child], str | None]) -> str | None:
+    for child in children:
+        problem = check(child)
+        if problem:
+            return problem
+    return None
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env["NO_COLOR"] = "1"
@@ -295,47 +342,65 @@ class Bench:
         return [*argv, str(directory)]
 
     # 1 ----------------------------------------------------------------------------------------
+    def floor_argv(self, directory: Path, validator: str) -> list[str]:
+        return [
+            sys.executable,
+            str(HERE / "floor.py"),
+            str(SCHEMA),
+            str(directory),
+            "--validator",
+            validator,
+        ]
+
     def item1(self) -> None:
         directory = self.corpus()
         jobs = 1 if jobs_supported(self.ocsrun) else None
+        expected = corpus.expected(CORPUS_SIZE)
+        floors = {"native": "jsonschema-rs", "jsonschema": "jsonschema"}
         print(
-            f"[1] ocsrun validate vs the floor on {directory.name} ({self.reps} reps)", flush=True
+            f"[1] ocsrun validate vs the floors on {directory.name} ({self.reps} reps)", flush=True
         )
-        runs = best_of(
-            {
-                "floor": lambda: run_child(
-                    [sys.executable, str(HERE / "floor.py"), str(SCHEMA), str(directory)],
-                    env=self.env,
-                ),
-                "ocsrun": lambda: run_child(self.validate_argv(directory, jobs), env=self.env),
-            },
-            self.reps,
-        )
-        floor, ours = fastest(runs["floor"]), fastest(runs["ocsrun"])
-        if floor.code != 0 or ours.code != 0:
-            bad = floor if floor.code else ours
-            self.table.add(
-                Row(
-                    "1",
-                    "validate vs floor",
-                    None,
-                    1.2,
-                    detail="not measured: " + fail(bad, "a run"),
-                )
+        commands: dict[str, Callable[[], Child]] = {
+            "ocsrun": lambda: run_child(self.validate_argv(directory, jobs), env=self.env)
+        }
+        for key, validator in floors.items():
+            commands[key] = lambda v=validator: run_child(  # type: ignore[misc]
+                self.floor_argv(directory, v), env=self.env
             )
+        runs = best_of(commands, self.reps)
+        floor_out = f"{expected['files']} files, 0 invalid".encode()
+        problem = check_all(runs["ocsrun"], lambda c: check_validate(c, expected))
+        for key in floors:
+            problem = problem or check_all(
+                runs[key],
+                lambda c: (
+                    None if c.code == 0 and c.stdout.strip() == floor_out else fail(c, "floor")
+                ),
+            )
+        rows = (
+            ("1", "native", "validate vs floor (jsonschema-rs)", 1.2),
+            ("1b", "jsonschema", "validate vs floor (jsonschema)", None),
+        )
+        if problem:
+            for item, _, what, target in rows:
+                self.table.add(Row(item, what, None, target, detail="not measured: " + problem))
             return
+        ours = fastest(runs["ocsrun"])
         self.serial_validate = ours
         summary = ours.stdout.decode().strip().splitlines()[-1]
-        self.table.add(
-            Row(
-                "1",
-                "validate vs floor",
-                seconds(ours) / seconds(floor),
-                1.2,
-                detail=f"ocsrun {both(ours)}, floor {both(floor)} (best {CLOCK} of {self.reps}); "
-                f"{summary}",
+        for item, key, what, target in rows:
+            floor = fastest(runs[key])
+            self.table.add(
+                Row(
+                    item,
+                    what,
+                    seconds(ours) / seconds(floor),
+                    target,
+                    detail=f"ocsrun {both(ours)}, floor {both(floor)} (best {CLOCK} of "
+                    f"{self.reps}); every run checked: {summary}"
+                    + ("" if target else "; information"),
+                )
             )
-        )
 
     # 2 ----------------------------------------------------------------------------------------
     def item2(self) -> None:
@@ -365,17 +430,35 @@ class Bench:
             },
             reps,
         )
+        expected = corpus.expected(CORPUS_SIZE)
+        problem = check_all(runs["1"] + runs["2"], lambda c: check_validate(c, expected))
+        if problem:
+            self.table.add(
+                Row(
+                    "2",
+                    "--jobs 2 speed-up",
+                    None,
+                    1.7,
+                    higher_is_better=True,
+                    detail="not measured: " + problem,
+                )
+            )
+            return
         # Parallelism is about waiting less: always wall time here.
         one = min(runs["1"], key=lambda c: c.wall)
         two = min(runs["2"], key=lambda c: c.wall)
         outputs = {c.stdout for c in runs["1"] + runs["2"]}
         # The corpus is valid, so also compare on files with findings: same text, same order.
         broken = ensure_corpus("broken200", 200, broken_every=3)
-        texts = {
-            run_child(self.validate_argv(broken, jobs), env=self.env).stdout
-            for jobs in (1, 2, 2, 1)
-        }
+        broken_runs = [
+            run_child(self.validate_argv(broken, jobs), env=self.env) for jobs in (1, 2, 2, 1)
+        ]
+        texts = {c.stdout for c in broken_runs}
+        broken_expected = corpus.expected(200, broken_every=3)
         identical = len(outputs) == 1 and len(texts) == 1
+        identical = identical and not check_all(
+            broken_runs, lambda c: check_validate(c, broken_expected)
+        )
         findings = next(iter(texts)).decode().strip().splitlines()[-1] if texts else "?"
         row = Row(
             "2",
@@ -439,6 +522,20 @@ class Bench:
         )
         theirs = fastest(runs["cjs"])
         ours = fastest(runs["ocsrun"] + ([self.serial_validate] if self.serial_validate else []))
+        expected = corpus.expected(CORPUS_SIZE)
+        problem = check_all(runs["ocsrun"], lambda c: check_validate(c, expected))
+        problem = problem or check_all(runs["cjs"], _check_jsonschema_ok)
+        if problem:
+            self.table.add(
+                Row(
+                    "3",
+                    "validate vs check-jsonschema",
+                    None,
+                    0.15,
+                    detail="not measured: " + problem,
+                )
+            )
+            return
         if theirs.code != 0:
             self.table.add(
                 Row(
@@ -458,17 +555,60 @@ class Bench:
                 seconds(ours) / seconds(theirs),
                 0.15,
                 detail=f"ocsrun {both(ours)}, check-jsonschema {version} {both(theirs)} "
-                f"(best {CLOCK} of {reps}; ocsrun single job)",
+                f"(best {CLOCK} of {reps}; ocsrun single job; every run checked)",
+            )
+        )
+        self.item3b(exe, directory)
+
+    def item3b(self, exe: Path, directory: Path) -> None:
+        """`validate one.yaml`: what an editor's save hook or a pre-commit run waits for."""
+        one = directory / "runbook-00000.yaml"
+        reps = max(7, self.reps * 3)
+        print(f"[3b] validate one file vs check-jsonschema on it ({reps} reps)", flush=True)
+        runs = best_of(
+            {
+                "cjs": lambda: run_child(
+                    [str(exe), "--schemafile", str(SCHEMA), str(one)], env=self.env
+                ),
+                "ocsrun": lambda: run_child([*self.ocsrun, "validate", str(one)], env=self.env),
+            },
+            reps,
+        )
+        expected = {"files": 1, "errors": 0, "files_with_findings": 0}
+        problem = check_all(runs["ocsrun"], lambda c: check_validate(c, expected))
+        problem = problem or check_all(runs["cjs"], _check_jsonschema_ok)
+        if problem:
+            self.table.add(
+                Row(
+                    "3b",
+                    "validate one.yaml vs check-jsonschema",
+                    None,
+                    0.3,
+                    detail="not measured: " + problem,
+                )
+            )
+            return
+        ours, theirs = median_time(runs["ocsrun"]), median_time(runs["cjs"])
+        self.table.add(
+            Row(
+                "3b",
+                "validate one.yaml vs check-jsonschema",
+                ours / theirs,
+                0.3,
+                detail=f"ocsrun {ours * 1000:.0f}ms, check-jsonschema {theirs * 1000:.0f}ms "
+                f"(median {CLOCK} of {reps}; every run checked)",
             )
         )
 
     # 4 ----------------------------------------------------------------------------------------
     def item4(self) -> None:
         reps = max(15, self.reps * 7)
-        print(f"[4] start-up: --version, --help vs python -c pass ({reps} reps)", flush=True)
+        print(f"[4] start-up: --version, --help vs python -I -c pass ({reps} reps)", flush=True)
+        # -I: the interpreter alone. In an editable install's venv a plain `python -c pass`
+        # would also load the editable finder that `ocsrun` loads, which flatters the ratio.
         runs = best_of(
             {
-                "pass": lambda: run_child([sys.executable, "-c", "pass"], env=self.env),
+                "pass": lambda: run_child([sys.executable, "-I", "-c", "pass"], env=self.env),
                 "version": lambda: run_child([*self.ocsrun, "--version"], env=self.env),
                 "help": lambda: run_child([*self.ocsrun, "--help"], env=self.env),
             },
@@ -476,12 +616,31 @@ class Bench:
         )
         base = median_time(runs["pass"])
         heavy = self.heavy_modules()
+        from ocsrun import __version__
+
+        checks = {
+            "version": lambda c: c.code == 0 and c.stdout == f"ocsrun {__version__}\n".encode(),
+            "help": lambda c: c.code == 0 and b"Commands:" in c.stdout and b"validate" in c.stdout,
+        }
         for key in ("version", "help"):
+            bad = [c for c in runs[key] if not checks[key](c)]
+            if bad:
+                self.table.add(
+                    Row(
+                        "4" + ("a" if key == "version" else "b"),
+                        f"ocsrun --{key} vs python -I -c pass",
+                        None,
+                        2.5,
+                        detail="not measured: "
+                        + fail(bad[0], f"ocsrun --{key} (unexpected output)"),
+                    )
+                )
+                continue
             wall = median_time(runs[key])
             self.table.add(
                 Row(
                     "4" + ("a" if key == "version" else "b"),
-                    f"ocsrun --{key} vs python -c pass",
+                    f"ocsrun --{key} vs python -I -c pass",
                     wall / base,
                     2.5,
                     detail=f"{wall * 1000:.0f}ms vs {base * 1000:.0f}ms "
@@ -496,7 +655,8 @@ class Bench:
             "import sys\n"
             "from ocsrun.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "heavy = ('jsonschema', 'jinja2', 'yaml', 'referencing', 'ocsrun.run.executor',"
+            "heavy = ('click', 'jsonschema', 'jsonschema_rs', 'jinja2', 'yaml', 'referencing',"
+            " 'ocsrun.run.executor',"
             " 'ocsrun.runbook.validation', 'ocsrun.runbook.rules', 'ocsrun.store.local')\n"
             "print(','.join(m for m in heavy if m in sys.modules), file=sys.stderr)\n"
         )
@@ -556,6 +716,10 @@ class Bench:
                 state = work / f"state-{next(counter)}"
                 argv = self.run_argv(runbooks[steps], answers, state, fsync=fsync)
                 child = run_child(argv, env=self.env, cwd=work)
+                if child.code == 0:
+                    problem = check_finished_run(state, steps)
+                    if problem:  # a run that did not do the work does not count
+                        child.code, child.stderr = 99, problem.encode()
                 shutil.rmtree(state, ignore_errors=True)
                 return child
 
@@ -569,8 +733,9 @@ class Bench:
                 {"big": once(BIG_STEPS, fsync), "base": once(BIG_BASE_STEPS, fsync)}, the_reps
             )
             big_run, base_run = fastest(runs["big"]), fastest(runs["base"])
-            if big_run.code != 0 or base_run.code != 0:
-                bad = big_run if big_run.code else base_run
+            failed = [c for c in runs["big"] + runs["base"] if c.code != 0]
+            if failed:
+                bad = failed[0]
                 self.table.add(
                     Row(
                         item,
@@ -636,6 +801,10 @@ class Bench:
                 shutil.copytree(state, copy)
                 args = ["resume", run_id, "--answers", str(finish), "--state-dir", str(copy)]
                 child = run_child(self.cli_argv(args, fsync=fsync), env=self.env, cwd=work)
+                if child.code == 0:
+                    problem = check_finished_run(copy, JOURNAL_STEPS)
+                    if problem:  # a resume that did not finish the run does not count
+                        child.code, child.stderr = 99, problem.encode()
                 shutil.rmtree(copy, ignore_errors=True)
                 return child
 
@@ -753,11 +922,275 @@ class Bench:
             )
         )
 
+    # 8 ----------------------------------------------------------------------------------------
+    def item8(self) -> None:
+        """The error path: a corpus where one file in ten has two errors, vs the all-valid one."""
+        valid = self.corpus()
+        broken = ensure_corpus(f"n{CORPUS_SIZE}-broken10", CORPUS_SIZE, broken_every=10)
+        jobs = 1 if jobs_supported(self.ocsrun) else None
+        print(f"[8] validate: 10% invalid files vs all valid ({self.reps} reps)", flush=True)
+        runs = best_of(
+            {
+                "valid": lambda: run_child(self.validate_argv(valid, jobs), env=self.env),
+                "broken": lambda: run_child(self.validate_argv(broken, jobs), env=self.env),
+            },
+            self.reps,
+        )
+        want = corpus.expected(CORPUS_SIZE, broken_every=10)
+        problem = check_all(
+            runs["valid"], lambda c: check_validate(c, corpus.expected(CORPUS_SIZE))
+        )
+        problem = problem or check_all(runs["broken"], lambda c: check_validate(c, want))
+        if problem:
+            self.table.add(
+                Row("8", "10%-invalid vs all-valid", None, 2.0, detail="not measured: " + problem)
+            )
+            return
+        ok, bad = fastest(runs["valid"]), fastest(runs["broken"])
+        summary = bad.stdout.decode().strip().splitlines()[-1]
+        self.table.add(
+            Row(
+                "8",
+                "10%-invalid vs all-valid",
+                seconds(bad) / seconds(ok),
+                2.0,
+                detail=f"invalid {both(bad)}, valid {both(ok)} (best {CLOCK} of {self.reps}); "
+                f"every run checked: {summary}, each error on a FILE:LINE:COL line",
+            )
+        )
+
+    # 9 ----------------------------------------------------------------------------------------
+    def item9(self, work: Path) -> None:
+        """`diff` of two 5,000-step runbooks (same ids; one gate removed, one step reworded),
+        against `validate` of the same two files (diff loads and checks both sides too)."""
+        old = corpus.write_big(CORPORA / "big", BIG_STEPS)
+        new = work / "big-changed.yaml"
+        text = old.read_text(encoding="utf-8")
+        new.write_text(_changed_big(text), encoding="utf-8")
+        reps = self.reps
+        print(
+            f"[9] diff of two {BIG_STEPS}-step runbooks vs validating them ({reps} reps)",
+            flush=True,
+        )
+        runs = best_of(
+            {
+                "diff": lambda: run_child(
+                    [*self.ocsrun, "diff", "--fail-on", "safety", str(old), str(new)], env=self.env
+                ),
+                "validate": lambda: run_child(
+                    [*self.ocsrun, "validate", "--jobs", "1", str(old), str(new)], env=self.env
+                ),
+            },
+            reps,
+        )
+        summary = "1 safety-relevant change, 1 other change in 1 file"
+        problem = check_all(
+            runs["diff"],
+            lambda c: (
+                None
+                if c.code == 1 and c.stdout.decode().strip().endswith(summary)
+                else fail(c, f"diff (expected exit 1 and {summary!r})")
+            ),
+        )
+        expected = {"files": 2, "errors": 0, "files_with_findings": 0}
+        problem = problem or check_all(runs["validate"], lambda c: check_validate(c, expected))
+        if problem:
+            self.table.add(
+                Row(
+                    "9",
+                    f"diff {BIG_STEPS} steps vs validate",
+                    None,
+                    1.5,
+                    detail="not measured: " + problem,
+                )
+            )
+            return
+        diffed, checked = fastest(runs["diff"]), fastest(runs["validate"])
+        self.table.add(
+            Row(
+                "9",
+                f"diff {BIG_STEPS} steps vs validate",
+                seconds(diffed) / seconds(checked),
+                1.5,
+                detail=f"diff {both(diffed)}, validate {both(checked)} (best {CLOCK} of {reps}); "
+                f"every run checked: {summary}; peak RSS {diffed.rss_kb / 1024:.0f} MiB",
+            )
+        )
+
+    # 10 ---------------------------------------------------------------------------------------
+    def item10(self) -> None:
+        """`fmt --check` on the corpus vs `validate` (the row waits for the fmt command)."""
+        child = run_child([*self.ocsrun, "fmt", "--help"], env=self.env)
+        if child.code != 0 or b"--check" not in child.stdout:
+            self.table.add(
+                Row(
+                    "10",
+                    "fmt --check vs validate",
+                    None,
+                    1.0,
+                    detail="not measured: no `ocsrun fmt --check` yet",
+                )
+            )
+            return
+        directory = self.corpus()
+        print(f"[10] fmt --check vs validate on {directory.name} ({self.reps} reps)", flush=True)
+        runs = best_of(
+            {
+                "fmt": lambda: run_child(
+                    [*self.ocsrun, "fmt", "--check", str(directory)], env=self.env
+                ),
+                "validate": lambda: run_child(self.validate_argv(directory, 1), env=self.env),
+            },
+            self.reps,
+        )
+        expected = corpus.expected(CORPUS_SIZE)
+        problem = check_all(runs["validate"], lambda c: check_validate(c, expected))
+        # The corpus is written in one consistent layout: every file is either already in
+        # fmt's form (exit 0) or reported (exit 1); a crash or a usage error does not count.
+        problem = problem or check_all(
+            runs["fmt"],
+            lambda c: (
+                None
+                if c.code in (0, 1) and b"Traceback" not in c.stderr
+                else fail(c, "fmt --check")
+            ),
+        )
+        if problem:
+            self.table.add(
+                Row("10", "fmt --check vs validate", None, 1.0, detail="not measured: " + problem)
+            )
+            return
+        formatted, checked = fastest(runs["fmt"]), fastest(runs["validate"])
+        self.table.add(
+            Row(
+                "10",
+                "fmt --check vs validate",
+                seconds(formatted) / seconds(checked),
+                1.0,
+                detail=f"fmt --check {both(formatted)} (exit {formatted.code}), validate "
+                f"{both(checked)} (best {CLOCK} of {self.reps})",
+            )
+        )
+
+    # 11 ---------------------------------------------------------------------------------------
+    def item11(self, work: Path) -> None:
+        """Per-step overhead with the PostgreSQL store: 5,000 vs 500 steps, as item 5a."""
+        try:
+            sys.path.insert(0, str(ROOT / "tests"))
+            from pgcluster import PgCluster  # the tests' throwaway server (initdb, pg_ctl)
+
+            import ocsrun.store.postgres  # noqa: F401  (the store and its driver are installed)
+        except Exception as error:  # what is missing is the row's reason
+            self.table.add(
+                Row(
+                    "11",
+                    "PostgreSQL store per step",
+                    None,
+                    0.5,
+                    unit="ms",
+                    detail=f"not measured: {error}",
+                )
+            )
+            return
+        print(f"[11] PostgreSQL store: {BIG_STEPS} vs {BIG_BASE_STEPS} steps", flush=True)
+        cluster = PgCluster().start()
+        try:
+            self._item11(work, cluster)
+        finally:
+            cluster.stop()
+
+    def _item11(self, work: Path, cluster: Any) -> None:
+        big = CORPORA / "big"
+        runbooks = {n: corpus.write_big(big, n) for n in (BIG_BASE_STEPS, BIG_STEPS)}
+        answers = work / "answers-pg.yaml"
+        answers.write_text(_answers_yaml(finish=True), encoding="utf-8")
+        counter = iter(range(10**6))
+
+        def once(steps: int) -> Callable[[], Child]:
+            def go() -> Child:
+                url = cluster.create_database(f"bench{next(counter)}")
+                args = ["run", str(runbooks[steps]), "--answers", str(answers), "--state-dir", url]
+                child = run_child([*self.ocsrun, *args], env=self.env, cwd=work)
+                if child.code == 0 and not child.stdout.rstrip().endswith(b"Run done"):
+                    child.code, child.stderr = 99, b"the run did not end with 'Run done'"
+                return child
+
+            return go
+
+        reps = max(1, self.reps - 1)
+        runs = best_of({"big": once(BIG_STEPS), "base": once(BIG_BASE_STEPS)}, reps)
+        failed = [c for c in runs["big"] + runs["base"] if c.code != 0]
+        if failed:
+            self.table.add(
+                Row(
+                    "11",
+                    "PostgreSQL store per step",
+                    None,
+                    0.5,
+                    unit="ms",
+                    detail="not measured: " + fail(failed[0], "ocsrun run"),
+                )
+            )
+            return
+        # Wall time always: the work is shared with the server process, which the child's own
+        # CPU time does not include.
+        big_run = min(runs["big"], key=lambda c: c.wall)
+        base_run = min(runs["base"], key=lambda c: c.wall)
+        per_step = (big_run.wall - base_run.wall) / (BIG_STEPS - BIG_BASE_STEPS) * 1000
+        self.table.add(
+            Row(
+                "11",
+                "PostgreSQL store per step",
+                per_step,
+                0.5,
+                unit="ms",
+                detail=f"({big_run.wall:.2f}s - {base_run.wall:.2f}s) / "
+                f"{BIG_STEPS - BIG_BASE_STEPS} steps (best wall of {reps}); local server on a "
+                "Unix socket, every record committed; every run checked (exit 0, 'Run done')",
+            )
+        )
+
+
+def check_finished_run(state: Path, steps: int) -> str | None:
+    """Why a timed `ocsrun run` of big-STEPS.yaml does not count (None: it did every step).
+
+    Its journal must hold one run.finished and a step.done for each of its steps + 1 (the
+    final step every big runbook ends with).
+    """
+    journals = sorted((state / "runs").glob("*/journal.jsonl"))
+    if len(journals) != 1:
+        return f"{len(journals)} journals in {state}"
+    kinds: dict[str, int] = {}
+    with journals[0].open("rb") as lines:
+        for line in lines:
+            kind = json.loads(line).get("type", "?")
+            kinds[kind] = kinds.get(kind, 0) + 1
+    if kinds.get("run.finished") != 1 or kinds.get("step.done") != steps + 1:
+        done, finished = kinds.get("step.done", 0), kinds.get("run.finished", 0)
+        return f"journal has {done} step.done (expected {steps + 1}), {finished} run.finished"
+    return None
+
+
+def _check_jsonschema_ok(child: Child) -> str | None:
+    if child.code == 0 and b"ok -- validation done" in child.stdout:
+        return None
+    return fail(child, "check-jsonschema")
+
 
 def _files_under(directory: Path) -> list[Path]:
     import floor
 
     return floor.files_under(directory)
+
+
+def _changed_big(text: str) -> str:
+    """The big runbook with its first gate step removed and its second step's title reworded."""
+    lines = text.splitlines(keepends=True)
+    starts = [i for i, line in enumerate(lines) if line.startswith("- id: ")]
+    gate = next(k for k, i in enumerate(starts) if "gate:" in "".join(lines[i : starts[k + 1]]))
+    end = starts[gate + 1]
+    kept = "".join(lines[: starts[gate]] + lines[end:])
+    return kept.replace("  title: 'Step 2: ", "  title: 'Step 2 (reworded): ", 1)
 
 
 def _answers_yaml(*, finish: bool, notes: int = 0, steps: int = 0) -> str:
@@ -780,7 +1213,7 @@ def _answers_yaml(*, finish: bool, notes: int = 0, steps: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-ITEMS = ("1", "2", "3", "4", "5", "6", "7")
+ITEMS = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -810,7 +1243,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ocsrun-bench-") as tmp:
         work = Path(tmp)
         for item in chosen:
-            if item in ("5", "6"):
+            if item in ("5", "6", "9", "11"):
                 getattr(bench, f"item{item}")(work)
             elif item in ITEMS:
                 getattr(bench, f"item{item}")()
