@@ -84,3 +84,18 @@ def test_broken_corpus_has_errors(tmp_path: Path, every: int) -> None:
     broken = {r.path for r in results if any(d.severity is Severity.ERROR for d in r.diagnostics)}
     expected = {str(tmp_path / f"runbook-{i:05d}.yaml") for i in range(0, 6, every)}
     assert broken == expected
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_expected_counts_are_what_validate_reports(tmp_path: Path, every: int) -> None:
+    """The benchmark checks every timed run against `corpus.expected`: it must be exact."""
+    corpus.generate(tmp_path, 24, broken_every=every)
+    results = validate_paths([str(tmp_path)])
+    errors = [d for r in results for d in r.diagnostics if d.severity is Severity.ERROR]
+    others = [d for r in results for d in r.diagnostics if d.severity is not Severity.ERROR]
+    expected = corpus.expected(24, broken_every=every)
+    assert len(results) == expected["files"]
+    assert len(errors) == expected["errors"]
+    assert others == []
+    assert sum(1 for r in results if r.diagnostics) == expected["files_with_findings"]
+    assert expected["errors"] > 24 // every  # most broken files get both breakages
