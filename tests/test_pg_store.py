@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from pgcluster import PgCluster
 
-from ocsrun.errors import LockHeld, StateError, UsageError
+from ocsrun.errors import LockHeld, StateError, StoreUnavailable, UsageError
 from ocsrun.store import journal, pg_migrations
 from ocsrun.store.postgres import PostgresStore, display_url, lock_key
 from ocsrun.store.protocol import RunInfo
@@ -271,3 +271,27 @@ def test_a_role_without_the_grants_gets_one_clear_error(pg_server: PgCluster, pg
         assert store.location in str(caught.value)
     finally:
         store.close()
+
+
+def test_a_reader_connects_again_a_writer_never_does(pg_url: str) -> None:
+    writer, reader = PostgresStore(pg_url), PostgresStore(pg_url)
+    try:
+        handle = writer.create_run(info(), b"{}")
+        handle.append("run.started", {})
+        assert [s.records for s in reader.list_runs()] == [1]
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'ocsrun' AND datname = current_database()"
+            )
+        with pytest.raises(StoreUnavailable, match="try again"):
+            reader.list_runs()
+        assert [s.records for s in reader.list_runs()] == [1]  # a new session
+        with pytest.raises(StoreUnavailable, match="the run stopped before its next step"):
+            handle.append("step.done", {"step": "a"})
+        with pytest.raises(StoreUnavailable, match="the run stopped"):
+            writer.list_runs()  # for good: its lock went with the session
+        assert reader.verify(handle.info.run_id).ok
+    finally:
+        writer.close()
+        reader.close()

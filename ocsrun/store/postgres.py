@@ -154,6 +154,10 @@ class PostgresStore:
         self._conn: Connection | None = None
         self._lost: str | None = None
         self._held: dict[int, PgLock] = {}
+        # Set by the first write or lock. A store that only ever read (`runs list`, the web
+        # view) connects again after losing its session; one that wrote never does: its run
+        # must stop, because its lock went with the session.
+        self._wrote = False
 
     # --- the connection -------------------------------------------------------------
 
@@ -220,12 +224,15 @@ class PostgresStore:
             self._conn.close()
             self._conn = None
 
-    def _call(self, run_id: str | None, body: Any, *, checked: bool = True) -> Any:
+    def _call(
+        self, run_id: str | None, body: Any, *, checked: bool = True, writes: bool = False
+    ) -> Any:
         """Run body(connection). A lost connection becomes StoreUnavailable, for good; any
         other database error a StateError naming the store (a UniqueViolation is left to the
         caller, which knows what it means)."""
         psycopg = pg_url.psycopg_module()
         conn = self.connection(migrate=checked)
+        self._wrote = self._wrote or writes
         try:
             return body(conn)
         except psycopg.errors.UniqueViolation:
@@ -234,6 +241,12 @@ class PostgresStore:
             if not conn.broken and not conn.closed:
                 raise StateError(f"{self.location}: {pg_url.first_line(error)}") from None
             self._held.clear()  # the server ends the session's advisory locks with it
+            if not self._wrote:
+                self._conn = None  # a reader: the next call connects again
+                raise StoreUnavailable(
+                    f"lost the connection to the run store {self.location} "
+                    f"({pg_url.first_line(error)}); try again"
+                ) from None
             resume = f"; resume with: ocsrun resume {run_id} --store {self.location}"
             self._lost = (
                 f"lost the connection to the run store {self.location} "
@@ -273,7 +286,7 @@ class PostgresStore:
                     )
 
         try:
-            self._call(info.run_id, body)
+            self._call(info.run_id, body, writes=True)
         except psycopg.errors.UniqueViolation:
             raise StateError(f"run {info.run_id} already exists in {self.location}") from None
 
@@ -341,6 +354,7 @@ class PostgresStore:
                     " VALUES (%s, %s, %s, %s, %s)",
                     (run_id, record.seq, record.type, record.ts, line),
                 ),
+                writes=True,
             )
         except psycopg.errors.UniqueViolation:
             raise StateError(
@@ -422,7 +436,7 @@ class PostgresStore:
                 )
 
         try:
-            self._call(info.run_id, body)
+            self._call(info.run_id, body, writes=True)
         except psycopg.errors.UniqueViolation:
             raise StateError(f"run {info.run_id}: duplicate records while copying") from None
 
@@ -455,6 +469,7 @@ class PostgresStore:
         got = self._call(
             run_id,
             lambda conn: conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone(),
+            writes=True,
         )
         if not got or not got[0]:
             raise LockHeld(_held_message(what, self.lock_holder(key)))
