@@ -108,7 +108,24 @@ class JournalCorrupt(StateError):
 
 
 class LockHeld(OcsrunError):
-    """Another run holds the lock for this (runbook, target)."""
+    """Another run (or session of the same run) holds a lock.
+
+    `holder_run_id` names the holding run when known; `stale` says its process is gone, so
+    the caller can point to `ocsrun resume` for that run instead of a new one.
+    """
+
+    exit_code = EXIT_LOCKED
+
+    def __init__(
+        self, message: str, *, holder_run_id: str | None = None, stale: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.holder_run_id = holder_run_id
+        self.stale = stale
+
+
+class LockLost(OcsrunError):
+    """A lock this session held was removed or taken over: the run stops before its next step."""
 
     exit_code = EXIT_LOCKED
 

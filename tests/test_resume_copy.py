@@ -13,6 +13,7 @@ from conftest import DATA, ROOT, run_main
 from ocsrun.run.state import snapshot_sources
 from ocsrun.runbook.build import load_runbook
 from ocsrun.runbook.sources import collect
+from ocsrun.store import journal
 
 NAME = "deactivate-mediation-server"
 FULL = ROOT / "examples" / "rehearsals" / f"{NAME}.yaml"
@@ -94,7 +95,8 @@ def test_a_copy_that_does_not_match_the_snapshot_is_refused(
     path.write_text(json.dumps(data))
     code, _, err = run_main(capsys, "resume", run_id, "--answers", str(_full_answers(tmp_path)))
     assert code == 1
-    assert "does not match the run's snapshot" in err
+    # run.started recorded the snapshot's sha256: the edit is caught before the copy is used.
+    assert "snapshot: its sha256 is not the one run.started recorded" in err
 
 
 def test_an_old_run_without_a_copy_still_needs_its_file(
@@ -107,6 +109,18 @@ def test_an_old_run_without_a_copy_still_needs_its_file(
     del data["sources"]
     data["format"] = "ocsrun-snapshot/1"
     path.write_text(json.dumps(data))
+    # Older runs recorded no snapshot sha256 in run.started either: rewrite the chain so.
+    journal_file = _state() / "runs" / run_id / "journal.jsonl"
+    old = [journal.decode(line) for line in journal_file.read_bytes().splitlines()]
+    prev, lines = journal.GENESIS, []
+    for record in old:
+        record_data = {k: v for k, v in record.data.items() if k != "snapshot_sha256"}
+        again = journal.make_record(
+            record.seq, record.type, record_data, prev, operator=record.operator, ts=record.ts
+        )
+        lines.append(journal.encode(again))
+        prev = again.hash
+    journal_file.write_bytes(b"".join(lines))
     code, _, err = run_main(capsys, "resume", run_id, "--answers", str(_full_answers(tmp_path)))
     assert code == 1
     assert f"the runbook of run {run_id} is gone" in err and "keeps no copy" in err

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,10 +110,23 @@ def list_runs(ctx: click.Context, fmt: str, state_dir: Path | None, location: st
 
 @runs.command("verify")
 @click.argument("run_id", shell_complete=run_ids)
+@click.option(
+    "--head",
+    "head",
+    default=None,
+    metavar="HASH",
+    help="Also fail unless the journal ends exactly at HASH (the head printed at session end).",
+)
 @STATE_DIR
 @STORE
 @click.pass_context
-def verify(ctx: click.Context, run_id: str, state_dir: Path | None, location: str | None) -> int:
+def verify(
+    ctx: click.Context,
+    run_id: str,
+    head: str | None,
+    state_dir: Path | None,
+    location: str | None,
+) -> int:
     """Check a run's journal: every hash, the chain, the sequence.
 
     Exit 0 when intact (a torn last line alone is a warning), 1 otherwise.
@@ -120,6 +134,10 @@ def verify(ctx: click.Context, run_id: str, state_dir: Path | None, location: st
     from ocsrun.errors import EXIT_FINDINGS, EXIT_OK
     from ocsrun.run import views
 
-    checked = views.verify_run(store(ctx, state_dir, location), run_id)
+    if head is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", head):
+        from ocsrun.errors import UsageError
+
+        raise UsageError(f"--head {head!r}: a head is 64 hexadecimal digits")
+    checked = views.verify_run(store(ctx, state_dir, location), run_id, head)
     click.echo("\n".join(checked.lines))
     return EXIT_OK if checked.ok else EXIT_FINDINGS

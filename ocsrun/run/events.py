@@ -8,7 +8,10 @@ entry, +1 each time the step is entered again after a retry or a goto).
 Run level
   run.started                 runbook {id, title, version, path}, target, params (secrets "***"),
                               rehearsal, steps (count of top-level steps), timezone (for
-                              windows that do not name one: --tz, asked, or local:NAME)
+                              windows that do not name one: --tz, asked, or local:NAME),
+                              snapshot_sha256 (the run's snapshot: model and source files),
+                              chain (sha256 | hmac-sha256); the authority over the run record
+                              (run.json) kept beside the journal
   run.resumed                 records (how many were replayed), last (the last record's type)
   run.handed-over             from (operator of the record before this session), to (this session's
                               operator): another operator, often on another workstation, continues
@@ -20,6 +23,8 @@ Run level
   run.interrupted             reason: interrupt | end-of-input, step (where, or null)
   run.aborted                 step, reason
   run.finished                outcome: done | rehearsed
+  run.abandoned               broken_by (the run that took over its stale lock), holder (the lock
+                              holder it had); written into the crashed run by `run --break-lock`
 
 Steps
   step.started                step, attempt, title, kind, hash (sha256 of the step's content),
@@ -68,6 +73,7 @@ PARAM_SET = "param.set"
 RUN_INTERRUPTED = "run.interrupted"
 RUN_ABORTED = "run.aborted"
 RUN_FINISHED = "run.finished"
+RUN_ABANDONED = "run.abandoned"
 
 STEP_STARTED = "step.started"
 STEP_WARNING_ACK = "step.warning.acknowledged"

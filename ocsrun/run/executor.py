@@ -55,6 +55,7 @@ class Executor:
         resume_command: str = "",
         report_command: str = "",
         timezone: str | None = None,
+        started_extra: Mapping[str, Any] | None = None,
     ) -> None:
         self.runbook = runbook
         self.operator = operator
@@ -70,6 +71,8 @@ class Executor:
         self.numbers = m.step_numbers(runbook.steps)  # render's numbering, shown and journaled
         self.head = ""  # hash of the last journal record written, shown at start and end
         self.step_started: dict[str, datetime] = {}  # this session's entry into each step
+        # More facts for run.started, from the session (the snapshot's sha256).
+        self.started_extra = dict(started_extra or {})
         self.choices: dict[str, str] = {}
         self._hashes: dict[int, str] = {}
         self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
@@ -180,6 +183,7 @@ class Executor:
             rehearsal=self.rehearsal,
             steps=len(self.runbook.steps),
             timezone=zone_label(self.timezone),
+            **self.started_extra,
         )
         self._journal_broken_lock()
         for name, value in redacted(self.runbook.params, self.params).items():

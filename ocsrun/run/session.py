@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import (
     EXIT_OK,
+    LockHeld,
     NoOperatorInput,
     SnapshotMismatch,
     StateError,
@@ -133,22 +134,48 @@ def start(options: RunOptions) -> int:
     store = _store(options.state_dir, options.store)
     plan = Plan(runbook, path, target, params, options.rehearse, zone)
     run_id = store.new_run_id()
-    held = (
-        None
-        if plan.rehearsal
-        else store.acquire_lock(runbook.id, target, run_id, break_lock=options.break_lock)
-    )
+    held = None if plan.rehearsal else _target_lock(store, plan, run_id, options.break_lock)
+    locks: list[Lock] = [] if held is None else [held]
     try:
-        handle = store.create_run(_info(plan, run_id), _snap(runbook, path))
-    except BaseException:
-        if held is not None:
-            held.release()
-        raise
-    try:
-        _drive(plan, operator, handle, store, held)
+        snapshot = _snap(runbook, path)
+        handle = store.create_run(_info(plan, run_id), snapshot)
+        try:
+            # Nobody else knows the new id yet: this cannot be held, but makes the run's
+            # later sessions (resumes) wait for this one like any other.
+            locks.insert(0, store.lock_run(run_id))
+            if held is not None and held.broken is not None:
+                _abandon(store, held, run_id)
+            _drive(plan, operator, handle, store, locks, snapshot=snapshot)
+        finally:
+            handle.close()
     finally:
-        handle.close()
+        for lock in reversed(locks):
+            lock.release()
     return EXIT_OK
+
+
+def _target_lock(store: RunStore, plan: Plan, run_id: str, break_lock: bool) -> Lock:
+    """The (runbook, target) lock; a stale one names the crashed run and how to resume it."""
+    try:
+        return store.acquire_lock(plan.runbook.id, plan.target, run_id, break_lock=break_lock)
+    except LockHeld as held:
+        if held.stale and held.holder_run_id:
+            raise LockHeld(
+                f"{held.message}. Continue that run with: "
+                f"{resume_command(held.holder_run_id, store)}",
+                holder_run_id=held.holder_run_id,
+                stale=True,
+            ) from None
+        raise
+
+
+def _abandon(store: RunStore, held: Lock, run_id: str) -> None:
+    """`--break-lock` took over a crashed run's lock: journal that in the crashed run too."""
+    from ocsrun.run.integrity import abandon
+
+    broken = held.broken
+    assert broken is not None
+    abandon(store, broken.run_id, run_id, _as_dict(broken))
 
 
 def _settle(
@@ -307,10 +334,17 @@ def _executor(
     operator: Operator,
     handle: RunHandle,
     store: RunStore,
+    *,
     state: RunState | None = None,
+    snapshot: bytes | None = None,
 ) -> Any:
+    import hashlib
+
     from ocsrun.run.executor import Executor
 
+    extra: dict[str, Any] = {"chain": handle.info.chain}
+    if snapshot is not None:
+        extra["snapshot_sha256"] = hashlib.sha256(snapshot).hexdigest()
     return Executor(
         plan.runbook,
         operator,
@@ -323,6 +357,7 @@ def _executor(
         report_command=report_command(handle.info.run_id, store),
         timezone=plan.timezone,
         clock=run_clock(),
+        started_extra=extra,
     )
 
 
@@ -331,15 +366,26 @@ def _drive(
     operator: Operator,
     handle: RunHandle,
     store: RunStore,
-    held: Lock | None,
+    locks: list[Lock],
     *,
     state: RunState | None = None,
     changed: list[str] | None = None,
+    snapshot: bytes | None = None,
 ) -> None:
-    """Run (or, given a replayed state, resume) the executor; the lock is released after."""
+    """Run (or, given a replayed state, resume) the executor, under the session's locks.
+
+    Every record first checks the locks (see ocsrun.run.integrity.LockedHandle). However the
+    session ends, the journal's head hash is shown: written down, it lets `ocsrun runs verify
+    RUN_ID --head HASH` prove later that nothing was cut off or rewritten after it.
+    """
+    from ocsrun.run.integrity import LockedHandle
+
+    guarded = LockedHandle(handle, locks)
     try:
-        executor = _executor(plan, operator, handle, store, state)
-        broken = held.broken if held is not None else None
+        executor = _executor(plan, operator, guarded, store, state=state, snapshot=snapshot)
+        # A stale lock taken over (by --break-lock, or a resume taking back its own run's
+        # lock after a crash) is journaled once, naming the holder it had.
+        broken = next((held.broken for held in locks if held.broken is not None), None)
         executor.broken_lock = None if broken is None else _as_dict(broken)
         with _signals_interrupt():
             if state is None:
@@ -347,25 +393,43 @@ def _drive(
             else:
                 executor.resume(changed)
     finally:
-        if held is not None:
-            held.release()
+        head = handle.head()
+        if head is not None:
+            operator.show(Screen("result", f"head: {head}"))
 
 
 # --- resuming ---------------------------------------------------------------------
 
 
 def resume(options: ResumeOptions) -> int:
+    store = _store(options.state_dir, options.store)
+    # The run's own lock first, then the journal: a second resume of the same run waits
+    # for nothing and reads nothing; it exits naming the session that holds the run.
+    locks = [store.lock_run(options.run_id)]
+    try:
+        _resume_locked(options, store, locks)
+    finally:
+        for lock in reversed(locks):
+            lock.release()
+    return EXIT_OK
+
+
+def _resume_locked(options: ResumeOptions, store: RunStore, locks: list[Lock]) -> None:
+    from ocsrun.run.integrity import check_run_info
     from ocsrun.run.state import replay
 
-    store = _store(options.state_dir, options.store)
     handle = store.open_run(options.run_id)
     try:
         info = handle.info
         # The reader checks every record's hash and the chain, and refuses (JournalCorrupt)
         # a journal damaged anywhere but a torn last line: resume never builds on bad records.
         state = replay(handle.records())
+        # run.json is a cache: the chained run.started decides rehearsal, target and params.
+        check_run_info(handle)
         if state.finished:
-            status = "finished" if state.last_type == ev.RUN_FINISHED else "aborted"
+            status = {ev.RUN_FINISHED: "finished", ev.RUN_ABANDONED: "abandoned"}.get(
+                state.last_type or "", "aborted"
+            )
             raise StateError(f"run {info.run_id} is {status}; there is nothing to resume")
         runbook, changed, restored = _current_runbook(handle, options.accept_changes)
         operator, _answers = _operator(options.answers, info.rehearsal)
@@ -380,18 +444,14 @@ def resume(options: ResumeOptions) -> int:
                 )
             )
         params = _restored_params(runbook, state.params, operator)
-        held = (
-            None
-            if info.rehearsal
-            else store.reclaim_lock(info.runbook_id, info.target, info.run_id)
-        )
+        if not info.rehearsal:
+            locks.append(store.reclaim_lock(info.runbook_id, info.target, info.run_id))
         plan = Plan(
             runbook, Path(info.runbook_path), info.target, params, info.rehearsal, state.timezone
         )
-        _drive(plan, operator, handle, store, held, state=state, changed=changed)
+        _drive(plan, operator, handle, store, locks, state=state, changed=changed)
     finally:
         handle.close()
-    return EXIT_OK
 
 
 def _report_torn_tail(handle: RunHandle, operator: Operator) -> None:

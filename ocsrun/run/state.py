@@ -168,7 +168,7 @@ class RunState:
 
     @property
     def finished(self) -> bool:
-        return self.last_type in {ev.RUN_FINISHED, ev.RUN_ABORTED}
+        return self.last_type in {ev.RUN_FINISHED, ev.RUN_ABORTED, ev.RUN_ABANDONED}
 
 
 def replay(records: Iterable[Record]) -> RunState:

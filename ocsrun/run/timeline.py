@@ -7,7 +7,7 @@ a secret value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -60,6 +60,7 @@ class Timeline:
     warnings: list[str] = field(default_factory=list)
     events: list[str] = field(default_factory=list)  # run-level: resumes, interruptions, ...
     steps: list[StepLine] = field(default_factory=list)
+    head: str = ""  # the last record's hash: write it down to check the journal later
 
     def as_data(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +98,7 @@ def _fold(timeline: Timeline, lines: dict[str, StepLine], record: Record) -> Non
     if record.operator not in timeline.operators:
         timeline.operators.append(record.operator)
     timeline.ended = record.ts
+    timeline.head = record.hash
     if record.type in STATUS:
         timeline.status = STATUS[record.type]
         if record.type != ev.RUN_FINISHED:
@@ -107,11 +109,23 @@ def _fold(timeline: Timeline, lines: dict[str, StepLine], record: Record) -> Non
         _fold_run(timeline, record)
 
 
+def _fold_started(timeline: Timeline, data: Mapping[str, Any]) -> None:
+    # The chained record, not the run record beside it, says what the run is.
+    timeline.status = "running"
+    timeline.params = dict(data.get("params") or timeline.params)
+    timeline.target = data.get("target", timeline.target)
+    timeline.rehearsal = bool(data.get("rehearsal", timeline.rehearsal))
+    runbook = data.get("runbook")
+    if isinstance(runbook, dict):
+        for name in ("id", "title", "version"):
+            if name in runbook:
+                timeline.runbook[name] = runbook[name]
+
+
 def _fold_run(timeline: Timeline, record: Record) -> None:
     data, kind = record.data, record.type
     if kind == ev.RUN_STARTED:
-        timeline.status = "running"
-        timeline.params = dict(data.get("params") or timeline.params)
+        _fold_started(timeline, data)
     elif kind == ev.RUNBOOK_WARNING_ACK:
         timeline.warnings.append(f"{data.get('warning')} ({data.get('severity')}) at {record.ts}")
     elif kind == ev.RUN_RESUMED:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from ocsrun.run.timeline import Timeline, build
 from ocsrun.sanitize import clean, clean_line
-from ocsrun.store.protocol import TORN_TAIL, Record, RunStore, RunSummary, VerifyReport
+from ocsrun.store.protocol import (
+    TORN_TAIL,
+    Record,
+    RunStore,
+    RunSummary,
+    VerifyProblem,
+    VerifyReport,
+)
 from ocsrun.units import format_duration
 
 if TYPE_CHECKING:
@@ -152,6 +159,7 @@ def timeline_text(timeline: Timeline) -> str:
         f"Runbook: {t.runbook['id']} {t.runbook['version']} — {t.runbook['title']}",
         f"Target: {t.target or '-'}   Operators: {', '.join(t.operators) or '-'}",
         f"Started: {t.started}   Last record: {t.ended or '-'}",
+        f"head: {t.head or '-'}",
     ]
     head += [f"Param {k} = {v}" for k, v in t.params.items()]
     head += [f"Warning acknowledged: {w}" for w in t.warnings]
@@ -201,6 +209,8 @@ def report_markdown(t: Timeline) -> str:
         f"- Target: `{_cell(t.target or '-')}`",
         f"- Operators: {', '.join(_cell(o) for o in t.operators) or '-'}",
         f"- Started: {t.started}; last record: {t.ended or '-'}",
+        f"- Journal head: `{t.head or '-'}` (check later: `ocsrun runs verify {t.run_id} "
+        f"--head {t.head or 'HASH'}`)",
     ]
     if t.rehearsal:
         out.append("- **REHEARSAL: nothing was executed.**")
@@ -329,8 +339,58 @@ def verify_view(report: VerifyReport) -> VerifyView:
     return VerifyView(not real, (*lines, verdict), verdict)
 
 
-def verify_run(store: RunStore, run_id: str) -> VerifyView:
-    return verify_view(store.verify(run_id))
+def verify_run(store: RunStore, run_id: str, head: str | None = None) -> VerifyView:
+    """Check RUN_ID's journal, its run record against run.started, and (given) its head."""
+    report = store.verify(run_id)
+    extra = list(_run_record_problems(store, run_id))
+    last = report.head
+    if head is not None:
+        if last is None:
+            last = _head_of(store, run_id)
+        if last != head.lower():
+            extra.append(
+                VerifyProblem(
+                    None,
+                    0,
+                    "head-mismatch",
+                    f"the journal ends at {last or 'no record'}, not at the head written down "
+                    f"({head}): records were removed or rewritten after it",
+                )
+            )
+    if extra:
+        report = VerifyReport(report.run_id, report.records, (*report.problems, *extra), last)
+    return verify_view(report)
+
+
+def _run_record_problems(store: RunStore, run_id: str) -> Iterable[VerifyProblem]:
+    """The run record (a cache) against the chained run.started (the authority)."""
+    from ocsrun.errors import OcsrunError
+    from ocsrun.run.integrity import info_mismatches
+
+    try:
+        handle = store.open_run(run_id)
+    except OcsrunError:
+        return []  # a damaged journal: the store's own check names the damage
+    try:
+        found = info_mismatches(handle.info, handle.records(), handle.snapshot())
+    except OcsrunError:
+        return []
+    finally:
+        handle.close()
+    return [VerifyProblem(1, 1, "run-record-mismatch", problem) for problem in found]
+
+
+def _head_of(store: RunStore, run_id: str) -> str | None:
+    from ocsrun.errors import OcsrunError
+
+    try:
+        handle = store.open_run(run_id)
+    except OcsrunError:
+        return None
+    try:
+        return handle.head()
+    finally:
+        handle.close()
 
 
 # --- the runbook a run used -----------------------------------------------------------

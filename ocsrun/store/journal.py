@@ -13,6 +13,7 @@ intact journal `seq == line number`.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -59,12 +60,20 @@ def canonical(value: Any) -> bytes:
     return _CANONICAL.encode(value).encode("utf-8")
 
 
-def record_hash(body: JsonData) -> str:
-    """sha256 hex of a record's fields other than `hash`."""
-    return hashlib.sha256(canonical(dict(body))).hexdigest()
+def _digest(data: bytes, key: bytes | None) -> str:
+    # Keyed: HMAC-SHA256, so nobody without the key can recompute a record's hash
+    # (see docs/security.md); unkeyed: plain sha256, which anyone can recompute.
+    if key is not None:
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
+    return hashlib.sha256(data).hexdigest()
 
 
-def computed_hash(record: Record) -> str:
+def record_hash(body: JsonData, key: bytes | None = None) -> str:
+    """sha256 hex (HMAC-SHA256 with `key`) of a record's fields other than `hash`."""
+    return _digest(canonical(dict(body)), key)
+
+
+def computed_hash(record: Record, key: bytes | None = None) -> str:
     # Same bytes as record_hash(body): canonical() sorts the keys. Built directly because this
     # runs for every record on every read (resume reads a journal twice).
     body = {
@@ -75,7 +84,7 @@ def computed_hash(record: Record) -> str:
         "data": record.data,
         "prev": record.prev,
     }
-    return hashlib.sha256(canonical(body)).hexdigest()
+    return _digest(canonical(body), key)
 
 
 def make_record(
@@ -86,6 +95,7 @@ def make_record(
     *,
     operator: str,
     ts: str | None = None,
+    key: bytes | None = None,
 ) -> Record:
     stamp = ts if ts is not None else utc_now()
     # Round-trip through JSON so the record holds exactly what a reader will
@@ -99,7 +109,7 @@ def make_record(
         "data": plain,
         "prev": prev,
     }
-    return Record(seq, stamp, operator, type, plain, prev, record_hash(body))
+    return Record(seq, stamp, operator, type, plain, prev, record_hash(body, key))
 
 
 def encode(record: Record) -> bytes:
@@ -236,9 +246,12 @@ class JournalReader:
     resuming from a damaged journal is not safe.
     """
 
-    def __init__(self, stream: BinaryIO, name: str = "journal.jsonl") -> None:
+    def __init__(
+        self, stream: BinaryIO, name: str = "journal.jsonl", key: bytes | None = None
+    ) -> None:
         self._stream = stream
         self._name = name
+        self._key = key
         self.torn: TornTail | None = None
 
     def __iter__(self) -> Iterator[Record]:
@@ -266,7 +279,7 @@ class JournalReader:
             record = decode(raw)
         except RecordError as error:
             raise JournalCorrupt(f"{where}: {error}; run `ocsrun runs verify`") from None
-        if computed_hash(record) != record.hash:
+        if computed_hash(record, self._key) != record.hash:
             raise JournalCorrupt(
                 f"{where}: seq {record.seq} does not match its hash (changed after it was "
                 "written); run `ocsrun runs verify`"
@@ -345,9 +358,11 @@ class Verifier:
     per record (seq -> line), not the records.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, key: bytes | None = None) -> None:
         self.problems: list[VerifyProblem] = []
         self.records = 0
+        self.head: str | None = None  # the stored hash of the last record read
+        self._key = key
         self._last: _Seen | None = None
         self._lines: dict[int, int] = {}  # seq -> first line it appeared on
         self._missing: dict[int, int] = {}  # seq skipped -> line where the gap shows
@@ -379,6 +394,7 @@ class Verifier:
             self._skip_unreadable(line)
             return
         self.records += 1
+        self.head = record.hash
         self._check(line, record)
 
     def _skip_unreadable(self, line: int) -> None:
@@ -388,7 +404,7 @@ class Verifier:
         self._last = _Seen(expected_seq, line, None)
 
     def _check(self, line: int, record: Record) -> None:
-        actual = computed_hash(record)
+        actual = computed_hash(record, self._key)
         expected_seq = self._last.seq + 1 if self._last else 1
         if actual != record.hash:
             self._problem(
@@ -479,7 +495,14 @@ def _runs(numbers: list[int]) -> Iterator[list[int]]:
 
 def verify_lines(lines: Iterable[bytes]) -> tuple[int, list[VerifyProblem]]:
     """Verify a journal given as raw lines (newlines kept). Returns (records, problems)."""
-    verifier = Verifier()
+    checked = verify_chain(lines)
+    return checked.records, checked.problems
+
+
+def verify_chain(lines: Iterable[bytes], key: bytes | None = None) -> Verifier:
+    """Verify a journal given as raw lines; the finished Verifier holds records, problems
+    and the head (the last record's hash). With `key`, hashes are HMAC-SHA256 under it."""
+    verifier = Verifier(key)
     line_no = 0
     pending: bytes | None = None
     for raw in lines:
@@ -489,4 +512,5 @@ def verify_lines(lines: Iterable[bytes]) -> tuple[int, list[VerifyProblem]]:
         line_no += 1
     if pending is not None:
         verifier.feed(line_no, pending, is_last=True)
-    return verifier.records, verifier.finish()
+    verifier.finish()
+    return verifier

@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -39,6 +40,8 @@ from ocsrun.errors import JournalCorrupt, StateError, StorageFull, UsageError
 from ocsrun.store import journal, lock
 from ocsrun.store.cache import RecordCache
 from ocsrun.store.protocol import (
+    CHAIN_HMAC,
+    CHAIN_SHA256,
     JsonData,
     Record,
     RunInfo,
@@ -61,12 +64,16 @@ MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024
 MAX_TORN_COPY_BYTES = 64 * 1024 * 1024
 
 # A run whose journal ends so is over: `resume` refuses it and nothing appends to it again.
-_ENDED = frozenset({"finished", "aborted"})
+_ENDED = frozenset({"finished", "aborted", "abandoned"})
+
+UNKEYED = "unkeyed"  # a VerifyProblem kind
+
 STATUS_BY_LAST_TYPE = {
     "run.finished": "finished",
     "run.aborted": "aborted",
     "run.interrupted": "interrupted",
     "run.failed": "failed",
+    "run.abandoned": "abandoned",
 }
 
 # A run's files under the names every store uses (`ocsrun store copy`), and back.
@@ -106,10 +113,12 @@ class LocalRunHandle:
         info: RunInfo,
         writer: JournalWriter | None = None,
         read_cache: RecordCache | None = None,
+        key: bytes | None = None,
     ) -> None:
         self._dir = run_dir
         self._read_cache = read_cache
         self._info = info
+        self._key = _run_key(info, key)
         self._writer = writer or JournalWriter()
         self._journal = run_dir / JOURNAL
         self._fd: int | None = None
@@ -132,6 +141,9 @@ class LocalRunHandle:
     def last(self) -> Record | None:
         """The last intact record (read from the end of the journal, not the whole file)."""
         return self._last
+
+    def head(self) -> str | None:
+        return self._last.hash if self._last is not None else None
 
     def _open_fd(self) -> int:
         if self._fd is None:
@@ -168,6 +180,7 @@ class LocalRunHandle:
             data,
             last.hash if last else journal.GENESIS,
             operator=operator_id(),
+            key=self._key,
         )
         self._write_line(journal.encode(record))
         self._last = record
@@ -245,7 +258,7 @@ class LocalRunHandle:
         with os.fdopen(_open_regular(self._journal), "rb") as stream:
             cache = self._read_cache
             if cache is None:
-                yield from journal.JournalReader(stream, name=str(self._journal))
+                yield from journal.JournalReader(stream, name=str(self._journal), key=self._key)
                 return
             # The journal only grows: the same inode, size and mtime mean the same records.
             st = os.fstat(stream.fileno())
@@ -255,7 +268,7 @@ class LocalRunHandle:
                 yield from cached[1]
                 return
             read = []
-            for record in journal.JournalReader(stream, name=str(self._journal)):
+            for record in journal.JournalReader(stream, name=str(self._journal), key=self._key):
                 read.append(record)
                 yield record
             cache.put(self._info.run_id, key, tuple(read))  # only once read to the end
@@ -288,7 +301,12 @@ class LocalDirStore:
     """RunStore over a local directory (see the module docstring for the layout)."""
 
     def __init__(
-        self, state_dir: Path, *, writer: JournalWriter | None = None, cache_reads: bool = False
+        self,
+        state_dir: Path,
+        *,
+        writer: JournalWriter | None = None,
+        cache_reads: bool = False,
+        key: bytes | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
         self.runs_dir = self.state_dir / "runs"
@@ -299,6 +317,7 @@ class LocalDirStore:
         self._records = RecordCache() if cache_reads else None
         # run id -> (what its files looked like, its summary then); see _cached_summary
         self._summaries: dict[str, tuple[tuple[int, ...], RunSummary]] = {}
+        self._key = key  # for keyed journals (HMAC-SHA256); see ocsrun.store.keys
 
     @property
     def location(self) -> str:
@@ -313,10 +332,37 @@ class LocalDirStore:
     def _run_dir(self, run_id: str) -> Path:
         if not _RUN_ID.fullmatch(run_id):
             raise StateError(f"{run_id!r} is not a run id (ids look like {new_run_id()})")
-        return self.runs_dir / run_id
+        self._check_dirs()
+        run_dir = self.runs_dir / run_id
+        _refuse_link(run_dir)
+        return run_dir
+
+    def _check_dirs(self) -> None:
+        """Refuse a state directory others may write to, and links planted for its parts.
+
+        Anyone who can write there can plant files the store would read or append to, or
+        remove a lock: run state is only as trustworthy as the directory holding it.
+        """
+        try:
+            mode = os.stat(self.state_dir).st_mode
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise StateError(
+                f"cannot use state directory {self.state_dir}: {error.strerror}"
+            ) from None
+        if stat.S_ISDIR(mode) and mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise StateError(
+                f"state directory {self.state_dir} is writable by others "
+                f"(mode {stat.S_IMODE(mode):04o}); run state there cannot be trusted: "
+                f"use another directory, or `chmod 700 {self.state_dir}`"
+            )
+        for part in (self.runs_dir, self.locks_dir):
+            _refuse_link(part)
 
     def create_run(self, info: RunInfo, snapshot: bytes) -> LocalRunHandle:
         run_dir = self._run_dir(info.run_id)
+        info = dataclasses.replace(info, chain=CHAIN_HMAC if self._key else CHAIN_SHA256)
         lock.ensure_dir(self.state_dir)
         lock.ensure_dir(self.runs_dir)
         try:
@@ -335,7 +381,7 @@ class LocalDirStore:
             raise StorageFull(
                 f"could not create run {info.run_id} in {self.runs_dir} ({error.strerror})"
             ) from None
-        return LocalRunHandle(run_dir, info, self._writer, self._records)
+        return LocalRunHandle(run_dir, info, self._writer, self._records, self._key)
 
     def open_run(self, run_id: str) -> LocalRunHandle:
         run_dir = self._run_dir(run_id)
@@ -344,7 +390,7 @@ class LocalDirStore:
             raise StateError(f"run {run_id} has no journal ({run_dir / JOURNAL} is missing)")
         if not (run_dir / JOURNAL).is_file():
             raise StateError(f"run {run_id}: {run_dir / JOURNAL} is not a regular file")
-        return LocalRunHandle(run_dir, info, self._writer, self._records)
+        return LocalRunHandle(run_dir, info, self._writer, self._records, self._key)
 
     def _read_info(self, run_id: str, run_dir: Path) -> RunInfo:
         try:
@@ -359,6 +405,7 @@ class LocalDirStore:
             raise StateError(f"{run_dir / RUN_INFO} is not a valid run record: {error}") from None
 
     def list_runs(self) -> list[RunSummary]:
+        self._check_dirs()
         if not self.runs_dir.is_dir():
             return []
         summaries = []
@@ -430,15 +477,27 @@ class LocalDirStore:
 
     def verify(self, run_id: str) -> VerifyReport:
         run_dir = self._run_dir(run_id)
-        self._read_info(run_id, run_dir)
+        info = self._read_info(run_id, run_dir)
+        key = _run_key(info, self._key)
         path = run_dir / JOURNAL
         try:
             with os.fdopen(_open_regular(path), "rb") as stream:
-                count, problems = journal.verify_lines(stream)
+                checked = journal.verify_chain(stream, key)
         except FileNotFoundError:
             raise StateError(f"run {run_id} has no journal ({path} is missing)") from None
+        problems = checked.problems
         problems.extend(self._check_set_asides(run_dir))
-        return VerifyReport(run_id, count, tuple(problems))
+        if self._key is not None and key is None:
+            problems.append(
+                VerifyProblem(
+                    None,
+                    0,
+                    UNKEYED,
+                    "a journal key is configured, but this run's chain is not keyed: "
+                    "anyone could have recomputed its hashes",
+                )
+            )
+        return VerifyReport(run_id, checked.records, tuple(problems), checked.head)
 
     def migrate(self, operator_roles: Sequence[str] = ()) -> list[str]:
         """A directory has no schema; roles are a database's idea."""
@@ -505,6 +564,7 @@ class LocalDirStore:
     def acquire_lock(
         self, runbook_id: str, target: str | None, run_id: str, *, break_lock: bool = False
     ) -> lock.FileLock:
+        self._check_dirs()
         lock.ensure_dir(self.state_dir)
         return lock.acquire(
             self.locks_dir,
@@ -515,7 +575,13 @@ class LocalDirStore:
             break_lock=break_lock,
         )
 
+    def lock_run(self, run_id: str) -> lock.FileLock:
+        self._run_dir(run_id)  # refuses what is not a run id before it names a file
+        lock.ensure_dir(self.state_dir)
+        return lock.acquire_run(self.locks_dir, run_id, operator=operator_id())
+
     def reclaim_lock(self, runbook_id: str, target: str | None, run_id: str) -> lock.FileLock:
+        self._check_dirs()
         lock.ensure_dir(self.state_dir)
         return lock.acquire(
             self.locks_dir,
@@ -525,6 +591,25 @@ class LocalDirStore:
             operator=operator_id(),
             reclaim=True,
         )
+
+
+def _run_key(info: RunInfo, key: bytes | None) -> bytes | None:
+    """The key a run's records are hashed with: None for a plain chain."""
+    if info.chain == CHAIN_SHA256:
+        return None
+    if info.chain != CHAIN_HMAC:
+        raise StateError(f"run {info.run_id}: unknown journal chain {info.chain!r}")
+    if key is None:
+        raise StateError(
+            f"run {info.run_id} has a keyed journal (HMAC-SHA256): set OCSRUN_JOURNAL_KEY "
+            "or OCSRUN_JOURNAL_KEY_FILE to the key it was written with"
+        )
+    return key
+
+
+def _refuse_link(path: Path) -> None:
+    if path.is_symlink():
+        raise StateError(f"{path} is a symbolic link; state directories are never followed")
 
 
 def _check_set_aside(run_dir: Path, line_no: int, raw: bytes) -> VerifyProblem | None:

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ocsrun import safe_io
-from ocsrun.errors import LockHeld
-from ocsrun.store.protocol import LockInfo, utc_now
+from ocsrun.errors import LockHeld, LockLost
+from ocsrun.store.protocol import LockInfo, normalise_target, utc_now
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -35,8 +35,15 @@ MAX_LOCK_BYTES = 64 * 1024
 
 
 def lock_key(runbook_id: str, target: str | None) -> str:
-    material = f"{runbook_id}\0{target or ''}".encode()
+    """One key per (runbook, server): the target is normalised (see normalise_target), so
+    `OCS-SE01.contoso.com.` and `ocs-se01.contoso.com` are one lock."""
+    material = f"{runbook_id}\0{normalise_target(target)}".encode()
     return hashlib.sha256(material).hexdigest()[:16]
+
+
+def run_lock_path(locks_dir: Path, run_id: str) -> Path:
+    """The lock of one run's session (run ids are checked by the store: safe in names)."""
+    return locks_dir / f"run-{run_id}.lock"
 
 
 def lock_path(locks_dir: Path, runbook_id: str, target: str | None) -> Path:
@@ -55,6 +62,27 @@ class FileLock:
     @property
     def held(self) -> bool:
         return self._fd is not None
+
+    def check(self) -> None:
+        """LockLost unless the lock file at `path` is still the one this session created."""
+        fd = self._fd
+        if fd is None:
+            raise LockLost(f"the lock {self.path} was already released")
+        try:
+            now = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            raise LockLost(
+                f"the lock {self.path} of run {self.info.run_id} was removed while it ran; "
+                "stopped before the next step"
+            ) from None
+        mine = os.fstat(fd)
+        if (now.st_ino, now.st_dev) != (mine.st_ino, mine.st_dev):
+            holder = read_info(self.path)
+            by = f" by run {holder.run_id} ({holder.operator})" if holder is not None else ""
+            raise LockLost(
+                f"the lock {self.path} of run {self.info.run_id} was taken over{by}; "
+                "stopped before the next step"
+            )
 
     def release(self) -> None:
         """Remove the lock file and drop the flock. Safe to call twice."""
@@ -95,9 +123,28 @@ def acquire(
     same happens only when the stale holder is run_id itself (a crashed session
     of the run being resumed). A live holder is never broken.
     """
-    ensure_dir(locks_dir)
     path = lock_path(locks_dir, runbook_id, target)
     what = f"runbook {runbook_id!r}" + (f" on target {target!r}" if target else "")
+    return acquire_at(path, what, run_id, operator=operator, break_lock=break_lock, reclaim=reclaim)
+
+
+def acquire_run(locks_dir: Path, run_id: str, *, operator: str) -> FileLock:
+    """The session lock of run_id; a stale one is taken back (only run_id's sessions take it)."""
+    path = run_lock_path(locks_dir, run_id)
+    return acquire_at(path, f"run {run_id}", run_id, operator=operator, break_lock=True)
+
+
+def acquire_at(
+    path: Path,
+    what: str,
+    run_id: str,
+    *,
+    operator: str,
+    break_lock: bool = False,
+    reclaim: bool = False,
+) -> FileLock:
+    locks_dir = path.parent
+    ensure_dir(locks_dir)
     broken: LockInfo | None = None
     with _guard(locks_dir):
         try:
@@ -106,7 +153,11 @@ def acquire(
             holder, stale = inspect(path)
             own = reclaim and holder is not None and holder.run_id == run_id
             if not (stale and (break_lock or own)):
-                raise LockHeld(_held_message(what, path, holder, stale)) from None
+                raise LockHeld(
+                    _held_message(what, path, holder, stale),
+                    holder_run_id=holder.run_id if holder is not None else None,
+                    stale=stale,
+                ) from None
             broken = holder
             os.replace(path, path.with_name(path.name + ".broken"))
             fsync_dir(locks_dir)
@@ -161,9 +212,12 @@ def inspect(path: Path) -> tuple[LockInfo | None, bool]:
     """(holder, stale) for an existing lock file. Call under the guard."""
     holder = read_info(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
     except FileNotFoundError:
         return holder, True
+    except OSError:
+        # A symlink or something else planted where a lock belongs: not ours to take over.
+        return holder, False
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as error:
@@ -204,7 +258,7 @@ def _held_message(what: str, path: Path, holder: LockInfo | None, stale: bool) -
     if stale:
         return (
             f"{what} is locked by {who}, but that process is gone: the lock is stale; "
-            "rerun with --break-lock to take it over"
+            "resume that run, or abandon it with --break-lock"
         )
     return (
         f"{what} is locked by {who}, which is still running; "
@@ -214,7 +268,8 @@ def _held_message(what: str, path: Path, holder: LockInfo | None, stale: bool) -
 
 @contextlib.contextmanager
 def _guard(locks_dir: Path) -> Iterator[None]:
-    fd = os.open(locks_dir / ".guard", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, FILE_MODE)
+    flags = os.O_CREAT | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW
+    fd = os.open(locks_dir / ".guard", flags, FILE_MODE)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

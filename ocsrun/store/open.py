@@ -89,9 +89,10 @@ def open_store(location: str | Path | None = None, *, long_lived: bool = False) 
 
 
 def _local(path: Path, long_lived: bool) -> RunStore:
+    from ocsrun.store.keys import journal_key
     from ocsrun.store.local import LocalDirStore
 
-    return LocalDirStore(path, cache_reads=long_lived)
+    return LocalDirStore(path, cache_reads=long_lived, key=journal_key())
 
 
 def _factory(scheme: str) -> Callable[[str], RunStore]:

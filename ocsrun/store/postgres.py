@@ -25,7 +25,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ocsrun.errors import LockHeld, StateError, StoreUnavailable, UsageError
+from ocsrun.errors import LockHeld, LockLost, StateError, StoreUnavailable, UsageError
 from ocsrun.store import journal, pg_migrations, pg_url
 from ocsrun.store.pg_url import check_url, display_url, is_postgres_url
 from ocsrun.store.protocol import (
@@ -50,6 +50,7 @@ STATUS_BY_LAST_TYPE = {
     "run.aborted": "aborted",
     "run.interrupted": "interrupted",
     "run.failed": "failed",
+    "run.abandoned": "abandoned",
 }
 COLUMN_MISMATCH = "column-mismatch"
 
@@ -77,6 +78,12 @@ class PgLock:
     @property
     def held(self) -> bool:
         return self.key in self._store._held
+
+    def check(self) -> None:
+        # The advisory lock lives as long as the session: a lost connection ends both (and
+        # the next append says so); a released one is no longer ours.
+        if not self.held:
+            raise LockLost(f"the run lock of run {self.info.run_id} is no longer held")
 
     def release(self) -> None:
         """Give the lock up; safe to call twice and after the connection is gone."""
@@ -106,6 +113,9 @@ class PgRunHandle:
     @property
     def last(self) -> Record | None:
         return self._last
+
+    def head(self) -> str | None:
+        return self._last.hash if self._last is not None else None
 
     def append(self, type: str, data: JsonData) -> Record:
         last = self._last
@@ -447,6 +457,10 @@ class PostgresStore:
 
     def new_run_id(self) -> str:
         return make_run_id()
+
+    def lock_run(self, run_id: str) -> PgLock:
+        # A key of its own (no runbook id is empty): one session of a run at a time.
+        return self.acquire_lock("", run_id, run_id)
 
     def reclaim_lock(self, runbook_id: str, target: str | None, run_id: str) -> PgLock:
         # An advisory lock dies with its session: there is never a stale one to take back.

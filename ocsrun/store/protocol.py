@@ -21,6 +21,8 @@ JsonData = Mapping[str, Any]
 
 # The VerifyProblem kind that is only a warning: a crash tore the last entry, nothing else.
 TORN_TAIL = "torn-tail"
+CHAIN_SHA256 = "sha256"
+CHAIN_HMAC = "hmac-sha256"
 
 
 def make_run_id(now: datetime | None = None) -> str:
@@ -88,6 +90,9 @@ class RunInfo:
     started: str
     rehearsal: bool
     params: Mapping[str, Any] = field(default_factory=dict)  # secrets already removed
+    # How record hashes are made: "sha256" (anyone can recompute them) or "hmac-sha256"
+    # (only with the store's key). Set by the store when it creates the run.
+    chain: str = "sha256"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +120,7 @@ class VerifyReport:
     run_id: str
     records: int
     problems: tuple[VerifyProblem, ...]
+    head: str | None = None  # the last record's hash, to compare with one written down
 
     @property
     def ok(self) -> bool:
@@ -143,6 +149,14 @@ class Lock(Protocol):
         """The stale holder this lock took over (with break_lock or reclaim), if any."""
         ...
 
+    def check(self) -> None:
+        """Raise errors.LockLost unless this lock is still held by this session.
+
+        Called before every journal record, so a lock removed or taken over while a run
+        waits for its operator stops the run before its next step.
+        """
+        ...
+
     def release(self) -> None: ...
 
 
@@ -167,6 +181,10 @@ class RunHandle(Protocol):
 
     def snapshot(self) -> bytes:
         """The resolved runbook as it was when the run started."""
+        ...
+
+    def head(self) -> str | None:
+        """The hash of the last intact record (the chain's head), None for an empty journal."""
         ...
 
     def close(self) -> None: ...
@@ -235,3 +253,18 @@ class RunStore(Protocol):
         when run_id's own earlier session is still alive.
         """
         ...
+
+    def lock_run(self, run_id: str) -> Lock:
+        """The run's own lock: one session of a run at a time, real runs and rehearsals alike.
+
+        Taken before the journal is read and held for the whole session. A stale one (its
+        session's process is gone) is taken back: only sessions of run_id ever take it.
+        Raises errors.LockHeld naming the live holder.
+        """
+        ...
+
+
+def normalise_target(target: str | None) -> str:
+    """The one spelling of a target in lock keys: host names are case-insensitive, and a
+    trailing root dot or surrounding space names the same server."""
+    return (target or "").strip().rstrip(".").strip().casefold()
