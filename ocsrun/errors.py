@@ -25,11 +25,16 @@ class Position:
     col: int = 0
 
     def __str__(self) -> str:
+        from ocsrun.sanitize import visible
+
+        # A file name may hold a newline (and then `::error ...`, which a CI log would run as a
+        # workflow command) or invisible characters: shown escaped, on one line.
+        path = visible(self.path)
         if self.line and self.col:
-            return f"{self.path}:{self.line}:{self.col}"
+            return f"{path}:{self.line}:{self.col}"
         if self.line:
-            return f"{self.path}:{self.line}"
-        return self.path
+            return f"{path}:{self.line}"
+        return path
 
 
 class OcsrunError(Exception):

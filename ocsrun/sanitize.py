@@ -1,9 +1,13 @@
-"""Neutralising terminal control sequences in text that came from outside.
+"""Neutralising terminal control sequences and invisible characters in text from outside.
 
 Runbook text, params, evidence lines and command output may contain escape
 sequences that move the cursor, retitle the window or hide text. Before such
 text reaches a terminal or a journal line shown later, escapes are removed and
 other control characters made visible (`\\x07`), keeping newlines and tabs.
+
+Invisible and bidirectional characters are made visible the same way (`\\u200b`): a zero-width
+space, a right-to-left mark, a soft hyphen or a tag character would otherwise make
+`--qui\\u200bet` look exactly like `--quiet` on a screen, in a diff or in a review.
 """
 
 from __future__ import annotations
@@ -19,7 +23,19 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]?"
     r"|\x9b[0-?]*[ -/]*[@-~]"
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# Characters that render as nothing (or reorder what follows): soft hyphen, combining grapheme
+# joiner, Arabic letter mark, Hangul fillers, Khmer inherent vowels, Mongolian selectors and
+# vowel separator, zero-width space/joiners and LRM/RLM, line/paragraph separators and bidi
+# embeddings/overrides, word joiner and invisible operators and bidi isolates, BOM (zero-width
+# no-break space), interlinear annotations, musical-symbol formatting, and the tag characters.
+INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e"
+    "\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U0001d173-\U0001d17a\U000e0000-\U000e007f"
+)
+INVISIBLE_CHARS = re.compile(f"[{INVISIBLE}]")
+_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{INVISIBLE}]")
+# The same, newlines and tabs included: for what must stay on one line (file names, error lines).
+_ANY_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{INVISIBLE}]")
 
 
 def clean(text: str) -> str:
@@ -29,8 +45,28 @@ def clean(text: str) -> str:
 
 
 def _visible(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    return escaped(match.group())
+
+
+def escaped(char: str) -> str:
+    """One character as a visible escape: `\\x0a`, `\\u200b`, `\\U000e0041`."""
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def visible(text: str) -> str:
+    """Text on one line with every control and invisible character escaped, newlines and tabs
+    too, nothing dropped: for file names and error lines, where a newline would start a line
+    of its own (a CI log reads `::error ...` at a line start as a workflow command)."""
+    return _ANY_CONTROL.sub(_visible, text)
+
+
+def invisible_in(text: str) -> str | None:
+    """The first invisible or bidirectional character in text, escaped, if there is one."""
+    found = INVISIBLE_CHARS.search(text)
+    return escaped(found.group()) if found else None
 
 
 def clean_line(text: str, limit: int = 500) -> str:

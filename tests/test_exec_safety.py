@@ -300,11 +300,13 @@ def test_runbook_text_cannot_drive_the_terminal(
     work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     evil = "\\e]0;pwned\\a\\e[2J\\e[1;1H\\rDANGER hidden\\e[8m\\u202egnp.exe\\x9b0m\\x7f"
+    evil_title = evil.replace("\\u202e", "")
     body = (
         "warnings:\n"
         f'  - {{id: w, severity: danger, text: "{evil}"}}\n'
         "steps:\n"
-        f'  - id: one\n    title: "One {evil}"\n    instructions: "{evil}"\n'
+        # Titles refuse bidi controls (invisible-char); escape sequences there are shown inert.
+        f'  - id: one\n    title: "One {evil_title}"\n    instructions: "{evil}"\n'
         f'    notes: ["{evil}"]\n'
     )
     (work / "answers.yaml").write_text(
@@ -475,11 +477,13 @@ def test_a_secret_given_in_an_answers_file_is_not_journaled(
 
 UNSAFE_SHOWN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 EVIL = "\\e]0;pwned\\a\\e[2J\\e[8mhidden\\x9b31m\\r\\u202egnp.exe\\u2066x\\x7f"
+# Titles refuse bidi controls (rule invisible-char): the title keeps only the escape sequences.
+EVIL_TITLE = EVIL.replace("\\u202e", "").replace("\\u2066", "")
 REVIEW_BASE = HEAD + "steps:\n  - id: one\n    title: One\n    instructions: Do it.\n"
 REVIEW_EVIL = (
     HEAD
     + f'warnings:\n  - {{id: w, severity: danger, text: "Careful {EVIL}"}}\n'
-    + f'steps:\n  - id: one\n    title: "One {EVIL}"\n    instructions: "Do it {EVIL}"\n'
+    + f'steps:\n  - id: one\n    title: "One {EVIL_TITLE}"\n    instructions: "Do it {EVIL}"\n'
     + f'    notes: ["{EVIL}"]\n'
 )
 

@@ -31,6 +31,8 @@ import yaml
 from conftest import ROOT, cli_env
 from hostile_diff import GENERATORS as DIFF_GENERATORS
 
+from ocsrun.sanitize import INVISIBLE
+
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 FIXTURES = HOSTILE / "fixtures"
 CASES_FILE = HOSTILE / "cases.yaml"
@@ -49,6 +51,8 @@ EXIT_CODES = {0, 1, 2, 3, 4, 130}
 TRACEBACK = "Traceback (most recent call last)"
 # Raw control characters other than newline and tab: what would let input drive the terminal.
 RAW_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
+# Invisible and bidirectional characters: shown escaped (\u200b), never raw.
+RAW_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 
 BASE_TEXT = (FIXTURES / "base.yaml").read_text(encoding="utf-8")
 
@@ -433,6 +437,13 @@ def _chain(directory: Path, depth: int) -> None:
         )
 
 
+def newline_name(tmp: Path) -> Generated:
+    """A file name holding newlines and a GitHub workflow command, with a syntax error inside
+    so that it is reported (and its name printed)."""
+    name = "x\n::error file=evil.yaml,line=1::injected\n.yaml"
+    return _write(tmp, name, "format: ocsrun/v1\nx: [\n")
+
+
 def include_chain_400(tmp: Path) -> Generated:
     _chain(tmp, 400)
     return tmp, "main.yaml"
@@ -512,6 +523,7 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         sexagesimal_title,
         sexagesimal_exit,
         answers_sexagesimal,
+        newline_name,
         include_chain_400,
         git_include_chain_400,
         git_include_outside,
@@ -563,6 +575,8 @@ COMMANDS: dict[str, Callable[[str], list[str]]] = {
     "report": lambda target: ["runs", "report", target],
     # A pull request's work tree against its base revision (run in the repository).
     "diff-git": lambda target: ["diff", "--fail-on", "safety", "--git", target],
+    # Annotations for a GitHub Actions log (workflow commands).
+    "validate-github": lambda target: ["validate", "--format", "github", target],
     # The hostile input is the answers file; the runbook is the good base.
     "answers": lambda target: ["rehearse", str(FIXTURES / "base.yaml"), "--answers", target],
 }
@@ -618,6 +632,10 @@ def test_hostile_input(case: dict[str, Any], command: str, tmp_path: Path, worst
     assert TRACEBACK not in outcome.text, shown
     assert "[internal]" not in outcome.text, f"a rule crashed:\n{shown}"
     assert outcome.code == case["exit"], f"exit {outcome.code}, expected {case['exit']}:\n{shown}"
+    assert not RAW_INVISIBLE.search(outcome.text), f"raw invisible characters:\n{shown!r}"
+    for forbidden in case.get("no_line_starts", []):
+        injected = [line for line in outcome.text.splitlines() if line.startswith(forbidden)]
+        assert not injected, f"a line starts with {forbidden!r} (injected):\n{shown}"
     assert not RAW_CONTROLS.search(outcome.text), (
         f"raw control characters reach the terminal:\n{shown!r}"
     )

@@ -118,6 +118,21 @@ SCALARS = st.one_of(
             "10GiB",
             "ocsrun/v1",
             "fragment",
+            # issue 15, round two: unbounded template work, unbounded patterns, values that
+            # fail at run time, invisible characters, escaping includes
+            "{{ lipsum(9) }}",
+            "{{ mode|center(99999) }}",
+            "{{ '%99999s' % mode }}",
+            "range(99999)|join|length > 1",
+            r"^(\w*\d)*$",
+            "(.*){1,32000}[bc]",
+            "600h",
+            "99999999999999h",
+            "Mars/Olympus_Mons",
+            "a\x00b",
+            "--qui\u200bet",
+            "First \u200fstep",
+            "../../outside.yaml",
         ]
     ),
 )

@@ -18,6 +18,7 @@ import click
 from ocsrun import __version__
 from ocsrun.cli.commands import COMMANDS, HELP, HELP_OPTION_NAMES, available_commands
 from ocsrun.errors import EXIT_INTERRUPTED, EXIT_USAGE, OcsrunError, exit_code_for
+from ocsrun.sanitize import visible
 
 
 class LazyGroup(click.Group):
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> Any:
         # Commands return their exit code; standalone mode would swallow it.
         result = cli.main(args=argv, prog_name="ocsrun", standalone_mode=False)
     except OcsrunError as error:
-        click.echo(f"ocsrun: error: {error}", err=True)
+        # One line, whatever a file name or a quoted value holds (see sanitize.visible).
+        click.echo(f"ocsrun: error: {visible(str(error))}", err=True)
         sys.exit(exit_code_for(error))
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ocsrun.errors import EXIT_FINDINGS, EXIT_OK, UsageError
+from ocsrun.sanitize import visible
 
 # Literal here so `ocsrun render --help` imports neither jinja2 nor the model builder.
 FORMATS = ("md", "html")
@@ -53,7 +54,7 @@ def render(runbooks: tuple[str, ...], fmt: str, output_dir: Path | None, check: 
     output_dir.mkdir(parents=True, exist_ok=True)
     for name, text in rendered:
         (output_dir / name).write_bytes(text.encode("utf-8"))
-        click.echo(f"wrote {output_dir / name}", err=True)
+        click.echo(f"wrote {visible(str(output_dir / name))}", err=True)
     return EXIT_OK
 
 

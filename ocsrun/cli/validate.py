@@ -41,7 +41,9 @@ def validate(paths: tuple[str, ...], output_format: str, jobs: int) -> None:
         results = validate_given(paths, resolve_jobs(jobs))
     except OcsrunError as error:
         # Handled here, not only in main(), so the command behaves the same when embedded.
-        click.echo(f"ocsrun validate: {error}", err=True)
+        from ocsrun.sanitize import visible
+
+        click.echo(f"ocsrun validate: {visible(str(error))}", err=True)
         context.exit(exit_code_for(error))
     click.echo(REPORTERS[output_format](list(results)), nl=False)
     context.exit(1 if any(r.errors for r in results) else 0)

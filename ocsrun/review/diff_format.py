@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from ocsrun.review.diff import Change, FileDiff, JsonValue
-from ocsrun.sanitize import clean
+from ocsrun.sanitize import INVISIBLE, clean, visible
 
 FORMATS = ("text", "md", "json")
 
@@ -29,11 +29,19 @@ def format_diff(files: Sequence[FileDiff], fmt: str) -> str:
 
 # json.dumps escapes C0 controls but, with ensure_ascii off, leaves C1 controls and bidi
 # overrides raw. As \uXXXX escapes they are the same JSON value, and inert when printed.
-_JSON_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_JSON_UNSAFE = re.compile(f"[\x7f-\x9f{INVISIBLE}]")
 
 
 def _json_inert(text: str) -> str:
-    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return _JSON_UNSAFE.sub(_json_escape, text)
+
+
+def _json_escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x10000:
+        return f"\\u{code:04x}"
+    high, low = divmod(code - 0x10000, 0x400)  # JSON spells astral characters as a pair
+    return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
 
 
 def _counts(files: Sequence[FileDiff]) -> tuple[int, int, int]:
@@ -74,7 +82,7 @@ def as_text(files: Sequence[FileDiff]) -> str:
     for f in files:
         lines.append(_file_heading(f))
         if f.error:
-            lines.append(f"  error: {f.error}")
+            lines.append(f"  error: {visible(f.error)}")
         for c in _safety_first(f.changes):
             mark = "!" if c.safety else " "
             lines.append(f"  {mark} {c.kind.value}: {c.summary}")
@@ -87,10 +95,11 @@ def as_text(files: Sequence[FileDiff]) -> str:
 
 
 def _file_heading(f: FileDiff) -> str:
-    via = f" (via {', '.join(f.via)})" if f.via else ""
+    # File names on one line (a newline in one must not start a line of its own in a CI log).
+    via = f" (via {', '.join(visible(v) for v in f.via)})" if f.via else ""
     safety = f.safety_count
     counts = f"{safety} safety-relevant, {len(f.changes) - safety} other"
-    return f"{f.display}: {f.status}{via} — {counts}"
+    return f"{visible(f.display)}: {f.status}{via} — {counts}"
 
 
 def _text_value(value: JsonValue) -> str:
@@ -195,7 +204,7 @@ def _identity(c: Change) -> str:
 def _table(files: Sequence[FileDiff]) -> list[str]:
     rows = ["| Runbook file | Status | Safety-relevant | Other |", "|---|---|---:|---:|"]
     for f in sorted(files, key=lambda f: -f.safety_count):
-        status = f.status + (f" (via {', '.join(f.via)})" if f.via else "")
+        status = f.status + (f" (via {', '.join(visible(v) for v in f.via)})" if f.via else "")
         status += ", not compared" if f.error else ""
         safety = f.safety_count
         mark = f"**{safety}** ⚠" if safety else "0"

@@ -46,7 +46,9 @@ class Finding:
     rule: str  # a rule id from `ocsrun.runbook.rule_catalog`, e.g. "schema", "unknown-goto"
 
     def __str__(self) -> str:
-        where = ":".join(str(p) for p in (self.path, self.line, self.col) if p)
+        from ocsrun.sanitize import visible
+
+        where = ":".join(str(p) for p in (visible(self.path), self.line, self.col) if p)
         return f"{where}: {self.severity}: {self.message} [{self.rule}]"
 
     @classmethod

@@ -165,6 +165,12 @@ RULES: dict[str, tuple[str, str]] = {
         "A command timeout over 24h, a valid_for over 31 days, a NUL byte in an argv item or an "
         "unknown time zone: each has the right form but would fail in the middle of a run.",
     ),
+    "invisible-char": (
+        "Invisible or bidirectional character",
+        "An id, title, argv item, `uses` or pattern holds a zero-width, bidirectional or other "
+        "invisible character (shown escaped, like \\u200b); it reads as different text than "
+        "what runs. Remove it.",
+    ),
     "io": (
         "File cannot be read",
         "ocsrun could not read the file (missing, a directory, or permission denied).",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import os
-import re
 import stat
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from ocsrun.runbook import rules, schema
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.includes import FragmentCache, resolve_include, uses_refs
 from ocsrun.runbook.loader import Document, load_document, load_text
+from ocsrun.sanitize import visible
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -144,18 +144,10 @@ def sorted_diagnostics(diagnostics: list[Diagnostic]) -> tuple[Diagnostic, ...]:
     return tuple(sorted(unique.values(), key=Diagnostic.sort_key))
 
 
-# Messages quote keys and values from the file; an escape sequence or a bidi override in them
-# must show as text, not act on the terminal, and a newline must not split a report line.
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
-
-
+# Messages quote keys and values from the file; an escape sequence, a bidi override or an
+# invisible character in them must show as text, and a newline must not split a report line.
 def _printable(diagnostic: Diagnostic) -> Diagnostic:
-    message = _UNPRINTABLE.sub(_escape, diagnostic.message)
+    message = visible(diagnostic.message)
     if message == diagnostic.message:
         return diagnostic
     return Diagnostic(diagnostic.position, diagnostic.severity, message, diagnostic.rule)

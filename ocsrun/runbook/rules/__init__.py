@@ -19,6 +19,7 @@ from ocsrun.runbook.rules import (
     goto,
     ids,
     includes,
+    invisible,
     jinja,
     limits,
     params,
@@ -37,6 +38,7 @@ from ocsrun.runbook.rules.foreach import foreach_over, foreach_rules
 from ocsrun.runbook.rules.goto import goto_target
 from ocsrun.runbook.rules.ids import duplicate_id
 from ocsrun.runbook.rules.includes import include_rules
+from ocsrun.runbook.rules.invisible import invisible_char
 from ocsrun.runbook.rules.limits import unusable_value
 from ocsrun.runbook.rules.params import param_default
 from ocsrun.runbook.rules.provenance import source_conflict
@@ -65,6 +67,7 @@ __all__ = [
     "foreach_rules",
     "goto_target",
     "include_rules",
+    "invisible_char",
     "missing_schema_comment",
     "param_default",
     "source_conflict",
@@ -99,6 +102,7 @@ RULES: tuple[Rule, ...] = (
     foreach_over,
     include_rules,
     unusable_value,
+    invisible_char,
 )
 
 # The rule modules, for the test that every id they report is in the catalog.
@@ -117,6 +121,7 @@ MODULES = (
     foreach,
     includes,
     limits,
+    invisible,
     yaml11,  # runs after the schema and the rules: validation.validate_file calls it
 )
 
