@@ -376,3 +376,20 @@ def test_include_rules_cycle_and_args(tmp_path: Path) -> None:
     main = tmp_path / "main.yaml"
     found = run(rules.include_rules, body, file=main)
     assert sorted(r for _, _, r in found) == ["include-args", "include-args", "include-cycle"]
+
+
+@pytest.mark.parametrize(
+    ("gate", "found"),
+    [
+        ("{type: time_window, prompt: P, timezone: ask, windows: [{days: [mon]}]}", []),
+        ("{type: time_window, prompt: P, timezone: Europe/Berlin, windows: [{days: [mon]}]}", []),
+        ("{type: time_window, prompt: P, timezone: Mars/Base, windows: [{days: [mon]}]}", [11]),
+        ("{type: command, prompt: P, command: {argv: [x], timeout: 24h}}", []),
+        ("{type: command, prompt: P, command: {argv: [x], timeout: 25h}}", [11]),
+        ("{type: confirm, prompt: P, valid_for: 744h}", []),
+        ("{type: confirm, prompt: P, valid_for: 745h}", [11]),
+    ],
+)
+def test_unusable_values(gate: str, found: list[int]) -> None:
+    body = f"steps:\n  - id: a\n    title: A\n    gate: {gate}\n"
+    assert [line for line, _, _ in run(rules.unusable_value, body)] == found
