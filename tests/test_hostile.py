@@ -14,6 +14,7 @@ directory (or $OCSRUN_HOSTILE_REPORT) and printed at the end of the session (vis
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import resource
@@ -437,6 +438,59 @@ def _chain(directory: Path, depth: int) -> None:
         )
 
 
+def _two_runs(tmp: Path) -> tuple[Path, str]:
+    """Two interrupted runs; returns the directory of the newer one (to damage) and its id.
+    The other must go on being listed whatever happens to this one."""
+    first = _interrupted_run(tmp)
+    stopped = run_cli(["run", "rb.yaml", "--answers", "stop.yaml"], tmp, tmp / "state")
+    assert stopped.code == 2, stopped.text
+    (second,) = {p.name for p in (tmp / "state" / "runs").iterdir()} - {first}
+    return tmp / "state" / "runs" / second, second
+
+
+def journal_tail_no_newline(tmp: Path) -> Generated:
+    run_dir, run_id = _two_runs(tmp)
+    with (run_dir / "journal.jsonl").open("ab") as journal:
+        for _ in range(50):
+            journal.write(b"x" * 2**20)  # 50 MiB, no newline: a torn tail nobody should slurp
+    return tmp, run_id
+
+
+def journal_huge_line(tmp: Path) -> Generated:
+    run_dir, run_id = _two_runs(tmp)
+    with (run_dir / "journal.jsonl").open("ab") as journal:
+        journal.write(b'{"seq": 99, "data": "' + b"y" * (50 * 2**20) + b'"}\n')
+        journal.write(b'{"seq": 100}\n')
+    return tmp, run_id
+
+
+def journal_record_wrong_types(tmp: Path) -> Generated:
+    """A record whose hash and chain are right but whose data has the wrong types (written by
+    another tool, or a bug): replay, timeline and report must say so, not crash."""
+    from ocsrun.store.journal import decode, encode, make_record
+
+    run_dir, run_id = _two_runs(tmp)
+    path = run_dir / "journal.jsonl"
+    last = decode(path.read_bytes().splitlines()[-1])
+    # A second run.started whose params are not a mapping, then a failed gate naming no step.
+    started = make_record(last.seq + 1, "run.started", {"params": True}, last.hash, operator="x")
+    failed = make_record(
+        started.seq + 1, "gate.failed", {"attempt": "one"}, started.hash, operator="x"
+    )
+    record = started
+    with path.open("ab") as journal:
+        journal.write(encode(record) + encode(failed))
+    return tmp, run_id
+
+
+def run_json_wrong_types(tmp: Path) -> Generated:
+    run_dir, run_id = _two_runs(tmp)
+    info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    info.update(started=5, params=[1, 2], rehearsal="yes", target={"a": 1})
+    (run_dir / "run.json").write_text(json.dumps(info), encoding="utf-8")
+    return tmp, run_id
+
+
 def newline_name(tmp: Path) -> Generated:
     """A file name holding newlines and a GitHub workflow command, with a syntax error inside
     so that it is reported (and its name printed)."""
@@ -524,6 +578,10 @@ GENERATORS: dict[str, Callable[[Path], Generated]] = {
         sexagesimal_exit,
         answers_sexagesimal,
         newline_name,
+        journal_tail_no_newline,
+        journal_huge_line,
+        journal_record_wrong_types,
+        run_json_wrong_types,
         include_chain_400,
         git_include_chain_400,
         git_include_outside,
@@ -571,6 +629,8 @@ COMMANDS: dict[str, Callable[[str], list[str]]] = {
     ],
     "resume": lambda target: ["resume", target, "--answers", ANSWERS],
     "verify": lambda target: ["runs", "verify", target],
+    # Every run, the damaged one included (the target is the damaged run's id).
+    "list": lambda target: ["runs", "list"],
     "show": lambda target: ["runs", "show", target],
     "report": lambda target: ["runs", "report", target],
     # A pull request's work tree against its base revision (run in the repository).

@@ -393,3 +393,10 @@ def test_include_rules_cycle_and_args(tmp_path: Path) -> None:
 def test_unusable_values(gate: str, found: list[int]) -> None:
     body = f"steps:\n  - id: a\n    title: A\n    gate: {gate}\n"
     assert [line for line, _, _ in run(rules.unusable_value, body)] == found
+
+
+def test_max_output_is_bounded_by_what_the_journal_takes() -> None:
+    ok = "steps:\n  - {id: a, title: A, gate: {type: command, prompt: P, "
+    assert run(rules.unusable_value, ok + "command: {argv: [x], max_output: 1MiB}}}\n") == []
+    found = run(rules.unusable_value, ok + "command: {argv: [x], max_output: 2MiB}}}\n")
+    assert [rule for _, _, rule in found] == ["unusable-value"]

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ocsrun.errors import JournalCorrupt
 from ocsrun.run import events as ev
 from ocsrun.runbook import model as m
 from ocsrun.store.protocol import Record
@@ -174,11 +175,24 @@ class RunState:
 def replay(records: Iterable[Record]) -> RunState:
     state = RunState()
     for record in records:
-        _apply(state, record)
+        try:
+            _apply(state, record)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # Hash and chain are intact but the data is not what ocsrun writes (another tool,
+            # a hand edit re-hashed): resuming from it is not safe. One clear error, no trace.
+            raise JournalCorrupt(damaged_record(record, error)) from None
         state.last_type = record.type
         state.last_operator = record.operator
         state.records += 1
     return state
+
+
+def damaged_record(record: Record, error: Exception) -> str:
+    what = f"{type(error).__name__}: {error}"[:120]
+    return (
+        f"journal record seq {record.seq} ({record.type[:40]}) holds data of unexpected types "
+        f"({what}); the run is damaged: run `ocsrun runs verify`"
+    )
 
 
 def _apply(state: RunState, record: Record) -> None:

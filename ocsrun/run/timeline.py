@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ocsrun.errors import JournalCorrupt
 from ocsrun.run import events as ev
+from ocsrun.run.state import damaged_record
 from ocsrun.store.protocol import Record, RunInfo
 from ocsrun.units import format_duration
 
@@ -82,7 +84,10 @@ def build(info: RunInfo, records: Iterable[Record]) -> Timeline:
     )
     lines: dict[str, StepLine] = {}
     for record in records:
-        _fold(timeline, lines, record)
+        try:
+            _fold(timeline, lines, record)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise JournalCorrupt(damaged_record(record, error)) from None
     timeline.steps = list(lines.values())
     return timeline
 

@@ -259,7 +259,7 @@ class JournalReader:
         line_no = 0
         last: Record | None = None
         pending: bytes | None = None
-        for raw in self._stream:
+        for raw in bounded_lines(self._stream):
             if pending is not None:
                 last = self._accept(pending, line_no, last)
                 offset += len(pending)
@@ -292,6 +292,13 @@ class JournalReader:
                 f"(expected seq {want_seq}); run `ocsrun runs verify`"
             )
         return record
+
+
+# No record ocsrun writes comes near this (command output is capped at 1 MiB by validation);
+# readers stop here instead of reading a damaged journal's endless line whole.
+MAX_RECORD_BYTES = 8 * 2**20
+# read_tail looks at most this far back for the last two whole lines.
+MAX_TAIL_BYTES = 3 * MAX_RECORD_BYTES
 
 
 def read_tail(fd: int, size: int | None = None) -> tuple[Record | None, TornTail | None]:
@@ -335,11 +342,38 @@ def _tail_bytes(fd: int, size: int) -> tuple[int, bytes]:
     # Three newlines bound the last two lines even when the final one is torn
     # and the one before it must be set aside as well.
     while start > 0 and buf.count(b"\n") < 4:
-        step = min(block, start)
+        if size - start >= MAX_TAIL_BYTES:
+            # A tail without newlines (or with huge lines) is not what ocsrun writes: reading
+            # on would read it whole, and one such run would stall `runs list` for all.
+            raise JournalCorrupt(
+                f"the journal's last lines are over {MAX_TAIL_BYTES // 2**20} MiB "
+                "(no record is that long)"
+            )
+        step = min(block, start, MAX_TAIL_BYTES - (size - start))
         start -= step
         buf = os.pread(fd, step, start) + buf
         block *= 2
     return start, buf
+
+
+def bounded_lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream's lines (newline kept), each at most MAX_RECORD_BYTES + 1 bytes.
+
+    A longer line cannot be a record ocsrun wrote, nor a write cut by a crash: it is cut
+    there and given a newline, so every reader sees a complete line that is not a record (the
+    journal is damaged), and the rest of it is skipped a block at a time, never held whole.
+    """
+    while True:
+        line = stream.readline(MAX_RECORD_BYTES + 1)
+        if not line:
+            return
+        if len(line) > MAX_RECORD_BYTES and not line.endswith(b"\n"):
+            while True:
+                rest = stream.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            line = line[:MAX_RECORD_BYTES] + b"\n"
+        yield line
 
 
 @dataclass(slots=True)

@@ -450,12 +450,14 @@ class LocalDirStore:
         return summary
 
     def _summary(self, run_dir: Path) -> RunSummary | None:
-        if not _RUN_ID.fullmatch(run_dir.name) or not run_dir.is_dir():
+        # Not a run: someone else's directory, or an unfinished create (run.json not there yet).
+        if not _RUN_ID.fullmatch(run_dir.name) or not (run_dir / RUN_INFO).exists():
             return None
         try:
             info = self._read_info(run_dir.name, run_dir)
         except StateError:
-            return None  # an unfinished create or someone else's directory
+            # Listed as damaged, never dropped silently nor breaking the list of the others.
+            return RunSummary(_damaged_info(run_dir.name), 0, None, None, "damaged")
         try:
             fd = _open_regular(run_dir / JOURNAL)
         except (OSError, StateError):
@@ -463,7 +465,7 @@ class LocalDirStore:
         try:
             last, _torn = journal.read_tail(fd)
         except JournalCorrupt:
-            return RunSummary(info, 0, None, None, "unknown")
+            return RunSummary(info, 0, None, None, "damaged")
         finally:
             os.close(fd)
         if last is None:
@@ -482,7 +484,7 @@ class LocalDirStore:
         path = run_dir / JOURNAL
         try:
             with os.fdopen(_open_regular(path), "rb") as stream:
-                checked = journal.verify_chain(stream, key)
+                checked = journal.verify_chain(journal.bounded_lines(stream), key)
         except FileNotFoundError:
             raise StateError(f"run {run_id} has no journal ({path} is missing)") from None
         problems = checked.problems
@@ -662,12 +664,36 @@ def _info_json(info: RunInfo) -> bytes:
     return json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=True).encode("utf-8")
 
 
+# The type each run.json field must have: a run.json written by hand or another tool with a
+# number for `started` once broke sorting every run in `runs list`.
+_INFO_TYPES: dict[str, tuple[type, ...]] = {
+    "run_id": (str,),
+    "runbook_id": (str,),
+    "runbook_title": (str,),
+    "runbook_version": (str,),
+    "runbook_path": (str,),
+    "target": (str, type(None)),
+    "operator": (str,),
+    "started": (str,),
+    "rehearsal": (bool,),
+    "params": (dict,),
+}
+
+
 def _info_from_json(raw: bytes) -> RunInfo:
     obj: Any = json.loads(raw)
     if not isinstance(obj, dict):
         raise ValueError("not a JSON object")
     names = {f.name for f in dataclasses.fields(RunInfo)}
+    for name, kinds in _INFO_TYPES.items():
+        if name in obj and not isinstance(obj[name], kinds):
+            raise ValueError(f"field {name!r} is a {type(obj[name]).__name__}")
     return RunInfo(**{key: value for key, value in obj.items() if key in names})
+
+
+def _damaged_info(run_id: str) -> RunInfo:
+    """What `runs list` shows for a run whose run.json cannot be read: its id, and `?`."""
+    return RunInfo(run_id, "?", "?", "?", "?", None, "?", "", False)
 
 
 def _write_new_file(path: Path, data: bytes) -> None:

@@ -101,7 +101,9 @@ class RunSummary:
     records: int
     last_type: str | None
     last_ts: str | None
-    status: str  # "running" | "finished" | "aborted" | "interrupted" | "failed" | "unknown"
+    # "running" | "finished" | "aborted" | "interrupted" | "failed" | "unknown" | "damaged"
+    # (damaged: its run.json or journal tail cannot be read as ocsrun wrote them)
+    status: str
     last_step: str | None = None  # where the run is: the step its last record is about, if any
 
 

@@ -34,7 +34,7 @@ from ocsrun.units import format_duration
 
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-STATUSES = ("", "running", "finished", "aborted", "interrupted", "failed", "unknown")
+STATUSES = ("", "running", "finished", "aborted", "interrupted", "failed", "unknown", "damaged")
 TOKEN_COOKIE = "ocsrun_token"
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "

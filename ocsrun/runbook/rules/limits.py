@@ -20,6 +20,8 @@ RULE_IDS = ("unusable-value",)
 MAX_COMMAND_TIMEOUT = 24 * 3600
 # An answer older than a month is not "still valid"; beyond this the clock arithmetic overflows.
 MAX_VALID_FOR = 31 * 24 * 3600
+# The output a command gate keeps (written into the journal).
+MAX_OUTPUT = 2**20
 _DIGITS = re.compile(r"\d+")
 
 
@@ -34,6 +36,9 @@ def unusable_value(ctx: Context) -> Iterator[Diagnostic]:
         problem = _too_long(gate.get("valid_for"), MAX_VALID_FOR)
         if problem:
             yield ctx.error((*path, "valid_for"), f"valid_for {problem}", RULE_IDS[0])
+        problem = _too_big(command.get("max_output"))
+        if problem:
+            yield ctx.error((*path, "command", "max_output"), problem, RULE_IDS[0])
         for i, arg in enumerate(as_list(command.get("argv"))):
             if isinstance(arg, str) and "\x00" in arg:
                 yield ctx.error(
@@ -69,6 +74,22 @@ def _too_long(value: Any, limit: int) -> str | None:
     if seconds > limit:
         return f"{text} is over the limit of {format_duration(limit)}"
     return None
+
+
+def _too_big(value: Any) -> str | None:
+    """max_output over MAX_OUTPUT: the kept output goes into one journal record, and journal
+    readers refuse records near ocsrun.store.journal.MAX_RECORD_BYTES."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    from ocsrun.units import parse_size
+
+    if any(len(digits) > 12 for digits in _DIGITS.findall(str(value))):
+        return "max_output is over the limit of 1 MiB"
+    try:
+        size = parse_size(value)
+    except ValueError:
+        return None  # the schema's finding
+    return f"max_output {value} is over the limit of 1 MiB" if size > MAX_OUTPUT else None
 
 
 def _known_zone(name: str) -> bool:
