@@ -677,6 +677,7 @@ _INFO_TYPES: dict[str, tuple[type, ...]] = {
     "started": (str,),
     "rehearsal": (bool,),
     "params": (dict,),
+    "chain": (str,),
 }
 
 
