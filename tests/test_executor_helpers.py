@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -130,6 +130,8 @@ class Harness:
     params: dict[str, Any]
     target: str | None
     rehearsal: bool = False
+    # A monotonic clock for the session (None: the harness clock drives elapsed time too).
+    monotonic: Callable[[], float] | None = None
 
     def executor(self, resume: bool = False) -> Executor:
         return Executor(
@@ -143,6 +145,7 @@ class Harness:
             gate_runner=self.gates,
             state=replay(self.handle.records()) if resume else None,
             resume_command="ocsrun resume run-1",
+            monotonic=self.monotonic,
         )
 
     def run(self) -> str:

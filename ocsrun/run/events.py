@@ -58,7 +58,8 @@ Gates
   gate.wait                   step, attempt, until (when the window opens), seconds, timezone
   gate.wait-stopped           step, attempt, reason (Ctrl-C during the countdown)
   gate.expired                step (the gate), passed (when it passed), valid_for, before (the step
-                              about to run, or null at resume)
+                              about to run, or null at resume); clock_back: true and age (seconds,
+                              negative) when the answer seems to come from the future
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from ocsrun.errors import (
 )
 from ocsrun.run import containers, manual
 from ocsrun.run import events as ev
-from ocsrun.run.flow import RETRY, Clock, Goto, Outcome, utc_now
+from ocsrun.run.flow import RETRY, Clock, Goto, Outcome, session_clock, utc_now
 from ocsrun.run.gates import GateRunner, LocalGateRunner, zone_label
 from ocsrun.run.gatestep import GateChecker
 from ocsrun.run.operator import Ask, Operator, Screen
@@ -56,11 +56,13 @@ class Executor:
         report_command: str = "",
         timezone: str | None = None,
         started_extra: Mapping[str, Any] | None = None,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self.runbook = runbook
         self.operator = operator
         self.journal = journal
-        self.clock = clock
+        # Monotonic within the session (see flow.session_clock).
+        self.clock = session_clock(clock, monotonic)
         self.rehearsal = rehearsal
         self.params = dict(params or {})
         self.target = target
@@ -86,7 +88,11 @@ class Executor:
         self.scopes: list[tuple[tuple[m.Step, ...], str]] = []  # (steps, prefix) being walked
         self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
         self.current: str | None = None
-        self.started_at = clock()
+        self.started_at = self.clock()
+        # Stale confirmations are asked again only at checkpoints, once a runbook marks any.
+        self.checkpoints_marked = _marks_checkpoints(runbook.steps)
+        self.loop_marks: list[bool] = []  # enclosing for_each steps: is each a checkpoint?
+        self.item_check = False  # the next step that runs starts a checkpointed loop item
         optional = tuple(p.name for p in runbook.params if p.type == "bool" and p.default is False)
         self.gates = GateChecker(self, gate_runner or LocalGateRunner(), optional)
 
@@ -327,6 +333,7 @@ class Executor:
         """Walk one scope; `where` names a loop item ("role 2/4: …"), shown on its steps."""
         if where is not None:
             self.loops.append(where)  # shown once, on each step header of the item
+            self.item_check = bool(self.loop_marks and self.loop_marks[-1])
         depth = self.gates.scope_depth()
         self.scopes.append((steps, prefix))
         try:
@@ -387,9 +394,15 @@ class Executor:
             self._auto_skip(step, path, context)
             return None
         # Only before a step that will run: a skipped step relies on nothing.
-        self.gates.recheck_active(path)
+        checkpoint = not self.checkpoints_marked or step.checkpoint or self.item_check
+        self.item_check = False
+        self.gates.recheck_active(path, stale=checkpoint)
         if step.kind == "for_each":
-            return containers.for_each(self, step, path, context, (index, total))
+            self.loop_marks.append(step.checkpoint)
+            try:
+                return containers.for_each(self, step, path, context, (index, total))
+            finally:
+                self.loop_marks.pop()
         if step.kind == "call":
             return containers.call(self, step, path, context, (index, total))
         while True:
@@ -549,3 +562,7 @@ def _value_text(value: Any) -> str:
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "(none)"
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _marks_checkpoints(steps: tuple[m.Step, ...]) -> bool:
+    return any(step.checkpoint or _marks_checkpoints(step.children) for step in steps)

@@ -10,9 +10,10 @@ the one implementation; imports run executor → helpers → flow, never back.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 if TYPE_CHECKING:
@@ -25,6 +26,28 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def session_clock(wall: Clock, monotonic: Callable[[], float] | None = None) -> Clock:
+    """The wall clock read once, at the start of a session, then moved on by `monotonic`.
+
+    Within a session it never goes backwards: a wall clock set back (by hand, by NTP) does not
+    make a stale confirmation young again or a duration negative. Ages across sessions compare
+    wall times, and a negative one counts as expired (see gatestep). Without `monotonic`, a
+    wall clock other than the real one (a test's) also drives the elapsed time.
+    """
+    start = wall()
+    if monotonic is None:
+        if wall is not utc_now:
+            return wall
+        monotonic = time.monotonic
+    tick = monotonic
+    origin = tick()
+
+    def now() -> datetime:
+        return start + timedelta(seconds=tick() - origin)
+
+    return now
 
 
 @dataclass(frozen=True, slots=True)

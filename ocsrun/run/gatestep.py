@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from ocsrun.run.flow import Outcome, StepHost
 
 
+ZERO = timedelta(0)
+
+
 class GateChecker:
     def __init__(
         self, host: StepHost, runner: GateRunner, optional_params: tuple[str, ...] = ()
@@ -219,30 +222,41 @@ class GateChecker:
         self.active = [g for g in self.active if g.path != path]
         self.active.append(ActiveGate(path, step, when, overridden, dict(context)))
 
-    def recheck_active(self, before: str) -> None:
+    def recheck_active(self, before: str, *, stale: bool = True) -> None:
+        """Before a step: time windows always; `valid_for` only when `stale` (a checkpoint)."""
         for active in list(self.active):
             gate = active.step.gate
             assert gate is not None
             now = self.x.now()
             valid = gate.valid_for_seconds
-            if valid is not None and now - active.passed_at > timedelta(seconds=valid):
+            age = now - active.passed_at
+            # A negative age means the clock was set back between sessions: nobody can say
+            # how old the answer is, so it is stale (and journaled as such).
+            if stale and valid is not None and (age > timedelta(seconds=valid) or age < ZERO):
                 self._expired(active, before, valid)
             elif gate.type == "time_window" and not active.overridden:
                 self._window_again(active, before, now)
 
     def _expired(self, active: ActiveGate, before: str, valid: int) -> None:
+        seconds = (self.x.now() - active.passed_at).total_seconds()
+        back = {"clock_back": True, "age": round(seconds, 3)} if seconds < 0 else {}
         self.x.record(
             ev.GATE_EXPIRED,
             step=active.path,
             passed=active.passed_at.isoformat(),
             valid_for=valid,
             before=before,
+            **back,
         )
-        age = format_duration((self.x.now() - active.passed_at).total_seconds())
+        age = (
+            "at a later time than now (the clock was set back)"
+            if seconds < 0
+            else f"{format_duration(seconds)} ago"
+        )
         self.x.operator.show(
             Screen(
                 "info",
-                f"Step {self.x.number(active.path)} · {active.step.title}: answered {age} ago, "
+                f"Step {self.x.number(active.path)} · {active.step.title}: answered {age}, "
                 f"valid for {format_duration(valid)}; asking again before step "
                 f"{self.x.number(before)}",
             )

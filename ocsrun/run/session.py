@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import shlex
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -357,6 +358,7 @@ def _executor(
         report_command=report_command(handle.info.run_id, store),
         timezone=plan.timezone,
         clock=run_clock(),
+        monotonic=time.monotonic,
         started_extra=extra,
     )
 

@@ -40,7 +40,10 @@ def dump(value: Any) -> Any:
         value = dataclasses.replace(value, default=ev.SECRET)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
-            f.name: dump(getattr(value, f.name)) for f in dataclasses.fields(value) if f.compare
+            f.name: dump(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.compare
+            and not (f.metadata.get("omit_default") and getattr(value, f.name) == f.default)
         }
     if isinstance(value, tuple | list):
         return [dump(v) for v in value]

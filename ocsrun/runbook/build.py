@@ -103,6 +103,7 @@ class _Builder:
             for_each=for_each,
             call=call,
             position=where.locate(where.at),
+            checkpoint=bool(d.get("checkpoint", False)),
         )
 
     def for_each(self, d: Data, where: _Where) -> m.ForEach:

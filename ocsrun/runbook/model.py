@@ -255,6 +255,9 @@ class Step:
     for_each: ForEach | None = None
     call: Call | None = None
     position: Position | None = field(default=None, compare=False)
+    # Where stale confirmations (valid_for) are asked again; see docs/format.md. Last, and
+    # left out of snapshots while False, so runs started before it existed resume unchanged.
+    checkpoint: bool = field(default=False, metadata={"omit_default": True})
 
     @property
     def children(self) -> tuple[Step, ...]:
