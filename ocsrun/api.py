@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ocsrun.errors import DocumentError, OcsrunError
 from ocsrun.run.timeline import StepLine, Timeline
 from ocsrun.run.views import (
+    RunDetail,
     RunFilter,
     RunPage,
     VerifyView,
@@ -31,6 +32,8 @@ from ocsrun.run.views import (
     report_data,
     report_json,
     report_markdown,
+    run_detail,
+    runbook_of_run,
     summary_data,
     timeline_text,
     verify_run,
@@ -48,6 +51,7 @@ __all__ = [
     "Finding",
     "OcsrunError",
     "Record",
+    "RunDetail",
     "RunFilter",
     "RunInfo",
     "RunPage",
@@ -64,6 +68,8 @@ __all__ = [
     "report_data",
     "report_json",
     "report_markdown",
+    "run_detail",
+    "runbook_of_run",
     "summary_data",
     "timeline_text",
     "validate",

@@ -198,6 +198,12 @@ def test_every_response_has_a_policy_forbidding_inline_script(url: str, state: P
         assert headers["x-content-type-options"] == "nosniff"
 
 
+def test_only_loopback_host_names_on_a_loopback_bind(url: str) -> None:
+    # A page on another site reaching 127.0.0.1 through a rebound DNS name sends that name.
+    assert get(f"{url}/api/runs", {"Host": "attacker.example"})[0] == 400
+    assert get(f"{url}/api/runs", {"Host": "localhost"})[0] == 200
+
+
 def test_read_only_and_unknown_runs(url: str) -> None:
     request = urllib.request.Request(f"{url}/runs", data=b"x=1", method="POST")
     with pytest.raises(urllib.error.HTTPError) as refused:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 LOCAL_HOSTS = {"localhost", "ip6-localhost"}
+LOOPBACK_NAMES = {"127.0.0.1", "localhost", "[::1]", "::1"}
 
 
 def is_local(host: str) -> bool:
@@ -76,7 +77,10 @@ def serve(
 
     store = open_store(chosen(location, state_dir), long_lived=True)
     shown = store.location
-    app = create_app(store, location=shown, token=token)
+    # On loopback, answer only to loopback names: a web page elsewhere must not reach this
+    # server through a DNS name rebound to 127.0.0.1 (the browser would send that name).
+    hosts = sorted(LOOPBACK_NAMES | {host}) if is_local(host) else None
+    app = create_app(store, location=shown, token=token, allowed_hosts=hosts)
     click.echo(f"ocsrun serve: runs of {shown} at http://{host}:{port}/ (Ctrl-C stops)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
     return 0

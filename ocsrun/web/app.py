@@ -14,7 +14,7 @@ import hmac
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any, TypeVar
@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -346,8 +347,16 @@ class TokenGate:
         await response(scope, receive, send)
 
 
-def create_app(store: RunStore, *, location: str = "", token: str | None = None) -> ASGIApp:
-    """The web view of `store`; with `token`, every request must carry it."""
+def create_app(
+    store: RunStore,
+    *,
+    location: str = "",
+    token: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
+) -> ASGIApp:
+    """The web view of `store`; with `token`, every request must carry it. `allowed_hosts`:
+    the Host names it answers (others get 400), so a page elsewhere cannot reach a loopback
+    server through a DNS name rebound to 127.0.0.1."""
     app = App(store, location)
     static = resources.files("ocsrun.web") / "static"
     routes = [
@@ -361,6 +370,8 @@ def create_app(store: RunStore, *, location: str = "", token: str | None = None)
         Mount("/static", StaticFiles(directory=str(static)), name="static"),
     ]
     asgi: ASGIApp = Starlette(routes=routes)
+    if allowed_hosts:
+        asgi = TrustedHostMiddleware(asgi, allowed_hosts=list(allowed_hosts))
     if token:
         asgi = TokenGate(asgi, token)
     return Headers(asgi)
