@@ -304,3 +304,37 @@ def test_edge_source_reading_needs_no_reason(
     (answer,) = [r for r in _journal(tmp_path / "state") if r["type"] == "choice.answered"]
     assert answer["data"]["value"] == "rtc-universal-server-admins"
     assert "reason" not in answer["data"]
+
+
+def _all_steps(path: Path) -> list[dict[str, Any]]:
+    return [step for _path, step in _steps(_load(path)["steps"])]
+
+
+@pytest.mark.parametrize("path", RUNBOOK_FILES, ids=lambda p: p.stem)
+def test_off_peak_windows_are_in_the_users_time_zone(path: Path) -> None:
+    # The source's "off-peak hours" are the users', not the clock of the machine running ocsrun.
+    windows = [
+        s["gate"] for s in _all_steps(path) if (s.get("gate") or {}).get("type") == "time_window"
+    ]
+    assert all(gate.get("timezone") == "ask" for gate in windows), path.name
+
+
+@pytest.mark.parametrize("path", RUNBOOK_FILES, ids=lambda p: p.stem)
+def test_stale_confirmations_are_asked_again_only_at_checkpoints(path: Path) -> None:
+    steps = _all_steps(path)
+    if not any((s.get("gate") or {}).get("valid_for") for s in steps):
+        return
+    marked = [s["id"] for s in steps if s.get("checkpoint")]
+    assert marked, f"{path.name}: a runbook with valid_for marks where staleness is checked"
+    wizard_calls = [s["id"] for s in steps if s.get("uses")]
+    assert wizard_calls, path.name
+    for fragment in FRAGMENT_FILES:
+        assert not any(s.get("checkpoint") for s in _all_steps(fragment)), fragment.name
+
+
+def test_se_ee_sessions_confirmation_is_renewed_before_each_role() -> None:
+    steps = {
+        s["id"]: s for s in _load(RUNBOOKS / "ocs2007" / "deactivate-se-ee-roles.yaml")["steps"]
+    }
+    assert steps["sessions-completed"]["gate"]["valid_for"] == "15m"
+    assert steps["deactivate-roles"].get("checkpoint") is True
