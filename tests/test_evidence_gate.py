@@ -54,6 +54,11 @@ def run(
     return code, out + err, [json.loads(line) for line in lines]
 
 
+def only_run() -> str:
+    (run_id,) = os.listdir(Path(os.environ["OCSRUN_STATE_DIR"]) / "runs")
+    return run_id
+
+
 def of(records: list[dict[str, Any]], kind: str, step: str | None = None) -> list[dict[str, Any]]:
     return [
         r["data"]
@@ -190,6 +195,8 @@ def test_a_refusal_the_runbook_allows_is_confirmed_with_a_reason(
     assert overridden["confirmed"] == ["The log names the target."]
     assert len(overridden["sha256"]) == 64 and overridden["type"] == "evidence"
     assert of(records, "gate.passed", A) == []
+    code, shown, _ = run_main(capsys, "runs", "show", only_run())
+    assert code == 0 and "evidence confirmed: " in shown and "log uses SRV1" in shown
 
 
 def test_declining_the_confirmation_fails_the_gate(
@@ -231,6 +238,8 @@ def test_path_typing_reasks_and_never_fails_the_gate(
     assert of(records, "gate.failed") == []
     assert len(of(records, "gate.passed", A)) == 1
     assert "Not a file ocsrun can check: no such file" in out
+    code, shown, _ = run_main(capsys, "runs", "show", only_run())
+    assert code == 0 and "file not read, asked again: no such file" in shown
 
 
 def test_one_unreadable_answer_stops_with_one_line(

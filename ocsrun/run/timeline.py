@@ -208,6 +208,7 @@ def _fold_step(line: StepLine, record: Record) -> None:
             line.reason = str(data["reason"])
     elif kind == ev.GATE_OVERRIDDEN:
         line.overrides.append(f"{record.ts} {data.get('reason', '')}")
+        _fold_gate(line, record)  # an evidence file accepted with a reason is evidence too
     elif kind in {ev.GATE_PASSED, ev.GATE_FAILED}:
         if line.history and _STALE in line.history[-1] and kind == ev.GATE_PASSED:
             line.history.append(f"{record.ts} re-confirmed")
@@ -235,17 +236,21 @@ def _fold_history(line: StepLine, record: Record) -> None:
         line.history.append(f"{record.ts} stopped waiting for the window")
     elif kind == ev.STEP_BACK:
         line.history.append(f"{record.ts} back: {data.get('to')} done again from here")
+    elif kind == ev.GATE_INPUT_REFUSED:
+        line.history.append(f"{record.ts} file not read, asked again: {data.get('reason')}")
 
 
 def _fold_gate(line: StepLine, record: Record) -> None:
     data = record.data
     if "sha256" in data:
+        results = {ev.GATE_PASSED: "passed", ev.GATE_OVERRIDDEN: "confirmed"}
         line.evidence.append(
             {
-                "result": "passed" if record.type == ev.GATE_PASSED else "failed",
+                "result": results.get(record.type, "failed"),
                 "path": data.get("path"),
                 "size": data.get("size"),
                 "sha256": data.get("sha256"),
+                "mtime": data.get("mtime"),
                 "at": record.ts,
             }
         )
