@@ -143,6 +143,9 @@ def _delimited(lines: list[str], delimiter: str) -> Table | None:
 
 
 def _repeats_header(row: tuple[str, ...], headers: tuple[str, ...]) -> bool:
+    # Cheap tests first: a data row rarely has the header's width and first cell.
+    if not row or len(row) != len(headers) or header_key(row[0]) != header_key(headers[0]):
+        return False
     return [header_key(c) for c in row] == [header_key(h) for h in headers]
 
 
