@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from test_executor_helpers import Harness, harness, load
+from test_executor_helpers import Harness, harness, load, with_wizard_logs
 
 from ocsrun.errors import ParamError
 from ocsrun.run import events as ev
@@ -18,7 +18,7 @@ from ocsrun.runbook import model as m
 
 ANSWERS = """
 defaults: {after_step: done, acknowledge: true, gate: true, checklist: all,
-           evidence: wizard-success.log, after_failure: goto}
+           after_failure: goto}
 steps:
   off-peak: {window: [wait]}
 """
@@ -53,6 +53,7 @@ class WaitingOperator(ScriptedOperator):
     """Waits by moving the test's clock (no sleeping in a unit test)."""
 
     def __init__(self, h: Harness, answers: str) -> None:
+        answers = with_wizard_logs(answers, h.runbook)
         super().__init__(parse_answers(answers, h.operator.answers.base))
         self.h = h
         self.waits: list[int] = []
