@@ -75,6 +75,7 @@ class Executor:
         self.step_started: dict[str, datetime] = {}  # this session's entry into each step
         # More facts for run.started, from the session (the snapshot's sha256).
         self.started_extra = dict(started_extra or {})
+        self._plan: tuple[tuple[tuple[str, str], ...], dict[str, int]] | None = None
         self.choices: dict[str, str] = {}
         self._hashes: dict[int, str] = {}
         self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
@@ -232,11 +233,16 @@ class Executor:
         """The run id and the journal's head hash: what a change ticket quotes."""
         return (f"Run id: {self.journal.info.run_id}", f"Journal head: {self.head}")
 
-    def plan(self) -> list[str]:
-        """The step screens of this run as known now (params, loop items, choices so far)."""
+    def plan(self) -> dict[str, int]:
+        """The step screens of this run as known now (params, loop items, choices so far),
+        each with its ordinal. Worked out again only when an answer to a choice changed."""
         from ocsrun.run.progress import planned
 
-        return planned(self.runbook.steps, {**self._base_context(), **self.choices})
+        key = tuple(sorted(self.choices.items()))
+        if self._plan is None or self._plan[0] != key:
+            paths = planned(self.runbook.steps, {**self._base_context(), **self.choices})
+            self._plan = (key, {p: i for i, p in enumerate(paths, 1)})
+        return self._plan[1]
 
     def number(self, path: str) -> str:
         from ocsrun.run.progress import number_of
@@ -506,7 +512,7 @@ class Executor:
         body = self.shown(step.instructions, context, path)
         attempt = self.state.step(path).attempt
         plan = self.plan()
-        ordinal = f"{plan.index(path) + 1} of {len(plan)}" if path in plan else f"of {len(plan)}"
+        ordinal = f"{plan[path]} of {len(plan)}" if path in plan else f"of {len(plan)}"
         lines = [" · ".join(self.loops)] if self.loops else []
         lines.append(f"Screen {ordinal} · id {path}")
         if attempt > 1:
