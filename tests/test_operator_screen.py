@@ -22,7 +22,8 @@ from conftest import ROOT, journal_records
 from ocsrun.review.render import StepView, build_view
 from ocsrun.runbook.build import load_runbook
 
-SUCCESS_LOG = ROOT / "examples" / "evidence" / "wizard-success.log"
+EVIDENCE = ROOT / "examples" / "evidence"
+MAX_QUESTIONS = 400  # a question answered the same way for ever fails the test, never hangs it
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # Wednesday 19:59:55 in London (GMT in November): the 20:00-06:00 off-peak window opens in 5 s.
 BEFORE_WINDOW = "2026-11-25T19:59:55+00:00"
@@ -53,6 +54,8 @@ class Drive:
     back_at: str = ""  # answer `back` once at this step id
     explain_first: bool = True  # `?` at the first after-step question
     window: bool = True  # it has the off-peak window (waited for)
+    log: str = ""  # the wizard log (examples/evidence); a loop's role picks wizard-ROLE.html
+    fresh: Path = Path()  # where logs are copied when asked for (new mtime: "from this run")
     asked: list[str] = field(default_factory=list)
 
 
@@ -70,16 +73,19 @@ DRIVES = [
     Drive(
         "ocs2007.deactivate-edge-server",
         {"target": "edge01.contoso.com", "timezone": "Europe/London"},
+        log="wizard-edge.html",
     ),
     Drive(
         "ocs2007.deactivate-mediation-server",
         {"target": "med01.contoso.com"},
         args=("--tz", "Europe/London"),
+        log="wizard-mediation.html",
     ),
     Drive(
         "ocs2007.deactivate-archiving-cdr-server",
         {"target": "arch01.contoso.com"},
         args=("--tz", "Europe/London"),
+        log="wizard-archiving-cdr.html",
     ),
     Drive(
         "ocs2007.services-start-stop",
@@ -113,11 +119,14 @@ def answer_all(child: pexpect.spawn, drive: Drive) -> tuple[str, str]:
     seen: list[str] = []
     done: set[str] = set()  # "explained", "back", "waited"
     while True:
+        assert len(seen) < MAX_QUESTIONS, "the same questions keep coming"
         i = child.expect(PROMPTS)
         seen.append((child.before or "") + (child.after or ""))
+        here = (re.findall(r"· id (\S+)", ANSI.sub("", "".join(seen))) or [""])[-1]
         if i == 4:
-            here = re.findall(r"· id (\S+)", ANSI.sub("", "".join(seen)))[-1]
             after_step(child, drive, here, done)
+        elif i == 3:
+            child.sendline(fresh_log(drive, here))
         elif i == 5:
             done.add("waited")
             child.sendline("wait")
@@ -143,9 +152,19 @@ def simple_answer(i: int, child: pexpect.spawn, n: int) -> str:
         return str(child.match.group(1))  # the word to type, exactly
     if i == 1:
         return "Y" if n % 2 else "yes"  # any case
-    if i == 2:
-        return "1"
-    return str(SUCCESS_LOG)
+    return "1"
+
+
+def fresh_log(drive: Drive, here: str) -> str:
+    """The right sample log, copied now: the runbook refuses a log older than its wizard step."""
+    import shutil
+
+    role = re.search(r"\[([^\]]+)\]", here)
+    name = f"wizard-{role.group(1)}.html" if role else drive.log
+    drive.fresh.mkdir(parents=True, exist_ok=True)
+    target = drive.fresh / name
+    shutil.copyfile(EVIDENCE / name, target)
+    return str(target)
 
 
 def after_step(child: pexpect.spawn, drive: Drive, here: str, done: set[str]) -> None:
@@ -181,6 +200,7 @@ def render_numbers(runbook: str) -> dict[str, str]:
 @pytest.mark.parametrize("drive", DRIVES, ids=[d.runbook.split(".")[1] for d in DRIVES])
 def test_a_full_run_at_a_terminal(tmp_path: Path, drive: Drive) -> None:
     state = tmp_path / "state"
+    drive.fresh = tmp_path / "logs"
     screen, raw = answer_all(spawn(state, drive), drive)
 
     # A missing --target is asked, with the runbook's description and example.
