@@ -60,7 +60,7 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     child = start(state)
     child.expect(r"Run id: (\S+)")
     started_id = child.match.group(1)
-    child.expect(r"Journal head: ([0-9a-f]{64})")
+    child.expect(r"Head: ([0-9a-f]{64})")
     started_head = child.match.group(1)
     child.expect("DANGER: data-loss")
     child.expect("Type understood to acknowledge")
@@ -96,7 +96,7 @@ def test_full_run_with_a_failed_log_retry_and_show(tmp_path: Path) -> None:
     child.expect("Run done")
     child.expect(r"Run id: (\S+)")
     assert child.match.group(1) == started_id
-    child.expect(r"Journal head: ([0-9a-f]{64})")
+    child.expect(r"Head: ([0-9a-f]{64})")
     ended_head = child.match.group(1)
     child.expect(r"Report:\s+(ocsrun runs report \S+ --state-dir \S+)")
     report = child.match.group(1)

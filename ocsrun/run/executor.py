@@ -231,7 +231,8 @@ class Executor:
 
     def _run_lines(self) -> tuple[str, ...]:
         """The run id and the journal's head hash: what a change ticket quotes."""
-        return (f"Run id: {self.journal.info.run_id}", f"Journal head: {self.head}")
+        # "Head:" keeps the 64-digit hash on the line of its label on an 80-column terminal.
+        return (f"Run id: {self.journal.info.run_id}", f"Head: {self.head}")
 
     def plan(self) -> dict[str, int]:
         """The step screens of this run as known now (params, loop items, choices so far),
