@@ -76,6 +76,8 @@ class Executor:
         # More facts for run.started, from the session (the snapshot's sha256).
         self.started_extra = dict(started_extra or {})
         self._plan: tuple[tuple[tuple[str, str], ...], dict[str, int]] | None = None
+        # id(steps) -> (steps, first index of each id): previous_manual's lookups per scope
+        self._scope_positions: dict[int, tuple[tuple[m.Step, ...], dict[str, int]]] = {}
         self.choices: dict[str, str] = {}
         self._hashes: dict[int, str] = {}
         self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
@@ -358,15 +360,28 @@ class Executor:
             if where is not None:
                 self.loops.pop()
 
+    def _positions(self, steps: tuple[m.Step, ...]) -> dict[str, int]:
+        """Each id's first index in a scope's steps, worked out once per scope."""
+        cached = self._scope_positions.get(id(steps))
+        if cached is None or cached[0] is not steps:
+            positions: dict[str, int] = {}
+            for index, step in enumerate(steps):
+                positions.setdefault(step.id, index)
+            cached = self._scope_positions[id(steps)] = (steps, positions)
+        return cached[1]
+
     def previous_manual(self, path: str) -> str | None:
         if not self.scopes:
             return None
         steps, prefix = self.scopes[-1]
-        ids = [s.id for s in steps]
         here = path[len(prefix) :]
-        if not path.startswith(prefix) or here not in ids:
+        at = self._positions(steps).get(here) if path.startswith(prefix) else None
+        if at is None:
             return None
-        for earlier in reversed(steps[: ids.index(here)]):
+        # Backwards from the step itself: usually the step just before (a list of the scope's
+        # ids per step made a long runbook quadratic).
+        for index in range(at - 1, -1, -1):
+            earlier = steps[index]
             record = self.state.steps.get(prefix + earlier.id)
             done = record is not None and record.outcome in (ev.STEP_DONE, ev.STEP_SKIPPED)
             if earlier.kind == "action" and done:
