@@ -150,3 +150,18 @@ def test_cli_reports_unreadable_files_and_usage(
     assert broken.read_text(encoding="utf-8") == "a: [\n"
     assert run_main(capsys, "fmt")[0] == 2
     assert run_main(capsys, "fmt", str(tmp_path / "missing.yaml"))[0] == 2
+
+
+def test_multi_line_quoted_and_plain_strings_become_blocks() -> None:
+    text = (
+        "format: ocsrun/v1\nkind: runbook\nmetadata:\n  id: t.x\n  title: T\n  version: 1.0.0\n"
+        "steps:\n  - id: a\n    title: A\n    instructions: 'First line.\n\n\n      Second\n"
+        "      line.'\n    notes:\n      - a plain note\n        folded over two lines\n"
+    )
+    assert not canonical(text)
+    fixed = layout.canonical_text(text)
+    assert "    instructions: |-\n      First line.\n\n      Second line.\n" in fixed
+    assert "      - a plain note folded over two lines\n" in fixed
+    before, after = (load_text(t.encode(), "f.yaml").data for t in (text, fixed))
+    assert after == before
+    assert canonical(fixed) and layout.canonical_text(fixed) == fixed

@@ -213,6 +213,8 @@ def _tidy(data: Any, sub: dict[str, Any], parent: Any = None) -> None:
             below = child(sub, key)
             if type(value) is str:
                 data[key] = _fixed_scalar(value, below, data)
+            elif _quoted_lines(value):
+                data[key] = _as_block(value)
             else:
                 _tidy(value, below, data)
     elif isinstance(data, CommentedSeq):
@@ -220,14 +222,41 @@ def _tidy(data: Any, sub: dict[str, Any], parent: Any = None) -> None:
         for index, value in enumerate(data):
             if type(value) is str:
                 data[index] = _fixed_scalar(value, below, parent)
+            elif _quoted_lines(value):
+                data[index] = _as_block(value)
             else:
                 _tidy(value, below, data)
+
+
+def _quoted_lines(value: Any) -> bool:
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+    quoted = (DoubleQuotedScalarString, SingleQuotedScalarString)
+    return isinstance(value, quoted) and "\n" in value
+
+
+def _as_block(value: Any) -> Any:
+    """A quoted string that holds line breaks, as a `|` block (the layout has no multi-line
+    quoted or plain scalars); left as it is when a block could not hold it exactly."""
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    lines = value.split("\n")
+    if any(line != line.rstrip() or "\t" in line for line in lines) or _CONTROL.search(value):
+        return value
+    if lines[0].startswith(" ") or not value.strip():
+        return value  # a block's indentation would be ambiguous
+    return LiteralScalarString(value)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 
 
 def _fixed_scalar(value: str, sub: dict[str, Any], owner: Any) -> Any:
     """A plain string as the canonical layout writes it."""
     from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+    if "\n" in value:
+        return _as_block(value)
     reading = yaml11_reading(value)
     if reading is None:
         return value
