@@ -47,13 +47,18 @@ def _schema() -> dict[str, Any]:
     return load_schema()
 
 
+# The one "the format says nothing here" subschema: look-ups are cached by identity, so every
+# subschema handed out must live as long as the cache (the schema's own dicts, or this one).
+_NOTHING: dict[str, Any] = {}
+
+
 def _resolve(sub: Any) -> dict[str, Any]:
     seen = 0
     while isinstance(sub, dict) and "$ref" in sub and seen < 20:
         name = str(sub["$ref"]).rsplit("/", 1)[-1]
-        sub = _schema().get("$defs", {}).get(name, {})
+        sub = _schema().get("$defs", {}).get(name, _NOTHING)
         seen += 1
-    return sub if isinstance(sub, dict) else {}
+    return sub if isinstance(sub, dict) and sub else _NOTHING
 
 
 def _properties(sub: dict[str, Any]) -> Iterator[tuple[str, Any]]:
@@ -65,22 +70,38 @@ def _properties(sub: dict[str, Any]) -> Iterator[tuple[str, Any]]:
                 yield from _properties(_resolve(branch[part]))
 
 
+# Look-ups by subschema identity: the schema is loaded once and never changes, and a file's
+# every mapping asks them again.
+_ORDERS: dict[int, dict[str, int]] = {}
+_CHILDREN: dict[tuple[int, str | int], dict[str, Any]] = {}
+
+
 def key_order(sub: dict[str, Any]) -> dict[str, int]:
-    order: dict[str, int] = {}
-    for name, _ in _properties(sub):
-        order.setdefault(name, len(order))
-    return order
+    found = _ORDERS.get(id(sub))
+    if found is None:
+        found = {}
+        for name, _ in _properties(sub):
+            found.setdefault(name, len(found))
+        _ORDERS[id(sub)] = found
+    return found
 
 
 def child(sub: dict[str, Any], key: str | int) -> dict[str, Any]:
     """The subschema for a mapping's key or a list's item (empty when the format says nothing)."""
+    cached = _CHILDREN.get((id(sub), key))
+    if cached is None:
+        cached = _CHILDREN[(id(sub), key)] = _child(sub, key)
+    return cached
+
+
+def _child(sub: dict[str, Any], key: str | int) -> dict[str, Any]:
     if isinstance(key, int):
-        return _resolve(sub.get("items", {}))
+        return _resolve(sub.get("items", _NOTHING))
     for name, value in _properties(sub):
         if name == key:
             return _resolve(value)
     additional = sub.get("additionalProperties")
-    return _resolve(additional) if isinstance(additional, dict) else {}
+    return _resolve(additional) if isinstance(additional, dict) else _NOTHING
 
 
 def root_schema() -> dict[str, Any]:
