@@ -4,6 +4,7 @@ spellings fixed; `--check` exits 1 when a file would change."""
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,24 @@ def test_multi_line_quoted_and_plain_strings_become_blocks() -> None:
     before, after = (load_text(t.encode(), "f.yaml").data for t in (text, fixed))
     assert after == before
     assert canonical(fixed) and layout.canonical_text(fixed) == fixed
+
+
+def test_a_sure_change_found_without_writing_is_a_real_change(tmp_path: Path) -> None:
+    # fmt --check skips the ruamel.yaml round trip when the node tree already shows a change:
+    # that must never claim a change the writer would not make, nor miss a tidy file.
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import corpus
+
+    generated = corpus.generate(tmp_path, 3)
+    texts = [p.read_text(encoding="utf-8") for p in [*generated, *BUNDLED]]
+    texts += [untidy(layout.canonical_text(t)) for t in texts[-2:]] + [YAML11]
+    sure = 0
+    for text in texts:
+        document = load_text(text.encode("utf-8"), "f.yaml")
+        fixed = layout.canonical_text(text)
+        if layout.certainly_changes(document):
+            sure += 1
+            assert fixed != text
+        tidy = load_text(fixed.encode("utf-8"), "g.yaml")
+        assert not layout.certainly_changes(tidy)
+    assert sure >= 6  # the generated (PyYAML layout) files, the untidy copies, YAML11

@@ -36,15 +36,15 @@ def fmt(paths: tuple[str, ...], check: bool) -> None:
         context.exit(exit_code_for(error))
     changed = problems = 0
     for file in files:
-        outcome = format_file(file, str(file))
+        outcome = format_file(file, str(file), check=check)
         if outcome.problem is not None:
             problems += 1
             click.echo(str(outcome.problem), err=True)
-        elif outcome.text is not None:
+        elif outcome.changed:
             changed += 1
             if check:
                 click.echo(f"would reformat {outcome.path}")
-            else:
+            elif outcome.text is not None:
                 write_atomically(file, outcome.text.encode("utf-8"))
                 click.echo(f"reformatted {outcome.path}")
     click.echo(_summary(len(files), changed, problems, check), err=True)

@@ -203,6 +203,52 @@ def _block_scalar_ok(node: ScalarNode, content_indent: int, lines: list[str]) ->
     return True
 
 
+def certainly_changes(document: loader.Document) -> bool:
+    """True when `fmt` would surely change the file, found without writing it: YAML 1.1
+    spellings (quoted or rewritten), a key out of the format's order (moved), a block key or a
+    sequence dash in another column than the layout's (re-indented), a missing or doubled final
+    newline. `fmt --check` needs no ruamel.yaml round trip for such a file; other differences
+    (spacing, multi-line scalars) are left to the writer to decide."""
+    text = document.text
+    if document.yaml11 or not text.endswith("\n") or text.endswith("\n\n"):
+        return True
+    root = document.root
+    if not isinstance(root, MappingNode) or root.flow_style:
+        return False
+    return _moved(root, root_schema(), 0, text.split("\n"))
+
+
+def _moved(node: Node, sub: dict[str, Any], indent: int, lines: list[str]) -> bool:
+    """A block collection here (keys at indent, or dashes at indent) is not where fmt puts it."""
+    if getattr(node, "flow_style", False):
+        return False
+    if isinstance(node, MappingNode):
+        return _keys_moved(node, sub, indent, lines)
+    if isinstance(node, SequenceNode):
+        for item in node.value:
+            line = lines[item.start_mark.line]
+            if line[indent : indent + 2] != "- " or line[:indent].strip():
+                return True
+            if isinstance(item, MappingNode) and _moved(item, child(sub, 0), indent + 2, lines):
+                return True
+    return False
+
+
+def _keys_moved(node: MappingNode, sub: dict[str, Any], indent: int, lines: list[str]) -> bool:
+    order, last = key_order(sub), -1
+    for key, value in node.value:
+        if not isinstance(key, ScalarNode) or key.style:
+            return False
+        rank = order.get(key.value, len(order))
+        if rank < last or key.start_mark.column != indent:
+            return True
+        last = rank
+        below = child(sub, key.value)
+        if value.start_mark.line != key.start_mark.line and _moved(value, below, indent + 2, lines):
+            return True
+    return False
+
+
 # --- writing the canonical layout (ruamel.yaml) ----------------------------------------------
 
 
@@ -309,13 +355,14 @@ class Formatted:
     path: str
     text: str | None = None
     problem: Diagnostic | None = None
+    would_change: bool = False  # --check found a sure change without writing the new text
 
     @property
     def changed(self) -> bool:
-        return self.text is not None
+        return self.text is not None or self.would_change
 
 
-def format_file(path: Path, display: str | None = None) -> Formatted:
+def format_file(path: Path, display: str | None = None, *, check: bool = False) -> Formatted:
     shown = display if display is not None else str(path)
     try:
         document = loader.load_document(path, shown)
@@ -326,6 +373,8 @@ def format_file(path: Path, display: str | None = None) -> Formatted:
         )
     if is_canonical(document):
         return Formatted(shown)
+    if check and certainly_changes(document):
+        return Formatted(shown, would_change=True)
     text = canonical_text(document.text)
     if text == document.text:
         return Formatted(shown)
