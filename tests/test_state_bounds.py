@@ -7,8 +7,11 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ocsrun.errors import JournalCorrupt
+from ocsrun.run import events as ev
 from ocsrun.run.state import replay
 from ocsrun.run.timeline import build
 from ocsrun.store.journal import (
@@ -74,3 +77,68 @@ def test_run_json_with_wrong_types_is_refused(change: dict[str, object]) -> None
     assert _info_from_json(json.dumps(good).encode()).run_id == "r"
     with pytest.raises(ValueError, match="field"):
         _info_from_json(json.dumps({**good, **change}).encode())
+
+
+EVENT_TYPES = sorted(
+    value
+    for name, value in vars(ev).items()
+    if name.isupper() and isinstance(value, str) and "." in value
+)
+
+
+# Any data of any type under any record type: replay and the timeline give a state or a
+# JournalCorrupt naming the record, never another exception.
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from(["first"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+_KEYS = st.sampled_from(
+    [
+        "step",
+        "attempt",
+        "outcome",
+        "index",
+        "total",
+        "reason",
+        "params",
+        "values",
+        "when",
+        "var",
+        "value",
+        "item",
+        "target",
+        "warning",
+        "name",
+        "last",
+        "changes",
+        "seconds",
+    ]
+)
+
+
+@settings(deadline=None, max_examples=300, derandomize=True, database=None)
+@given(
+    records=st.lists(
+        st.tuples(st.sampled_from(EVENT_TYPES), st.dictionaries(_KEYS, _VALUES, max_size=5)),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_no_record_data_crashes_replay_or_the_timeline(
+    records: list[tuple[str, dict[str, object]]],
+) -> None:
+    chain = []
+    prev = GENESIS
+    for seq, (kind, data) in enumerate(records, 1):
+        record = make_record(seq, kind, data, prev, operator="t")
+        chain.append(record)
+        prev = record.hash
+    info = RunInfo("r", "b", "t", "1", "p", None, "o", "2026-01-01T00:00:00Z", False)
+    for read in (replay, lambda rs: build(info, rs)):
+        try:
+            read(chain)
+        except JournalCorrupt as error:
+            assert "holds data of unexpected types" in error.message
