@@ -148,11 +148,14 @@ def _join(function: Callable[..., Any], args: tuple[Any, ...], kwargs: Any, skip
 # --- time and memory ------------------------------------------------------------------------
 
 
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
 def _resident() -> int:
     """This process's resident memory in bytes (0 where /proc is not there)."""
     try:
         with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            return int(statm.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
         return 0
 
@@ -161,12 +164,67 @@ def _resident() -> int:
 def budget(seconds: float = MAX_SECONDS, growth: int = MAX_GROWTH) -> Iterator[None]:
     """Stop the code run inside after `seconds`, or once the process has grown by `growth`.
 
-    A profile hook sees every Python and C function call and return: the clock is read on
-    every 32nd event, memory on every 1024th. One C call is not interrupted, which is why the
-    arguments of every call are bounded before it starts.
+    On the main thread a 20 ms interval timer (SIGALRM) checks the clock and the memory, at no
+    cost per call; elsewhere (or when a timer is already set) a profile hook does, on every
+    32nd call event. Neither interrupts one long C call, which is why the arguments of every
+    call are bounded before it starts.
     """
     deadline = time.monotonic() + seconds
-    ceiling = _resident() + growth
+    # Measured from the first check, not before the render: reading /proc costs more than
+    # most renders (~0.1 ms), and what one call can allocate before then is bounded anyway.
+    ceiling: int | None = None
+
+    def over() -> str | None:
+        nonlocal ceiling
+        if time.monotonic() > deadline:
+            return f"took more than {seconds:g} s"
+        resident = _resident()
+        if ceiling is None:
+            ceiling = resident + growth
+        elif resident and resident > ceiling:
+            return f"used more than {growth // 2**20} MiB"
+        return None
+
+    if _can_use_timer():
+        with _timer(over):
+            yield
+    else:
+        with _profiled(over):
+            yield
+
+
+def _can_use_timer() -> bool:
+    import signal
+    import threading
+
+    return (
+        hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+    )
+
+
+@contextmanager
+def _timer(over: Callable[[], str | None]) -> Iterator[None]:
+    import signal
+
+    def tick(signum: int, frame: FrameType | None) -> None:
+        problem = over()
+        if problem:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            raise BudgetExceeded(problem)
+
+    previous = signal.signal(signal.SIGALRM, tick)
+    signal.setitimer(signal.ITIMER_REAL, 0.02, 0.02)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextmanager
+def _profiled(over: Callable[[], str | None]) -> Iterator[None]:
     events = 0
     previous = sys.getprofile()
 
@@ -175,12 +233,10 @@ def budget(seconds: float = MAX_SECONDS, growth: int = MAX_GROWTH) -> Iterator[N
         events += 1
         if events & 31:
             return
-        if time.monotonic() > deadline:
+        problem = over()
+        if problem:
             sys.setprofile(None)
-            raise BudgetExceeded(f"took more than {seconds:g} s")
-        if not events & 1023 and ceiling and _resident() > ceiling:
-            sys.setprofile(None)
-            raise BudgetExceeded(f"used more than {growth // 2**20} MiB")
+            raise BudgetExceeded(problem)
 
     sys.setprofile(hook)
     try:
