@@ -64,11 +64,30 @@ def format_spec_problem(text: str) -> str | None:
     return None
 
 
+# The deadline of the budget in force (None outside one): every filter, call and `%` checks it,
+# so a chain of many small steps stops even where no timer or profile hook can run.
+_deadline: list[float] = []
+
+
+def check_clock(name: str) -> None:
+    if _deadline and time.monotonic() > _deadline[-1]:
+        raise BudgetExceeded(f"{name}: took more than {MAX_SECONDS:g} s")
+
+
 def check_numbers(name: str, values: Iterator[Any] | list[Any] | tuple[Any, ...]) -> None:
     """Refuse a call given a number over MAX_WIDTH (a width, count, repetition or precision)."""
+    check_clock(name)
     for value in values:
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_WIDTH:
             raise BudgetExceeded(f"{name}: number {value} is over the limit of {MAX_WIDTH}")
+
+
+def check_lipsum(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """lipsum(n, html, min, max): n paragraphs of up to `max` words, generated word by word."""
+    n = args[0] if args else kwargs.get("n", 5)
+    most = args[3] if len(args) > 3 else kwargs.get("max", 100)
+    if isinstance(n, int) and isinstance(most, int) and n * most * 8 > MAX_SIZE:
+        raise BudgetExceeded(f"lipsum: {n} paragraphs of up to {most} words is over the limit")
 
 
 def check_size(name: str, value: Any) -> Any:
@@ -185,12 +204,16 @@ def budget(seconds: float = MAX_SECONDS, growth: int = MAX_GROWTH) -> Iterator[N
             return f"used more than {growth // 2**20} MiB"
         return None
 
-    if _can_use_timer():
-        with _timer(over):
-            yield
-    else:
-        with _profiled(over):
-            yield
+    _deadline.append(deadline)
+    try:
+        if _can_use_timer():
+            with _timer(over):
+                yield
+        else:
+            with _profiled(over):
+                yield
+    finally:
+        _deadline.pop()
 
 
 def _can_use_timer() -> bool:

@@ -53,6 +53,8 @@ def _environment() -> ImmutableSandboxedEnvironment:
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             name = getattr(__obj, "__name__", "call")
             budget.check_numbers(name, [*args, *kwargs.values()])
+            if name == "generate_lorem_ipsum":
+                budget.check_lipsum(args, kwargs)
             target = getattr(__obj, "__wrapped__", __obj)
             if name in ("format", "format_map") and isinstance(
                 getattr(target, "__self__", None), str
