@@ -397,6 +397,6 @@ def test_unusable_values(gate: str, found: list[int]) -> None:
 
 def test_max_output_is_bounded_by_what_the_journal_takes() -> None:
     ok = "steps:\n  - {id: a, title: A, gate: {type: command, prompt: P, "
-    assert run(rules.unusable_value, ok + "command: {argv: [x], max_output: 1MiB}}}\n") == []
-    found = run(rules.unusable_value, ok + "command: {argv: [x], max_output: 2MiB}}}\n")
+    assert run(rules.unusable_value, ok + "command: {argv: [x], max_output: 256KiB}}}\n") == []
+    found = run(rules.unusable_value, ok + "command: {argv: [x], max_output: 257KiB}}}\n")
     assert [rule for _, _, rule in found] == ["unusable-value"]

@@ -162,7 +162,7 @@ RULES: dict[str, tuple[str, str]] = {
     ),
     "unusable-value": (
         "A value the run could not use",
-        "A command timeout over 24h, a valid_for over 31 days, a max_output over 1 MiB, a NUL "
+        "A command timeout over 24h, a valid_for over 31 days, a max_output over 256 KiB, a NUL "
         "byte in an argv item or an unknown time zone: each has the right form but would fail "
         "in the middle of a run (or write a journal record readers refuse).",
     ),

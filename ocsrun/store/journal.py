@@ -294,9 +294,9 @@ class JournalReader:
         return record
 
 
-# No record ocsrun writes comes near this (command output is capped at 1 MiB by validation);
+# No record ocsrun writes comes near this (command output is capped at 256 KiB by validation);
 # readers stop here instead of reading a damaged journal's endless line whole.
-MAX_RECORD_BYTES = 8 * 2**20
+MAX_RECORD_BYTES = 2 * 2**20
 # read_tail looks at most this far back for the last two whole lines.
 MAX_TAIL_BYTES = 3 * MAX_RECORD_BYTES
 

@@ -21,7 +21,7 @@ MAX_COMMAND_TIMEOUT = 24 * 3600
 # An answer older than a month is not "still valid"; beyond this the clock arithmetic overflows.
 MAX_VALID_FOR = 31 * 24 * 3600
 # The output a command gate keeps (written into the journal).
-MAX_OUTPUT = 2**20
+MAX_OUTPUT = 256 * 2**10
 _DIGITS = re.compile(r"\d+")
 
 
@@ -84,12 +84,12 @@ def _too_big(value: Any) -> str | None:
     from ocsrun.units import parse_size
 
     if any(len(digits) > 12 for digits in _DIGITS.findall(str(value))):
-        return "max_output is over the limit of 1 MiB"
+        return "max_output is over the limit of 256 KiB"
     try:
         size = parse_size(value)
     except ValueError:
         return None  # the schema's finding
-    return f"max_output {value} is over the limit of 1 MiB" if size > MAX_OUTPUT else None
+    return f"max_output {value} is over the limit of 256 KiB" if size > MAX_OUTPUT else None
 
 
 def _known_zone(name: str) -> bool:
