@@ -60,7 +60,10 @@ def build_state(state: Path) -> str:
     """RUNS small runs and one run of RECORDS records; returns the big run's id."""
     store = open_store(state)
     for n in range(RUNS - 1):
-        with store.create_run(info(store.new_run_id(), n), b"") as handle:
+        # Ids made here, unique by n: thousands a second would make new_run_id's random suffix
+        # collide now and then.
+        run_id = f"20261125T{n // 3600 % 24:02d}{n // 60 % 60:02d}{n % 60:02d}Z-{n:06x}"
+        with store.create_run(info(run_id, n), b"") as handle:
             handle.append("run.started", {"params": {"site": "Paris"}})
             handle.append("step.done", {"step": f"s{n % 9}", "attempt": 1})
             if n % 3:
