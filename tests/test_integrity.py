@@ -106,14 +106,19 @@ def test_two_resumes_at_once_exactly_one_proceeds(
 ) -> None:
     rounds = 20 if not rehearse else 5
     state = _state()
+    held = 0
     for round_no in range(rounds):
         marker = tmp_path / f"marker-{round_no}"
         run_id = _interrupted(capsys, marker, rehearse=rehearse)
         done = _race(state, tmp_path, "resume", run_id, "--answers", str(FULL))
         codes = sorted(d.returncode for d in done)
-        assert codes == [0, 3], [(d.returncode, d.stderr) for d in done]
-        loser = next(d for d in done if d.returncode == 3)
-        assert f"run {run_id} is locked by run {run_id}" in loser.stderr
+        # One proceeds; the other exits 3 naming the holder, or (scheduled only after the
+        # winner's whole session, which a loaded machine can do) finds the run finished.
+        assert codes in ([0, 3], [0, 1]), [(d.returncode, d.stderr) for d in done]
+        loser = next(d for d in done if d.returncode != 0)
+        held += loser.returncode == 3
+        wanted = f"run {run_id} is locked by run {run_id}" if loser.returncode == 3 else "finished"
+        assert wanted in loser.stderr
         assert "Traceback" not in loser.stderr + loser.stdout
         assert loser.stderr.count("\n") == 1  # one line
         records = _assert_clean_journal(state, run_id)
@@ -121,6 +126,8 @@ def test_two_resumes_at_once_exactly_one_proceeds(
         assert records[-1]["type"] == "run.finished"
         # The side effect happened once (a rehearsal does not execute the command at all).
         assert (marker.read_text() if marker.exists() else "") == ("" if rehearse else "x")
+    # The real runs hold their session 0.3 s in the command: the racers did meet.
+    assert rehearse or held > 0
 
 
 def test_a_lock_removed_during_the_run_stops_it_before_the_next_step(
