@@ -494,37 +494,17 @@ def _current_runbook(handle: RunHandle, accept: bool) -> tuple[m.Runbook, list[s
 
 
 def _runbook_from_copy(handle: RunHandle, snapshot: bytes) -> m.Runbook:
-    """The runbook rebuilt from the source files kept in the run's snapshot.
-
-    Written to a private temporary directory and loaded through the ordinary loader, so the
-    copy is validated like any file; it must give the very model the run started with.
-    """
-    import tempfile
-
-    from ocsrun.errors import OcsrunError
-    from ocsrun.run.state import changes, load_snapshot, snapshot_sources
-    from ocsrun.runbook.build import load_runbook
-    from ocsrun.runbook.sources import materialise
+    """The runbook rebuilt from the run's snapshot; it must give the very model the run
+    started with."""
+    from ocsrun.run.state import changes, load_snapshot, runbook_from_snapshot
 
     run_id, path = handle.info.run_id, handle.info.runbook_path
-    kept = snapshot_sources(snapshot)
-    if kept is None:
+    runbook = runbook_from_snapshot(run_id, snapshot, path)
+    if runbook is None:
         raise StateError(
             f"the runbook of run {run_id} is gone: {path} (this run keeps no copy of it: "
             "it was started by an older ocsrun, or its runbook held a secret default)"
         )
-    main, files = kept
-    with tempfile.TemporaryDirectory(prefix="ocsrun-runbook-") as tmp:
-        try:
-            copy = materialise(files, main, Path(tmp))
-        except (OSError, ValueError) as error:
-            raise StateError(f"run {run_id}: cannot restore its runbook copy: {error}") from None
-        try:
-            runbook = load_runbook(copy, display=path)
-        except OcsrunError as error:
-            raise StateError(
-                f"run {run_id}: the runbook copy kept with the run does not load: {error}"
-            ) from None
     if changes(load_snapshot(snapshot), runbook):
         raise StateError(
             f"run {run_id}: the runbook copy kept with the run does not match the run's "

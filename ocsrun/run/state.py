@@ -100,6 +100,40 @@ def snapshot_sources(raw: bytes) -> tuple[str, dict[str, str]] | None:
     return main, files
 
 
+def runbook_from_snapshot(run_id: str, raw: bytes, shown: str) -> m.Runbook | None:
+    """The runbook rebuilt from the source files a run's snapshot keeps; None when it keeps
+    none (started by an older ocsrun, or the runbook held a secret default).
+
+    Written to a private temporary directory and loaded through the ordinary loader, so the
+    copy is validated like any file; `shown` is the path its findings name.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from ocsrun.errors import OcsrunError, StateError
+    from ocsrun.runbook.build import load_runbook
+    from ocsrun.runbook.sources import materialise
+
+    try:
+        kept = snapshot_sources(raw)
+    except ValueError as error:
+        raise StateError(f"run {run_id}: its runbook snapshot is unreadable: {error}") from None
+    if kept is None:
+        return None
+    main, files = kept
+    with tempfile.TemporaryDirectory(prefix="ocsrun-runbook-") as tmp:
+        try:
+            copy = materialise(files, main, Path(tmp))
+        except (OSError, ValueError) as error:
+            raise StateError(f"run {run_id}: cannot restore its runbook copy: {error}") from None
+        try:
+            return load_runbook(copy, display=shown)
+        except OcsrunError as error:
+            raise StateError(
+                f"run {run_id}: the runbook copy kept with the run does not load: {error}"
+            ) from None
+
+
 def _step_hashes(steps: Iterable[Mapping[str, Any]], prefix: str = "") -> dict[str, str]:
     out: dict[str, str] = {}
     for step in steps:

@@ -399,29 +399,11 @@ def _head_of(store: RunStore, run_id: str) -> str | None:
 def runbook_of_run(store: RunStore, run_id: str) -> Runbook | None:
     """The runbook as RUN_ID used it, rebuilt from the source files its snapshot keeps and
     validated like any file; None when the run keeps no copy (started by an older ocsrun)."""
-    import tempfile
-    from pathlib import Path
-
-    from ocsrun.errors import StateError
-    from ocsrun.run.state import snapshot_sources
-    from ocsrun.runbook.build import load_runbook
-    from ocsrun.runbook.sources import materialise
+    from ocsrun.run.state import runbook_from_snapshot
 
     handle = store.open_run(run_id)
     try:
         snapshot, shown = handle.snapshot(), handle.info.runbook_path
     finally:
         handle.close()
-    try:
-        kept = snapshot_sources(snapshot)
-    except ValueError as error:
-        raise StateError(f"run {run_id}: its runbook snapshot is unreadable: {error}") from None
-    if kept is None:
-        return None
-    main, files = kept
-    with tempfile.TemporaryDirectory(prefix="ocsrun-runbook-") as tmp:
-        try:
-            copy = materialise(files, main, Path(tmp))
-        except (OSError, ValueError) as error:
-            raise StateError(f"run {run_id}: cannot restore its runbook copy: {error}") from None
-        return load_runbook(copy, display=shown)
+    return runbook_from_snapshot(run_id, snapshot, shown)
