@@ -45,3 +45,37 @@ def test_the_shell_script_is_what_click_prints(tmp_path: Path) -> None:
         [sys.executable, "-m", "ocsrun"], env=env, capture_output=True, text=True, check=False
     )
     assert "_ocsrun_completion()" in done.stdout and "complete " in done.stdout
+
+
+def test_a_store_typed_after_the_run_id_is_the_one_completed_from(tmp_path: Path) -> None:
+    # click parses only the words before the cursor; the store option may come after it.
+    default, other = tmp_path / "default", tmp_path / "other"
+    answers = ROOT / "examples" / "rehearsals" / "services-start-stop.yaml"
+    done = run_child(other, "rehearse", "ocs2007.services-start-stop", "--answers", str(answers))
+    assert done.returncode == 0, done.stderr
+    (run_id,) = [p.name for p in (other / "runs").iterdir()]
+    # The default store (OCSRUN_STATE_DIR) holds no run: only the typed option finds it.
+    assert complete(default, "ocsrun resume ") == []
+    # The cursor on a started id in the middle of the line (click's split drops an empty
+    # word there, so a bare TAB mid-line is not a case any click program completes).
+    start = run_id[:4]
+    for line in (
+        f"ocsrun resume {start} --state-dir {other}",
+        f"ocsrun resume {start} --state-dir={other}",
+        f"ocsrun runs show {start} --store {other}",
+        f"ocsrun runs report {start} --format md --store={other}",
+    ):
+        assert complete_at(default, line, 2 if "resume" in line else 3) == [f"plain,{run_id}"]
+    # Before the run id, as click parses it, still works.
+    assert complete(default, f"ocsrun resume --state-dir {other} ") == [f"plain,{run_id}"]
+
+
+def complete_at(state: Path, line: str, cword: int) -> list[str]:
+    """Completion of word `cword` of a whole command line, as bash hands it over."""
+    env = cli_env(state)
+    env.update(COMP_WORDS=line, COMP_CWORD=str(cword), _OCSRUN_COMPLETE="bash_complete")
+    done = subprocess.run(
+        [sys.executable, "-m", "ocsrun"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return [item for item in done.stdout.splitlines() if item]

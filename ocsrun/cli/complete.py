@@ -46,10 +46,37 @@ def run_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list
 
 
 def _store_options(ctx: click.Context) -> tuple[Path | None, str | None]:
-    state_dir, location = None, None
+    """--state-dir / --store from the whole command line, the words after the cursor included.
+
+    click parses only the words before the one being completed into `ctx.params`, so
+    `ocsrun resume <TAB> --state-dir /srv/runs` would list the default store's runs. Bash and
+    zsh hand the whole line over in COMP_WORDS (fish only the part before the cursor): an
+    option found there wins; what click parsed is the fallback (other shells, tests).
+    """
+    state_dir, location = _typed_store_options()
     here: click.Context | None = ctx
     while here is not None:
         state_dir = state_dir or here.params.get("state_dir")
         location = location or here.params.get("location") or here.params.get("store")
         here = here.parent
     return (Path(state_dir) if state_dir else None), (str(location) if location else None)
+
+
+def _typed_store_options() -> tuple[str | None, str | None]:
+    """The last --state-dir and --store typed on the line being completed (either spelling:
+    `--store X` or `--store=X`)."""
+    import os
+
+    from click.shell_completion import split_arg_string
+
+    words = split_arg_string(os.environ.get("COMP_WORDS", ""))
+    found: dict[str, str] = {}
+    for i, word in enumerate(words):
+        name, equals, value = word.partition("=")
+        if name not in ("--state-dir", "--store"):
+            continue
+        if not equals:
+            value = words[i + 1] if i + 1 < len(words) else ""
+        if value and not value.startswith("-"):
+            found[name] = value
+    return found.get("--state-dir"), found.get("--store")
