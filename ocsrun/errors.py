@@ -98,6 +98,11 @@ class AnswersError(UsageError):
     """An answers file is malformed or has no answer for a question asked."""
 
 
+class ZoneNotGiven(AnswersError):
+    """A run without a terminal needs the users' time zone (a `timezone: ask` window) and
+    neither --tz nor the answers file gives it: never guessed from this machine's clock."""
+
+
 class NoOperatorInput(UsageError):
     """No terminal and no answers file, or end of input at a prompt."""
 

@@ -24,7 +24,7 @@ BOOK = DATA / "integrity" / "side-effect.yaml"
 PARTIAL = DATA / "integrity" / "partial.yaml"
 FULL = DATA / "integrity" / "full.yaml"
 TARGET = "ocs-se01.contoso.com"
-HEAD = re.compile(r"^head: ([0-9a-f]{64})$", re.MULTILINE)
+HEAD = re.compile(r"^\s*Head: ([0-9a-f]{64})$", re.MULTILINE)
 
 # Imports everything a resume needs, then waits for the start signal: the two racers differ
 # only by when the kernel schedules them, not by how long their imports took.
@@ -156,7 +156,9 @@ def test_a_lock_removed_during_the_run_stops_it_before_the_next_step(
     # result, not an interruption, nothing of the next step.
     assert marker.read_text() == "x"
     assert (records[-1]["type"], records[-1]["data"]["step"]) == ("step.started", "side-effect")
-    assert HEAD.search(out) is not None
+    # The session's end still names the head it left, once, after the start screen's.
+    heads = HEAD.findall(out)
+    assert len(heads) == 2 and heads[-1] == records[-1]["hash"] and "Run stopped" in out
 
 
 def test_a_lock_taken_over_during_the_run_stops_it(
@@ -231,9 +233,10 @@ def _finished_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> tuple[s
     )
     assert (code, err) == (0, "")
     heads = HEAD.findall(out)
-    assert len(heads) == 1
+    # Once at the start (before the first record of a step) and once at the end, never twice.
+    assert len(heads) == 2 and heads[0] != heads[1]
     (run_id,) = os.listdir(_state() / "runs")
-    return run_id, heads[0]
+    return run_id, heads[-1]
 
 
 def test_head_is_printed_reported_and_checked(

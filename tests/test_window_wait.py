@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, journal_records, run_main
 from test_executor_helpers import Harness, harness, load, with_wizard_logs
 
-from ocsrun.errors import ParamError
+from ocsrun.errors import ParamError, ZoneNotGiven
 from ocsrun.run import events as ev
 from ocsrun.run.executor import Executor
 from ocsrun.run.gates import in_window, next_opening, window_zone
@@ -115,3 +117,48 @@ def test_a_day_only_window_opens_at_midnight() -> None:
     )
     saturday = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     assert next_opening(gate, saturday, "UTC") == saturday + timedelta(hours=12)
+
+
+def test_an_answers_file_without_a_zone_stops_before_anything_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`timezone: ask` and nobody to ask: exit 2 with one line, no run created, no guess."""
+    example = ROOT / "examples" / "rehearsals" / "deactivate-se-ee-roles.yaml"
+    answers = tmp_path / "rehearsals" / "answers.yaml"
+    answers.parent.mkdir()
+    text = example.read_text(encoding="utf-8")
+    answers.write_text(
+        "\n".join(line for line in text.splitlines() if not line.startswith("timezone:")),
+        encoding="utf-8",
+    )
+    # The example's wizard logs are relative to its folder.
+    shutil.copytree(ROOT / "examples" / "evidence", tmp_path / "evidence")
+    state = tmp_path / "state"
+    for command in ("run", "rehearse"):
+        code, out, err = run_main(
+            capsys, command, "ocs2007.deactivate-se-ee-roles",
+            "--answers", str(answers), "--state-dir", str(state),
+        )  # fmt: skip
+        assert code == 2, out + err
+        (line,) = [e for e in err.splitlines() if e.strip()]
+        assert "step off-peak: its time window is in the users' time zone" in line
+        assert "--tz ZONE" in line and "`timezone: ZONE` in the answers file" in line
+        assert "Step " not in out  # nothing of any step was shown
+        assert not (state / "runs").exists() or not list((state / "runs").iterdir())
+    # The same file with --tz runs (the zone given is what is journaled).
+    code, out, err = run_main(
+        capsys, "rehearse", "ocs2007.deactivate-se-ee-roles",
+        "--answers", str(answers), "--state-dir", str(state), "--tz", "Asia/Tokyo",
+    )  # fmt: skip
+    assert code == 0, err
+    (run_id,) = [p.name for p in (state / "runs").iterdir()]
+    started = journal_records(state, run_id)[0]
+    assert started["type"] == "run.started" and started["data"]["timezone"] == "Asia/Tokyo"
+
+
+def test_settle_zone_never_falls_back_to_the_machine_for_an_ask_window() -> None:
+    runbook = load("deactivate-se-ee-roles.yaml")
+    answers = parse_answers("params: {}", Path("."))
+    with pytest.raises(ZoneNotGiven) as raised:
+        settle_zone(runbook, None, ScriptedOperator(answers), answers)
+    assert raised.value.exit_code == 2

@@ -72,6 +72,7 @@ class Executor:
         self.timezone = timezone or (state.timezone if state is not None else None)
         self.numbers = m.step_numbers(runbook.steps)  # render's numbering, shown and journaled
         self.head = ""  # hash of the last journal record written, shown at start and end
+        self.ended = False  # the closing lines (run id, head, report) were shown
         self.step_started: dict[str, datetime] = {}  # this session's entry into each step
         # More facts for run.started, from the session (the snapshot's sha256).
         self.started_extra = dict(started_extra or {})
@@ -225,16 +226,20 @@ class Executor:
         outcome = "rehearsed" if self.rehearsal else "done"
         self.current = None
         self.record(ev.RUN_FINISHED, outcome=outcome)
-        lines = [*self._run_lines()]
-        if self.report_command:
-            lines.append(f"Report: `{self.report_command}`")
-        self.operator.show(Screen("result", f"Run {outcome}", lines=tuple(lines), level="ok"))
+        self.operator.show(Screen("result", f"Run {outcome}", lines=self.end_lines(), level="ok"))
         return outcome
 
     def _run_lines(self) -> tuple[str, ...]:
         """The run id and the journal's head hash: what a change ticket quotes."""
         # "Head:" keeps the 64-digit hash on the line of its label on an 80-column terminal.
         return (f"Run id: {self.journal.info.run_id}", f"Head: {self.head}")
+
+    def end_lines(self) -> tuple[str, ...]:
+        """What closes every session, once: run id, head, and the report command. Shown by the
+        executor when the run ends (done, aborted), by the session otherwise (`ended`)."""
+        self.ended = True
+        report = (f"Report: `{self.report_command}`",) if self.report_command else ()
+        return (*self._run_lines(), *report)
 
     def plan(self) -> dict[str, int]:
         """The step screens of this run as known now (params, loop items, choices so far),
@@ -327,7 +332,9 @@ class Executor:
 
     def abort(self, step: str, reason: str) -> NoReturn:
         self.record(ev.RUN_ABORTED, step=step or None, reason=reason)
-        self.operator.show(Screen("result", "Run aborted", reason, level="fail"))
+        self.operator.show(
+            Screen("result", "Run aborted", reason, lines=self.end_lines(), level="fail")
+        )
         raise RunAborted(f"run aborted at {step or 'pre-flight'}: {reason}")
 
     # --- walking -------------------------------------------------------------------

@@ -210,9 +210,23 @@ def settle_zone(
         if problem:
             raise ParamError(f"--tz: {problem}")
         return zone
-    windows = [s.gate for _, s in m.walk(runbook.steps) if s.gate and s.gate.type == "time_window"]
-    if answers is not None or not any(g.timezone == ASK_ZONE for g in windows):
+    asking = [
+        path
+        for path, step in m.walk(runbook.steps)
+        if step.gate and step.gate.type == "time_window" and step.gate.timezone == ASK_ZONE
+    ]
+    if not asking:
         return None
+    if answers is not None:
+        # Nobody to ask, and this machine's zone (UTC on a jump host) is not the users':
+        # stop before the run is created rather than judge the window in a guessed clock.
+        from ocsrun.errors import ZoneNotGiven
+
+        raise ZoneNotGiven(
+            f"step {asking[0]}: its time window is in the users' time zone (timezone: ask), "
+            "which nobody can be asked for here: give --tz ZONE or `timezone: ZONE` in the "
+            "answers file"
+        )
     ask = Ask(
         "",
         "timezone",
@@ -383,6 +397,7 @@ def _drive(
     from ocsrun.run.integrity import LockedHandle
 
     guarded = LockedHandle(handle, locks)
+    executor = None
     try:
         executor = _executor(plan, operator, guarded, store, state=state, snapshot=snapshot)
         # A stale lock taken over (by --break-lock, or a resume taking back its own run's
@@ -395,9 +410,13 @@ def _drive(
             else:
                 executor.resume(changed)
     finally:
+        # Once per session, in the words of the start screen: a run that ended (done,
+        # aborted) showed them itself; an interrupted or failed session shows them here,
+        # with the journal's own head (the store may have written after the executor).
         head = handle.head()
-        if head is not None:
-            operator.show(Screen("result", f"head: {head}"))
+        if executor is not None and not executor.ended and head is not None:
+            executor.head = head
+            operator.show(Screen("result", "Run stopped", lines=executor.end_lines()))
 
 
 # --- resuming ---------------------------------------------------------------------
