@@ -254,6 +254,105 @@ def test_reader_refuses_a_gap() -> None:
         list(journal.JournalReader(io.BytesIO(b"".join(lines))))
 
 
+KEY = b"a team's journal key, 32 bytes.."
+
+
+def chain(n: int, key: bytes | None) -> list[Record]:
+    records: list[Record] = []
+    prev = journal.GENESIS
+    for i in range(n):
+        data = {"step": f"s{i}", "note": 'é "ü" \\ \t', "n": [i, 1.5, None, True], "z": {"b": 1}}
+        rec = journal.make_record(i + 1, "step.done", data, prev, operator="u@h", key=key)
+        records.append(rec)
+        prev = rec.hash
+    return records
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data(), st.booleans())
+def test_reader_lets_no_changed_byte_through(data: st.DataObject, keyed: bool) -> None:
+    # The reader checks each record's hash over its stored text (stored_as_hashed); a change
+    # anywhere must still stop it, or at most leave a torn last line set aside.
+    key = KEY if keyed else None
+    records = chain(4, key)
+    blob = b"".join(lines_of(records))
+    pos = data.draw(st.integers(0, len(blob) - 1))
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != blob[pos]))
+    changed = blob[:pos] + bytes([new]) + blob[pos + 1 :]
+    reader = journal.JournalReader(io.BytesIO(changed), key=key)
+    try:
+        read = list(reader)
+    except JournalCorrupt:
+        return
+    assert read == records[: len(read)], f"byte {pos} changed to {new} was read as a record"
+    assert len(read) < 4 and reader.torn is not None
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.text(), json_values, max_size=4), st.text(min_size=1), st.booleans())
+def test_the_text_hash_agrees_with_the_canonical_hash(
+    data: dict[str, object], kind: str, keyed: bool
+) -> None:
+    key = KEY if keyed else None
+    record = journal.make_record(7, kind, data, "f" * 64, operator="ü@h", key=key)
+    text = journal.encode(record).decode("utf-8")
+    assert journal.stored_as_hashed(text, key) == record
+    assert journal.stored_as_hashed(text, None if keyed else KEY) is None
+
+
+def test_a_record_in_another_spelling_is_read_by_the_full_check() -> None:
+    records = build(3)
+    lines = lines_of(records)
+    # Same record, same canonical hash, spelled with spaces and its keys in another order.
+    respelled = json.dumps(dict(reversed(json.loads(lines[1]).items()))).encode() + b"\n"
+    assert journal.stored_as_hashed(respelled.decode()) is None
+    lines[1] = respelled
+    assert list(journal.JournalReader(io.BytesIO(b"".join(lines)))) == records
+    assert kinds(lines) == []
+
+
+def test_an_edited_record_is_refused_whatever_path_reads_it() -> None:
+    records = build(3)
+    lines = lines_of(records)
+    lines[1] = lines[1].replace(b'"s1"', b'"sX"')
+    assert journal.stored_as_hashed(lines[1].decode()) is None
+    with pytest.raises(JournalCorrupt, match=r"journal\.jsonl:2: seq 2 does not match its hash"):
+        list(journal.JournalReader(io.BytesIO(b"".join(lines))))
+    rows = [line.decode().rstrip("\n") for line in lines]
+    with pytest.raises(JournalCorrupt, match="db run x:2: seq 2 does not match its hash"):
+        list(journal.read_checked(rows, "db run x"))
+
+
+def test_a_hash_over_a_non_canonical_spelling_is_named_by_verify() -> None:
+    # The one line the reader's text check takes and the full check does not: a hash computed
+    # over the line's own (non-canonical) data text. ocsrun never writes one; verify names it.
+    records = build(2)
+    body = {k: v for k, v in json.loads(lines_of(records)[1]).items() if k != "hash"}
+    spelled = '{"step": "s1", "note": "é ü"}'  # spaces: not the canonical form
+    text = (
+        f'{{"data":{spelled},"operator":"u@h","prev":"{records[0].hash}","seq":2,'
+        f'"ts":"{body["ts"]}","type":"step.done"}}'
+    )
+    forged_hash = hashlib.sha256(text.encode()).hexdigest()
+    line = (
+        f'{{"seq":2,"ts":"{body["ts"]}","operator":"u@h","type":"step.done","data":{spelled},'
+        f'"prev":"{records[0].hash}","hash":"{forged_hash}"}}\n'
+    ).encode()
+    assert journal.stored_as_hashed(line.decode()) is not None
+    assert kinds([lines_of(records)[0], line]) == [("hash-mismatch", 2, 2)]
+
+
 # --- tail reads -----------------------------------------------------------------------
 
 

@@ -274,24 +274,119 @@ class JournalReader:
         yield self._accept(pending, line_no, last)
 
     def _accept(self, raw: bytes, line_no: int, last: Record | None) -> Record:
-        where = f"{self._name}:{line_no}"
-        try:
-            record = decode(raw)
-        except RecordError as error:
-            raise JournalCorrupt(f"{where}: {error}; run `ocsrun runs verify`") from None
-        if computed_hash(record, self._key) != record.hash:
-            raise JournalCorrupt(
-                f"{where}: seq {record.seq} does not match its hash (changed after it was "
-                "written); run `ocsrun runs verify`"
-            )
-        want_seq = last.seq + 1 if last else 1
-        want_prev = last.hash if last else GENESIS
-        if record.seq != want_seq or record.prev != want_prev:
-            raise JournalCorrupt(
-                f"{where}: seq {record.seq} does not continue the chain "
-                f"(expected seq {want_seq}); run `ocsrun runs verify`"
-            )
-        return record
+        return check_next(raw, line_no, last, self._name, self._key)
+
+
+def read_checked(
+    lines: Iterable[str],
+    name: str,
+    key: bytes | None = None,
+    last: Record | None = None,
+    line_no: int = 0,
+) -> Iterator[Record]:
+    """Records from lines already split (a database's rows, no newlines), checked as
+    JournalReader checks a file's; `last`/`line_no`: the record and position they continue."""
+    for line in lines:
+        line_no += 1
+        last = check_next(line, line_no, last, name, key)
+        yield last
+
+
+def check_next(
+    line: bytes | str, line_no: int, last: Record | None, name: str, key: bytes | None
+) -> Record:
+    """The record on `line` if it is intact and continues the chain after `last`, else
+    JournalCorrupt naming `name:line_no`."""
+    text = line if isinstance(line, str) else _utf8(line)
+    record = stored_as_hashed(text, key) if text is not None else None
+    if record is None:
+        record = _checked_slowly(line, f"{name}:{line_no}", key)
+    want_seq = last.seq + 1 if last else 1
+    want_prev = last.hash if last else GENESIS
+    if record.seq != want_seq or record.prev != want_prev:
+        raise JournalCorrupt(
+            f"{name}:{line_no}: seq {record.seq} does not continue the chain "
+            f"(expected seq {want_seq}); run `ocsrun runs verify`"
+        )
+    return record
+
+
+def _utf8(raw: bytes) -> str | None:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _checked_slowly(line: bytes | str, where: str, key: bytes | None) -> Record:
+    """Decode with every check, then hash the canonical form again: what names a problem."""
+    try:
+        record = decode(line if isinstance(line, bytes) else line.encode("utf-8"))
+    except (RecordError, UnicodeEncodeError) as error:
+        raise JournalCorrupt(f"{where}: {error}; run `ocsrun runs verify`") from None
+    try:
+        actual = computed_hash(record, key)
+    except UnicodeEncodeError:
+        actual = ""  # a lone surrogate: not something ocsrun wrote
+    if actual != record.hash:
+        raise JournalCorrupt(
+            f"{where}: seq {record.seq} does not match its hash (changed after it was "
+            "written); run `ocsrun runs verify`"
+        )
+    return record
+
+
+# The plain C decoder (no duplicate-key hook): stored_as_hashed keeps only a record whose hash
+# covers the very text it parsed, and ocsrun never writes a duplicate key into that text.
+_PLAIN = json.JSONDecoder()
+_quote = json.encoder.encode_basestring  # the encoders' own string form (ensure_ascii=False)
+
+
+def stored_as_hashed(text: str, key: bytes | None = None) -> Record | None:
+    """The record on one line when its stored hash is the hash of that very text; else None.
+
+    A record is hashed over its canonical form (record_hash), and ocsrun stores the data part
+    of a line in exactly that form, with the other fields around it in FIELDS order. So the
+    hashed bytes can be rebuilt from the line's own text, the data part kept as it stands,
+    instead of re-encoding the parsed data: one parse and one sha256 per record. The fields
+    around the data are spelled again from the parsed values and must match the text exactly,
+    so what the hash covers is what was parsed. Anything else (an edited record, another
+    spelling, damage) gives None, and the caller takes the full path, which decides and names
+    the problem. The one difference: a line whose hash was computed over a non-canonical
+    spelling of its data (keys out of order, a duplicate key, spaces) passes here. ocsrun
+    never writes one; whoever could compute that hash could as well have computed it over the
+    canonical form (a plain chain), or holds the key (a keyed one). `runs verify` keeps the
+    full check and names such a line.
+    """
+    if text.endswith("\n"):
+        text = text.rstrip("\n")
+    try:
+        obj = _PLAIN.decode(text)
+    except ValueError:
+        return None
+    if type(obj) is not dict:
+        return None
+    try:
+        record = to_record(obj)
+    except RecordError:
+        return None
+    seq = str(record.seq)
+    ts, operator, type_ = _quote(record.ts), _quote(record.operator), _quote(record.type)
+    prev = _quote(record.prev)
+    head = f'{{"seq":{seq},"ts":{ts},"operator":{operator},"type":{type_},"data":'
+    tail = f',"prev":{prev},"hash":{_quote(record.hash)}}}'
+    end = len(text) - len(tail)
+    if end - len(head) < 2 or not text.startswith(head) or not text.endswith(tail):
+        return None
+    body = (
+        f'{{"data":{text[len(head) : end]},"operator":{operator},"prev":{prev},'
+        f'"seq":{seq},"ts":{ts},"type":{type_}}}'
+    )
+    try:
+        hashed = body.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return record if _digest(hashed, key) == record.hash else None
 
 
 # No record ocsrun writes comes near this (command output is capped at 256 KiB by validation);
