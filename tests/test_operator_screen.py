@@ -51,7 +51,9 @@ class Drive:
     values: dict[str, str]  # param / target / timezone typed when asked
     args: tuple[str, ...] = ()
     colour: bool = False
-    back_at: str = ""  # answer `back` once at this step id
+    back_at: str = ""  # answer `back` once at this step path
+    back_to: str = ""  # the previous manual step it must go back to
+    again: str = ""  # a gate passed after back_to, which must be asked again
     explain_first: bool = True  # `?` at the first after-step question
     window: bool = True  # it has the off-peak window (waited for)
     log: str = ""  # the wizard log (examples/evidence); a loop's role picks wizard-ROLE.html
@@ -68,12 +70,18 @@ DRIVES = [
             "timezone": "Europe/London",
         },
         colour=True,
-        back_at="open-computer-management",
+        # From a loop item's first step into the previous item's last manual step.
+        back_at="deactivate-roles[front-end].start-wizard",
+        back_to="deactivate-roles[av-conferencing].wizard.finish-and-view-log",
+        again="deactivate-roles[av-conferencing].wizard.check-log",
     ),
     Drive(
         "ocs2007.deactivate-edge-server",
         {"target": "edge01.contoso.com", "timezone": "Europe/London"},
         log="wizard-edge.html",
+        # From a fragment's first step out of it, to the step before its call.
+        back_at="wizard.run-wizard",
+        back_to="start-wizard",
     ),
     Drive(
         "ocs2007.deactivate-mediation-server",
@@ -254,10 +262,14 @@ def test_a_full_run_at_a_terminal(tmp_path: Path, drive: Drive) -> None:
         assert not ANSI.search(raw)
 
     if drive.back_at:
-        backs = [r for r in records if r["type"] == "step.back"]
-        assert [b["data"]["step"] for b in backs] == [drive.back_at]
+        backs = [r["data"] for r in records if r["type"] == "step.back"]
+        assert [(b["step"], b["to"]) for b in backs] == [(drive.back_at, drive.back_to)]
+        assert f"Back to step {numbers[re.sub(r'[[][^]]*[]]', '', drive.back_to)]} " in screen
         done = [r["data"]["step"] for r in records if r["type"] == "step.done"]
-        assert done.count(drive.back_at) == 1 and done.count(backs[0]["data"]["to"]) == 2
+        assert done.count(drive.back_at) == 1 and done.count(drive.back_to) == 2
+        # A gate passed after the target is asked again.
+        checks = [r["data"]["step"] for r in records if r["type"] == "gate.passed"]
+        assert not drive.again or checks.count(drive.again) == 2
 
 
 def test_an_empty_roles_list_is_refused_and_the_syntax_explained(tmp_path: Path) -> None:

@@ -37,9 +37,10 @@ Steps
   step.retry                  step (the step entered again), attempt (its new attempt),
                               reset (paths whose earlier outcome no longer counts), cause
   step.note                   step, attempt, text
-  step.back                   step (where `back` was answered), attempt, to (the earlier
-                              manual step done again; a step.retry resetting it and the steps
-                              after it comes next)
+  step.back                   step (where `back` was answered), attempt, to (the path of the
+                              earlier manual step done again, perhaps in an earlier loop item
+                              or before the loop or fragment; a step.retry resetting it and
+                              every step walked after it comes next)
   choice.answered             step, attempt, var, value
 
 Gates

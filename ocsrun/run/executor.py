@@ -26,7 +26,8 @@ from ocsrun.errors import (
 )
 from ocsrun.run import containers, manual
 from ocsrun.run import events as ev
-from ocsrun.run.flow import RETRY, Clock, Goto, Outcome, session_clock, utc_now
+from ocsrun.run.back import holder
+from ocsrun.run.flow import RETRY, Back, Clock, Frame, Goto, Outcome, session_clock, utc_now
 from ocsrun.run.gates import GateRunner, LocalGateRunner, zone_label
 from ocsrun.run.gatestep import GateChecker
 from ocsrun.run.operator import Ask, Operator, Screen
@@ -77,8 +78,6 @@ class Executor:
         # More facts for run.started, from the session (the snapshot's sha256).
         self.started_extra = dict(started_extra or {})
         self._plan: tuple[tuple[tuple[str, str], ...], dict[str, int]] | None = None
-        # id(steps) -> (steps, first index of each id): previous_manual's lookups per scope
-        self._scope_positions: dict[int, tuple[tuple[m.Step, ...], dict[str, int]]] = {}
         self.choices: dict[str, str] = {}
         self._hashes: dict[int, str] = {}
         self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
@@ -89,7 +88,7 @@ class Executor:
             key=len,
             reverse=True,
         )
-        self.scopes: list[tuple[tuple[m.Step, ...], str]] = []  # (steps, prefix) being walked
+        self.frames: list[Frame] = []  # the scopes being walked, innermost last
         self.loops: list[str] = []  # "role 2/4: Web Components Server", shown on nested steps
         self.current: str | None = None
         self.started_at = self.clock()
@@ -350,50 +349,67 @@ class Executor:
         if where is not None:
             self.loops.append(where)  # shown once, on each step header of the item
             self.item_check = bool(self.loop_marks and self.loop_marks[-1])
-        depth = self.gates.scope_depth()
-        self.scopes.append((steps, prefix))
+        frame = Frame(steps, prefix, context, self.gates.scope_depth())
+        self.frames.append(frame)
         try:
-            index = 0
-            while index < len(steps):
-                outcome = self._step(steps[index], prefix, context, index + 1, len(steps))
-                if isinstance(outcome, Goto):
-                    index = next(i for i, s in enumerate(steps) if s.id == outcome.target)
-                    self._reset(steps[index:], prefix, outcome, steps[index])
+            while frame.index < len(steps):
+                try:
+                    outcome = self._step(
+                        steps[frame.index], prefix, context, frame.index + 1, len(steps)
+                    )
+                except Back as back:
+                    at = holder(frame, back.target)
+                    if at is None:
+                        raise  # in a scope around this one: unwind further
+                    self._back(frame, at, back.target)
+                    frame.index = at
                     continue
-                index += 1
-            self.gates.leave_scope(depth)
+                if isinstance(outcome, Goto):
+                    at = next(i for i, s in enumerate(steps) if s.id == outcome.target)
+                    self._reset(steps[at:], prefix, outcome, steps[at])
+                    frame.index = at
+                    continue
+                frame.index += 1
+            self.gates.leave_scope(frame.gates)
         finally:
-            self.scopes.pop()
+            self.frames.pop()
             if where is not None:
                 self.loops.pop()
 
-    def _positions(self, steps: tuple[m.Step, ...]) -> dict[str, int]:
-        """Each id's first index in a scope's steps, worked out once per scope."""
-        cached = self._scope_positions.get(id(steps))
-        if cached is None or cached[0] is not steps:
-            positions: dict[str, int] = {}
-            for index, step in enumerate(steps):
-                positions.setdefault(step.id, index)
-            cached = self._scope_positions[id(steps)] = (steps, positions)
-        return cached[1]
-
     def previous_manual(self, path: str) -> str | None:
-        if not self.scopes:
-            return None
-        steps, prefix = self.scopes[-1]
-        here = path[len(prefix) :]
-        at = self._positions(steps).get(here) if path.startswith(prefix) else None
-        if at is None:
-            return None
-        # Backwards from the step itself: usually the step just before (a list of the scope's
-        # ids per step made a long runbook quadratic).
-        for index in range(at - 1, -1, -1):
-            earlier = steps[index]
-            record = self.state.steps.get(prefix + earlier.id)
-            done = record is not None and record.outcome in (ev.STEP_DONE, ev.STEP_SKIPPED)
-            if earlier.kind == "action" and done:
-                return earlier.id
-        return None
+        from ocsrun.run.back import previous_manual
+
+        return previous_manual(self.frames, self.state, self.choices)
+
+    def _back(self, frame: Frame, at: int, target: str) -> None:
+        """`back` to `target`, held by `frame` at `at`: journal and undo what follows it."""
+        from ocsrun.run.back import reset_from
+
+        paths = reset_from(frame, at, target, self.state, self.choices)
+        self.record(
+            ev.STEP_RETRY,
+            step=target,
+            attempt=self.state.step(target).attempt + 1,
+            reset=paths,
+            cause=self.current,
+        )
+        for path in paths:
+            self.state.step(path).outcome = None
+        # Gates of the scopes left on the way (their leave_scope never ran) and gates of
+        # the reset steps no longer vouch for what follows; this scope's earlier ones do.
+        kept, reset = {frame.prefix + s.id for s in frame.steps[:at]}, set(paths)
+        self.gates.active = [
+            g
+            for i, g in enumerate(self.gates.active)
+            if (i < frame.gates or g.path in kept) and g.path not in reset
+        ]
+        self.operator.show(
+            Screen(
+                "info",
+                f"Back to step {self.number(target)} ({target}): it and every step after "
+                "it are asked again",
+            )
+        )
 
     def _reset(self, steps: tuple[m.Step, ...], prefix: str, goto: Goto, target: m.Step) -> None:
         heads = tuple(prefix + s.id for s in steps)
@@ -484,6 +500,7 @@ class Executor:
             hash=self.hash_of(step),
         )
         self.state.step(path).outcome = ev.STEP_AUTO_SKIPPED
+        self.state.step(path).hash = self.hash_of(step)
         self.operator.show(
             Screen("info", f"Step {self.number(path)} skipped: `{step.when}` is false ({path})")
         )
@@ -519,7 +536,9 @@ class Executor:
 
     def finish(self, step: m.Step, path: str, event: str = ev.STEP_DONE, **data: Any) -> None:
         self.step_event(event, path, hash=self.hash_of(step), **data)
-        self.state.step(path).outcome = event
+        # As replay would: a step passed again in this session (an earlier loop item after
+        # `back`) is then known finished, not "changed since it was answered".
+        self.state.step(path).outcome, self.state.step(path).hash = event, self.hash_of(step)
         started = self.step_started.get(path)
         if started is not None:
             took = format_duration((self.clock() - started).total_seconds())

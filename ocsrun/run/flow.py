@@ -57,6 +57,27 @@ class Goto:
     target: str
 
 
+class Back(Exception):
+    """`back` was answered: the walk unwinds to the scope that holds `target` (a run path,
+    perhaps in an earlier loop item or before the loop or fragment being walked) and goes on
+    from there; `target` and every step after it are done again (see `ocsrun.run.back`)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+@dataclass
+class Frame:
+    """One scope being walked: its steps, path prefix and context, and the step it is at."""
+
+    steps: tuple[m.Step, ...]
+    prefix: str
+    context: Mapping[str, Any]
+    gates: int  # how many gates were active when the scope was entered
+    index: int = 0
+
+
 RETRY = "retry"
 # What a step hands back to the walk: go on (None), enter it again (RETRY), or go back (Goto).
 Outcome = Goto | str | None
@@ -113,7 +134,8 @@ class StepHost(Protocol):
     def ask_text(self, ask: Ask) -> str: ...
 
     def previous_manual(self, path: str) -> str | None:
-        """The id of the manual step done last before `path` in its scope (for `back`)."""
+        """The run path of the manual step done last before `path`, in this scope or before
+        it (an earlier loop item, the steps before a loop or fragment), for `back`."""
         ...
 
 

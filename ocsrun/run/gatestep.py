@@ -59,7 +59,10 @@ class GateChecker:
         assert gate is not None
         if self.check(step, path, context):
             self.x.finish(step, path)
-            self.activate(path, step, self.x.now(), self.x.state.step(path).overridden, context)
+            now = self.x.now()
+            # As replay keeps it: a walk passing this step again after `back` re-activates it.
+            self.x.state.step(path).gate_passed = now.isoformat()
+            self.activate(path, step, now, self.x.state.step(path).overridden, context)
             return None
         return self.after_failure(step, path, context)
 

@@ -2,8 +2,8 @@
 
 After a manual action step the operator picks done, skip (with a reason; not
 offered for required steps), failed (with a reason, then retry or abort),
-retry, note (then asked again), back (the previous manual step of the same scope is
-done again, with every step after it) or abort.
+retry, note (then asked again), back (the previous manual step is done again, with
+every step after it, across loop items and out of loops and fragments) or abort.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.run import events as ev
-from ocsrun.run.flow import RETRY, Goto
+from ocsrun.run.flow import RETRY, Back
 from ocsrun.run.operator import Ask
 from ocsrun.runbook import model as m
 
@@ -54,10 +54,11 @@ def after_step(x: StepHost, step: m.Step, path: str) -> Outcome:
             x.finish(step, path)
             return None
         if action == "back" and previous is not None:
-            # The earlier step and everything after it in this scope are done again: the
-            # walk resets them (step.retry) and gates passed since are asked again.
-            x.step_event(ev.STEP_BACK, path, to=path[: len(path) - len(step.id)] + previous)
-            return Goto(previous)
+            # The earlier step and everything after it are done again, wherever it is (an
+            # earlier loop item, before the loop): the walk unwinds to its scope, resets them
+            # (step.retry) and gates passed since are asked again.
+            x.step_event(ev.STEP_BACK, path, to=previous)
+            raise Back(previous)
         if action == "note":
             x.step_event(ev.STEP_NOTE, path, text=x.ask_text(Ask(path, "note", "Note")))
             continue
