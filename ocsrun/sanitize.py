@@ -71,5 +71,7 @@ def invisible_in(text: str) -> str | None:
 
 def clean_line(text: str, limit: int = 500) -> str:
     """One line for a journal or a report: cleaned, newlines escaped, length capped."""
+    if text.isascii() and text.isprintable() and len(text) <= limit:
+        return text  # nothing to clean: no control character, escape or invisible one
     text = clean(text).replace("\n", "\\n").replace("\t", " ")
     return text if len(text) <= limit else text[:limit] + "..."

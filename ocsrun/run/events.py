@@ -65,6 +65,11 @@ Gates
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ocsrun.store.protocol import Record
+
 RUN_STARTED = "run.started"
 RUN_RESUMED = "run.resumed"
 RUN_CHANGES_ACCEPTED = "run.changes-accepted"
@@ -100,3 +105,12 @@ GATE_INPUT_REFUSED = "gate.input-refused"
 FINISHING = frozenset({STEP_DONE, STEP_SKIPPED, STEP_AUTO_SKIPPED})
 
 SECRET = "***"
+
+
+def damaged_record(record: Record, error: Exception) -> str:
+    """The message for a record whose data is not what the executor writes (intact hash)."""
+    what = f"{type(error).__name__}: {error}"[:120]
+    return (
+        f"journal record seq {record.seq} ({record.type[:40]}) holds data of unexpected types "
+        f"({what}); the run is damaged: run `ocsrun runs verify`"
+    )

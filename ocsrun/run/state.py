@@ -19,6 +19,7 @@ from typing import Any
 
 from ocsrun.errors import JournalCorrupt
 from ocsrun.run import events as ev
+from ocsrun.run.events import damaged_record
 from ocsrun.runbook import model as m
 from ocsrun.store.protocol import Record
 
@@ -222,14 +223,6 @@ def replay(records: Iterable[Record]) -> RunState:
         state.last_operator = record.operator
         state.records += 1
     return state
-
-
-def damaged_record(record: Record, error: Exception) -> str:
-    what = f"{type(error).__name__}: {error}"[:120]
-    return (
-        f"journal record seq {record.seq} ({record.type[:40]}) holds data of unexpected types "
-        f"({what}); the run is damaged: run `ocsrun runs verify`"
-    )
 
 
 def _apply(state: RunState, record: Record) -> None:

@@ -14,7 +14,9 @@ from typing import Any
 
 from ocsrun.errors import JournalCorrupt
 from ocsrun.run import events as ev
-from ocsrun.run.state import damaged_record
+
+# Not from ocsrun.run.state: that one imports the runbook model, which showing a run never needs.
+from ocsrun.run.events import damaged_record
 from ocsrun.store.protocol import Record, RunInfo
 from ocsrun.units import format_duration
 

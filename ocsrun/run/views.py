@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ocsrun.run.timeline import Timeline, build
 from ocsrun.sanitize import clean, clean_line
 from ocsrun.store.protocol import (
     TORN_TAIL,
@@ -26,6 +25,8 @@ from ocsrun.store.protocol import (
 from ocsrun.units import format_duration
 
 if TYPE_CHECKING:
+    # Imported where a run is folded: `runs list` never needs the timeline.
+    from ocsrun.run.timeline import Timeline
     from ocsrun.runbook.model import Runbook
 
 # --- the run list ---------------------------------------------------------------------
@@ -144,6 +145,8 @@ def list_runs(
 
 def load_timeline(store: RunStore, run_id: str) -> Timeline:
     """Fold RUN_ID's journal into its timeline (raises StateError for an unknown run)."""
+    from ocsrun.run.timeline import build
+
     handle = store.open_run(run_id)
     try:
         return build(handle.info, handle.records())
@@ -277,6 +280,8 @@ def run_detail(
     """RUN_ID's timeline, head hash and journal check. `verified` (the caller's, kept between
     calls) remembers the check of a chain by its head: an unchanged journal is not checked
     again on every page view, a journal with one more record is."""
+    from ocsrun.run.timeline import build
+
     handle = store.open_run(run_id)
     last: list[Record] = []
     count = 0
