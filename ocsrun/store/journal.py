@@ -112,6 +112,14 @@ def make_record(
     return Record(seq, stamp, operator, type, plain, prev, record_hash(body, key))
 
 
+def head_of(line: str) -> str | None:
+    """The `hash` a stored line claims, None when the line is not a record (verify names it)."""
+    try:
+        return decode(line.encode("utf-8")).hash
+    except (RecordError, UnicodeEncodeError):
+        return None
+
+
 def encode(record: Record) -> bytes:
     """One complete journal line, newline included."""
     line = {name: getattr(record, name) for name in FIELDS}

@@ -105,6 +105,86 @@ CREATE TABLE ocsrun.lock_holders (
 );
 """,
     ),
+    Migration(
+        2,
+        "run heads: each run's record count and last hash, kept by the server",
+        """
+-- Each run's journal head, written by a trigger in the same transaction as every record, so
+-- the journal cannot lose its last records unnoticed: `runs verify` compares it with the
+-- rows. Operators only read it (the trigger runs with its owner's rights); `runs list` reads
+-- a run's state from it instead of looking up each run's last record.
+CREATE TABLE ocsrun.run_heads (
+    run_id     text PRIMARY KEY REFERENCES ocsrun.runs (run_id),
+    records    integer NOT NULL,  -- the highest seq committed
+    head       text,              -- that record's hash (NULL: its line is not JSON)
+    last_type  text NOT NULL,
+    last_ts    text NOT NULL,
+    last_step  text               -- its data's step, if any
+);
+
+CREATE FUNCTION ocsrun.line_facts(line text, OUT hash text, OUT step text)
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    parsed json;
+BEGIN
+    BEGIN
+        parsed := line::json;
+    EXCEPTION WHEN others THEN
+        RETURN;  -- not JSON: `runs verify` names the row
+    END;
+    IF json_typeof(parsed) = 'object' THEN
+        hash := parsed ->> 'hash';
+        IF json_typeof(parsed -> 'data') = 'object' THEN
+            step := parsed -> 'data' ->> 'step';
+        END IF;
+    END IF;
+END
+$$;
+
+CREATE FUNCTION ocsrun.keep_run_head() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    facts record;
+BEGIN
+    SELECT * INTO facts FROM ocsrun.line_facts(NEW.line);
+    INSERT INTO ocsrun.run_heads AS h (run_id, records, head, last_type, last_ts, last_step)
+    VALUES (NEW.run_id, NEW.seq, facts.hash, NEW.type, NEW.ts, facts.step)
+    ON CONFLICT (run_id) DO UPDATE SET records = EXCLUDED.records, head = EXCLUDED.head,
+        last_type = EXCLUDED.last_type, last_ts = EXCLUDED.last_ts,
+        last_step = EXCLUDED.last_step
+    WHERE h.records < EXCLUDED.records;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER journal_keeps_head AFTER INSERT ON ocsrun.journal
+    FOR EACH ROW EXECUTE FUNCTION ocsrun.keep_run_head();
+
+INSERT INTO ocsrun.run_heads (run_id, records, head, last_type, last_ts, last_step)
+SELECT last.run_id, last.seq, (ocsrun.line_facts(last.line)).hash, last.type, last.ts,
+       (ocsrun.line_facts(last.line)).step
+FROM (SELECT DISTINCT ON (run_id) run_id, seq, type, ts, line FROM ocsrun.journal
+      ORDER BY run_id, seq DESC) AS last;
+
+-- Roles that could read the journal before (operator_grants) read the heads too.
+DO $$
+DECLARE
+    reader record;
+BEGIN
+    FOR reader IN
+        SELECT DISTINCT a.grantee FROM pg_class c, aclexplode(c.relacl) a
+        WHERE c.oid = 'ocsrun.journal'::regclass AND a.privilege_type = 'SELECT'
+          AND a.grantee <> c.relowner
+    LOOP
+        IF reader.grantee = 0 THEN
+            GRANT SELECT ON ocsrun.run_heads TO PUBLIC;
+        ELSE
+            EXECUTE 'GRANT SELECT ON ocsrun.run_heads TO ' || reader.grantee::regrole::text;
+        END IF;
+    END LOOP;
+END
+$$;
+""",
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version
@@ -124,6 +204,8 @@ def operator_grants(role: str) -> list[str]:
         f"REVOKE UPDATE, DELETE, TRUNCATE ON ocsrun.runs, ocsrun.run_files, ocsrun.journal "
         f"FROM {ident}",
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ocsrun.lock_holders TO {ident}",
+        # Kept by the journal's trigger with its owner's rights: operators only read it.
+        f"GRANT SELECT ON ocsrun.run_heads TO {ident}",
     ]
 
 
