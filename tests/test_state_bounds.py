@@ -21,6 +21,7 @@ from ocsrun.store.journal import (
     encode,
     make_record,
     read_tail,
+    verify_chain,
 )
 from ocsrun.store.local import _info_from_json
 from ocsrun.store.protocol import RunInfo
@@ -29,7 +30,7 @@ from ocsrun.store.protocol import RunInfo
 def test_an_over_long_line_is_cut_and_the_rest_skipped() -> None:
     stream = io.BytesIO(b"{}\n" + b"x" * (MAX_RECORD_BYTES * 3) + b"\nlast\n")
     lines = list(bounded_lines(stream))
-    assert [len(line) for line in lines] == [3, MAX_RECORD_BYTES + 1, 5]
+    assert [len(line) for line in lines] == [3, MAX_RECORD_BYTES + 2, 5]
     assert all(line.endswith(b"\n") for line in lines)
 
 
@@ -43,6 +44,50 @@ def test_the_tail_is_not_read_whole(tmp_path: Path) -> None:
             read_tail(fd)
     finally:
         os.close(fd)
+
+
+def _journal(tmp_path: Path, tail: bytes) -> Path:
+    first = make_record(1, "run.started", {}, GENESIS, operator="t")
+    second = make_record(2, "step.done", {"step": "a"}, first.hash, operator="t")
+    path = tmp_path / "journal.jsonl"
+    path.write_bytes(encode(first) + encode(second) + tail)
+    return path
+
+
+def _verify(path: Path) -> list[tuple[int, str]]:
+    with path.open("rb") as stream:
+        return [(p.line, p.kind) for p in verify_chain(bounded_lines(stream)).problems]
+
+
+def _tail(path: Path) -> object:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return read_tail(fd)
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("newline", [b"\n", b""])
+@pytest.mark.parametrize("extra", [1, 2**20])
+def test_a_last_line_too_long_to_be_a_record_is_damage_for_every_reader(
+    tmp_path: Path, newline: bytes, extra: int
+) -> None:
+    """verify and list (read_tail) agree: over the record cap is damage, never a torn tail
+    (a crash cuts a record short; it does not make one longer than any record can be)."""
+    path = _journal(tmp_path, b"y" * (MAX_RECORD_BYTES + extra) + newline)
+    assert _verify(path) == [(3, "over-long")]
+    with pytest.raises(JournalCorrupt, match="last line is over 2 MiB"):
+        _tail(path)
+
+
+def test_a_short_cut_last_line_is_still_a_torn_tail(tmp_path: Path) -> None:
+    path = _journal(tmp_path, b'{"seq": 3, "ty')
+    assert _verify(path) == [(3, "torn-tail")]
+    last, torn = _tail(path)  # type: ignore[misc]
+    assert last.seq == 2 and torn is not None and torn.data == b'{"seq": 3, "ty'
+    # At the cap exactly, still a record-sized line: torn, not over-long.
+    path = _journal(tmp_path, b"z" * MAX_RECORD_BYTES)
+    assert _verify(path) == [(3, "torn-tail")]
 
 
 def test_records_with_unexpected_types_are_a_damaged_journal() -> None:

@@ -334,9 +334,13 @@ def verify_view(report: VerifyReport) -> VerifyView:
         where = (f"entry {problem.line}:" if problem.line else "journal:") + seq
         lines.append(f"{prefix}{where} {problem.kind}: {problem.message}")
     if real:
+        # One line that says it all (run, entry, reason) for a log that keeps only the last.
+        first = real[0]
+        where = f"entry {first.line}" if first.line else "the journal"
         verdict = (
             f"FAILED: {len(real)} problem{'s' if len(real) != 1 else ''} "
-            f"in {report.records} records of run {report.run_id}"
+            f"in {report.records} records of run {report.run_id} "
+            f"(first: {where}, {first.kind})"
         )
     else:
         tail = " (ignoring a torn last line)" if torn else ""

@@ -36,6 +36,13 @@ class _Where:
 def load_runbook(path: Path, display: str | None = None) -> m.Runbook:
     """Validate (the file and every fragment it includes) and build; raises RunbookInvalid
     listing every error, the file's own first, each at its place in its own file."""
+    from ocsrun.runbook.loader import gc_paused
+
+    with gc_paused():
+        return _load_runbook(path, display)
+
+
+def _load_runbook(path: Path, display: str | None) -> m.Runbook:
     from ocsrun.runbook.diagnostic import Severity
     from ocsrun.runbook.validation import validate_runbook_tree
 

@@ -295,11 +295,18 @@ class Runbook:
 def walk(steps: tuple[Step, ...], prefix: str = "") -> list[tuple[str, Step]]:
     """Every step with its dotted path (`wizard.check-log`), depth first, in order."""
     out: list[tuple[str, Step]] = []
-    for step in steps:
-        path = f"{prefix}{step.id}"
-        out.append((path, step))
-        out.extend(walk(step.children, path + "."))
+    _walk_into(steps, prefix, out)
     return out
+
+
+def _walk_into(steps: tuple[Step, ...], prefix: str, out: list[tuple[str, Step]]) -> None:
+    # One list for the whole tree: a list per step, copied into its parent's, made a deep
+    # tree quadratic and a flat one slow.
+    for step in steps:
+        path = prefix + step.id
+        out.append((path, step))
+        if step.for_each is not None or step.call is not None:
+            _walk_into(step.children, path + ".", out)
 
 
 def step_numbers(steps: tuple[Step, ...], prefix: str = "", number: str = "") -> dict[str, str]:

@@ -14,7 +14,7 @@ from ocsrun.errors import LoadError, Position, UsageError
 from ocsrun.runbook import rules, schema
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.includes import FragmentCache, resolve_include, uses_refs
-from ocsrun.runbook.loader import Document, load_document, load_text
+from ocsrun.runbook.loader import Document, gc_paused, load_document, load_text
 from ocsrun.sanitize import visible
 
 SUFFIXES = (".yaml", ".yml")
@@ -44,6 +44,13 @@ def validate_file(
 ) -> FileResult:
     """Validate the file at path; `text`, when given, stands for its content (an edited
     document not saved yet), still placed at path for its includes."""
+    with gc_paused():
+        return _validate_file(path, display, fragments, text)
+
+
+def _validate_file(
+    path: Path, display: str | None, fragments: FragmentCache | None, text: bytes | None
+) -> FileResult:
     shown = display if display is not None else str(path)
     try:
         document = load_document(path, shown) if text is None else load_text(text, shown)

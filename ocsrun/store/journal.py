@@ -42,6 +42,8 @@ CHAIN_BREAK = "chain-break"
 SEQ_GAP = "seq-gap"
 REORDERED = "reordered"
 DUPLICATE_SEQ = "duplicate-seq"
+# A line longer than any record: damage (written by something else), never a torn tail.
+OVERLONG = "over-long"
 
 
 class RecordError(ValueError):
@@ -230,7 +232,23 @@ class TornTail:
         return self.data.decode("utf-8", errors="replace")
 
 
+def _is_overlong(raw: bytes) -> bool:
+    """Longer than any record can be (bounded_lines keeps one byte over the cap to say so)."""
+    return len(raw) - raw.endswith(b"\n") > MAX_RECORD_BYTES
+
+
+def _overlong_message() -> str:
+    return (
+        f"line is over {MAX_RECORD_BYTES // 2**20} MiB: no record is that long, so it is "
+        "damage, not a write cut off by a crash"
+    )
+
+
 def _is_torn(raw: bytes, is_last: bool) -> bool:
+    """A partial last record left by a crash: short, and not a record. A line too long to be
+    a record is damage wherever it is (verify, list, show and resume agree on that)."""
+    if _is_overlong(raw):
+        return False
     if not raw.endswith(b"\n"):
         return True
     if not is_last:
@@ -282,6 +300,10 @@ class JournalReader:
         yield self._accept(pending, line_no, last)
 
     def _accept(self, raw: bytes, line_no: int, last: Record | None) -> Record:
+        if _is_overlong(raw):
+            raise JournalCorrupt(
+                f"{self._name}:{line_no}: {_overlong_message()}; run `ocsrun runs verify`"
+            )
         return check_next(raw, line_no, last, self._name, self._key)
 
 
@@ -422,6 +444,9 @@ def read_tail(fd: int, size: int | None = None) -> tuple[Record | None, TornTail
         ends.append((pos, piece + b"\n"))
         pos += len(piece) + 1
     torn: TornTail | None = None
+    last_line = pieces[-1] or (ends[-1][1] if ends else b"")
+    if _is_overlong(last_line):
+        raise JournalCorrupt(f"the journal's last {_overlong_message()}")
     if pieces[-1]:
         torn = TornTail(pos, pieces[-1])
     elif ends and _is_torn(ends[-1][1], is_last=True):
@@ -460,11 +485,12 @@ def _tail_bytes(fd: int, size: int) -> tuple[int, bytes]:
 
 
 def bounded_lines(stream: BinaryIO) -> Iterator[bytes]:
-    """The stream's lines (newline kept), each at most MAX_RECORD_BYTES + 1 bytes.
+    """The stream's lines (newline kept), each at most MAX_RECORD_BYTES + 2 bytes.
 
-    A longer line cannot be a record ocsrun wrote, nor a write cut by a crash: it is cut
-    there and given a newline, so every reader sees a complete line that is not a record (the
-    journal is damaged), and the rest of it is skipped a block at a time, never held whole.
+    A longer line cannot be a record ocsrun wrote, nor a write cut by a crash: it is cut one
+    byte past the limit (so readers still see it is over-long) and given a newline, so every
+    reader sees a complete line that is not a record (the journal is damaged), and the rest
+    of it is skipped a block at a time, never held whole.
     """
     while True:
         line = stream.readline(MAX_RECORD_BYTES + 1)
@@ -475,7 +501,7 @@ def bounded_lines(stream: BinaryIO) -> Iterator[bytes]:
                 rest = stream.readline(1 << 20)
                 if not rest or rest.endswith(b"\n"):
                     break
-            line = line[:MAX_RECORD_BYTES] + b"\n"
+            line += b"\n"
         yield line
 
 
@@ -508,6 +534,10 @@ class Verifier:
         self.problems.append(VerifyProblem(seq, line, kind, message))
 
     def feed(self, line: int, raw: bytes, is_last: bool) -> None:
+        if _is_overlong(raw):
+            self._problem(None, line, OVERLONG, _overlong_message())
+            self._skip_unreadable(line)
+            return
         if _is_torn(raw, is_last):
             self._problem(
                 None,

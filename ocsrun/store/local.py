@@ -555,7 +555,8 @@ class LocalDirStore:
         """Each journalled set-aside must still match its copy byte for byte."""
         problems = []
         with os.fdopen(_open_regular(run_dir / JOURNAL), "rb") as stream:
-            for line_no, raw in enumerate(stream, start=1):
+            # Bounded lines: a damaged journal's huge line is not read whole here either.
+            for line_no, raw in enumerate(journal.bounded_lines(stream), start=1):
                 if journal.TORN_TAIL_SET_ASIDE.encode() not in raw:
                     continue  # cheap pre-filter; the real check parses
                 problem = _check_set_aside(run_dir, line_no, raw)

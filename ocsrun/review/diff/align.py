@@ -53,6 +53,9 @@ class StepDiff:
         return out
 
     def _moves(self) -> list[Change]:
+        old_common = [p for p in self.old if p in self.new]
+        if old_common == [p for p in self.new if p in self.old]:
+            return []  # the same order overall, so the same order within every list
         # Each list of siblings (one scope per parent path), both sides' matched paths in order.
         old_lists: dict[str, list[str]] = {}
         new_lists: dict[str, list[str]] = {}

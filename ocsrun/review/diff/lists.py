@@ -199,6 +199,8 @@ def _pair_warnings(
 def warning_changes(
     path: str, field_name: str, old: Sequence[m.RunbookWarning], new: Sequence[m.RunbookWarning]
 ) -> list[Change]:
+    if not old and not new:
+        return []  # most steps have no warnings
     a, b = _pair_warnings(old, new)
     scope = f"step `{path}`" if path else "runbook"
     out = []

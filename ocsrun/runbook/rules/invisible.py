@@ -8,19 +8,28 @@ mark reorders what follows it. Everywhere ocsrun prints text they are shown esca
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
-from ocsrun.runbook.rules.context import Context, JsonPath, as_dict, as_list, walk_steps
-from ocsrun.sanitize import invisible_in
+from ocsrun.runbook.rules.context import Context, JsonPath, as_dict, as_list
+from ocsrun.sanitize import INVISIBLE_CHARS, invisible_in
 
 RULE = "invisible-char"
 RULE_IDS = (RULE,)
 
 
+# YAML escapes (in double-quoted strings) that can spell an invisible character the text does
+# not hold as such: \xAD, \u200B, \U000E0069, \L and \P (line and paragraph separators).
+_ESCAPE = re.compile(r"\\[xuULP]")
+
+
 def invisible_char(ctx: Context) -> Iterator[Diagnostic]:
-    for path, what, value, key in _fields(ctx.data):
+    text = ctx.document.text
+    if not INVISIBLE_CHARS.search(text) and not _ESCAPE.search(text):
+        return  # every value comes from this text: none can hold one (one scan, not a walk)
+    for path, what, value, key in _fields(ctx):
         found = invisible_in(value)
         if found:
             yield ctx.error(
@@ -35,7 +44,8 @@ def invisible_char(ctx: Context) -> Iterator[Diagnostic]:
 Field = tuple[JsonPath, str, str, bool]
 
 
-def _fields(data: dict[str, Any]) -> Iterator[Field]:
+def _fields(ctx: Context) -> Iterator[Field]:
+    data = ctx.data
     metadata = as_dict(data.get("metadata"))
     for name in ("id", "title"):
         yield from _text(("metadata", name), f"metadata.{name}", metadata.get(name))
@@ -48,7 +58,7 @@ def _fields(data: dict[str, Any]) -> Iterator[Field]:
         yield from _text(("params", name, "pattern"), f"param {name!s}'s pattern", pattern)
     for i, warning in enumerate(as_list(data.get("warnings"))):
         yield from _text(("warnings", i, "id"), "a warning id", as_dict(warning).get("id"))
-    for ref in walk_steps(data):
+    for ref in ctx.steps:
         yield from _step_fields(ref.path, ref.step)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
 from ocsrun.runbook.patterns import compiled as engine_compiled
-from ocsrun.runbook.rules.context import Context, JsonPath, as_dict, as_list, walk_steps
+from ocsrun.runbook.rules.context import Context, JsonPath, as_dict, as_list
 
 RULE_IDS = ("bad-regex",)
 MAX_REGEX = 1000
@@ -19,22 +19,26 @@ _TEMPLATE_PART = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
 
 
 def bad_regex(ctx: Context) -> Iterator[Diagnostic]:
-    for path, pattern in _regexes(ctx.data):
+    for path, pattern in _regexes(ctx):
         # Evidence patterns are templates: a run's value goes in as literal text, like "x".
         problem = compile_pattern(_TEMPLATE_PART.sub("x", pattern) if "checks" in path else pattern)
         if isinstance(problem, str):
             yield ctx.error(path, f"regex {problem}", "bad-regex")
 
 
-def _regexes(data: dict[str, Any]) -> Iterator[tuple[JsonPath, str]]:
+def _regexes(ctx: Context) -> Iterator[tuple[JsonPath, str]]:
+    data = ctx.data
     target = as_dict(as_dict(data.get("metadata")).get("target"))
     if isinstance(target.get("pattern"), str):
         yield ("metadata", "target", "pattern"), target["pattern"]
     for name, param in as_dict(data.get("params")).items():
         if isinstance(as_dict(param).get("pattern"), str):
             yield ("params", name, "pattern"), param["pattern"]
-    for ref in walk_steps(data):
-        checks = as_list(as_dict(as_dict(ref.step.get("gate")).get("evidence")).get("checks"))
+    for ref in ctx.steps:
+        gate = ref.step.get("gate")
+        if not gate:
+            continue
+        checks = as_list(as_dict(as_dict(gate).get("evidence")).get("checks"))
         for i, check in enumerate(checks):
             for key in ("require", "forbid", "each", "must"):
                 if isinstance(as_dict(check).get(key), str):
