@@ -264,7 +264,8 @@ def test_a_full_run_at_a_terminal(tmp_path: Path, drive: Drive) -> None:
     if drive.back_at:
         backs = [r["data"] for r in records if r["type"] == "step.back"]
         assert [(b["step"], b["to"]) for b in backs] == [(drive.back_at, drive.back_to)]
-        assert f"Back to step {numbers[re.sub(r'[[][^]]*[]]', '', drive.back_to)]} " in screen
+        static = re.sub(r"\[[^\]]*\]", "", drive.back_to)
+        assert f"Back to step {numbers[static]} " in screen
         done = [r["data"]["step"] for r in records if r["type"] == "step.done"]
         assert done.count(drive.back_at) == 1 and done.count(drive.back_to) == 2
         # A gate passed after the target is asked again.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ocsrun.run import events as ev
 from ocsrun.run.evidence_gate import evidence_gate
 from ocsrun.run.flow import RETRY, ActiveGate, Goto
-from ocsrun.run.gates import GateRunner, in_window, local_time_text, window_zone, zone_label
+from ocsrun.run.gates import GateRunner, in_window, window_zone
 from ocsrun.run.operator import Ask, Screen
 from ocsrun.runbook import model as m
 from ocsrun.runbook.templating import names_in, render
@@ -176,12 +176,6 @@ class GateChecker:
 
         return windowstep.judge(self.x, gate, path, prompt)
 
-    def ask_override(self, path: str, prompt: str) -> str:
-        action = self.x.operator.action(Ask(path, "window", prompt), ("override", "abort"))
-        if action == "abort":
-            self.x.abort(path, "outside the time window")
-        return self.x.ask_text(Ask(path, "override_reason", "Reason for overriding the window"))
-
     def _command(self, gate: m.Gate, path: str, prompt: str, ctx: Mapping[str, Any]) -> Any:
         argv = tuple(render(a, ctx, path) for a in gate.argv)
         shown = tuple(self.x.hide(a) for a in argv)
@@ -274,23 +268,25 @@ class GateChecker:
         active.overridden = self.x.state.step(active.path).overridden
 
     def _window_again(self, active: ActiveGate, before: str, now: datetime) -> None:
+        """A window passed earlier has closed before a later step: the same answers as at the
+        gate (wait, override unless `never`, abort), journaled on the gate with `before`."""
+        from ocsrun.run import windowstep
+
         gate = active.step.gate
         assert gate is not None
-        zone = window_zone(gate, self.x.timezone)
-        if in_window(gate, now, zone):
+        if in_window(gate, now, window_zone(gate, self.x.timezone)):
             return
-        window = {"now": local_time_text(now, zone), "timezone": zone_label(zone)}
-        if gate.override == "never":
-            self.x.abort(before, f"the time window of {active.path} closed at {window['now']}")
-        reason = self.ask_override(
-            before, f"The time window of {active.path} has closed ({window['now']})."
+        what = (
+            f"The time window of step {self.x.number(active.path)} ({active.path}) has closed "
+            f"before step {self.x.number(before)}"
         )
-        self.x.step_event(
-            ev.GATE_OVERRIDDEN,
-            active.path,
-            type=gate.type,
-            reason=reason,
-            window=window,
-            before=before,
-        )
-        active.overridden = True
+        outcome, data = windowstep.settle(self.x, gate, active.path, what, before=before)
+        if outcome == windowstep.CLOSED:
+            closed = data["window"]["now"]
+            self.x.abort(before, f"the time window of {active.path} closed at {closed}")
+        event = ev.GATE_OVERRIDDEN if outcome == windowstep.OVERRIDDEN else ev.GATE_PASSED
+        self.x.step_event(event, active.path, type=gate.type, before=before, **data)
+        if outcome == windowstep.OVERRIDDEN:
+            active.overridden = True
+        else:  # waited until it opened again
+            active.passed_at = self.x.now()

@@ -332,9 +332,23 @@ class ScriptedOperator:
         return value
 
     def wait(self, ask: Ask, seconds: int) -> bool:
-        """An answers file that says `window: wait` waits, really: automation at the window."""
+        """An answers file that says `window: wait` waits, really (automation at the window),
+        and says so in its log: how long first, then a line every WAIT_REPORT seconds. The
+        wait is bounded by the window's next opening (at most a week ahead, see
+        gates.next_opening); Ctrl-C or SIGTERM interrupts the run, journaled and resumable."""
         import time
 
+        from ocsrun.units import format_duration
+
         self.asked.append(ask)
-        time.sleep(seconds)
+        self.show(Screen("info", f"{ask.prompt}: waiting {format_duration(seconds)}"))
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(left, WAIT_REPORT))
+            rest = end - time.monotonic()
+            if rest > 0:
+                self.show(Screen("info", f"  {format_duration(rest)} to wait"))
         return True
+
+
+WAIT_REPORT = 600  # seconds between the lines a scripted wait writes to its log
