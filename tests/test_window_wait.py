@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import DATA, ROOT, cli_env, journal_records, run_main
+from conftest import DATA, ROOT, cli_env, journal_records, run_child, run_main
 from test_executor_helpers import Harness, harness, load, with_wizard_logs
 
 from ocsrun.errors import AnswersError, ParamError, ZoneNotGiven
@@ -349,3 +349,7 @@ def test_at_a_terminal_a_window_closed_at_resume_offers_wait(tmp_path: Path) -> 
     assert (wait["step"], wait["before"]) == ("window", "first")
     again = [r["data"] for r in records if r["type"] == "gate.passed" and r["data"].get("before")]
     assert [(p["step"], p["before"]) for p in again] == [("window", "first")]
+    # `runs show` tells it as what it was.
+    show = run_child(state, "runs", "show", run_id)
+    assert "closed before first; waited for the window to open at 2026-11-26T20:00" in show.stdout
+    assert "the window open again before first" in show.stdout

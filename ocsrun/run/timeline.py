@@ -212,8 +212,6 @@ def _fold_step(line: StepLine, record: Record) -> None:
         line.overrides.append(f"{record.ts} {data.get('reason', '')}")
         _fold_gate(line, record)  # an evidence file accepted with a reason is evidence too
     elif kind in {ev.GATE_PASSED, ev.GATE_FAILED}:
-        if line.history and _STALE in line.history[-1] and kind == ev.GATE_PASSED:
-            line.history.append(f"{record.ts} re-confirmed")
         _fold_gate(line, record)
     else:
         _fold_history(line, record)
@@ -230,8 +228,9 @@ def _fold_history(line: StepLine, record: Record) -> None:
             f"asked again{before}"
         )
     elif kind == ev.GATE_WAIT:
+        closed = f"closed before {data['before']}; " if data.get("before") else ""
         line.history.append(
-            f"{record.ts} waited for the window to open at {data.get('until')} "
+            f"{record.ts} {closed}waited for the window to open at {data.get('until')} "
             f"({data.get('timezone')})"
         )
     elif kind == ev.GATE_WAIT_STOPPED:
@@ -244,6 +243,11 @@ def _fold_history(line: StepLine, record: Record) -> None:
 
 def _fold_gate(line: StepLine, record: Record) -> None:
     data = record.data
+    if record.type == ev.GATE_PASSED:
+        if line.history and _STALE in line.history[-1]:
+            line.history.append(f"{record.ts} re-confirmed")
+        elif data.get("before"):
+            line.history.append(f"{record.ts} the window open again before {data['before']}")
     if "sha256" in data:
         results = {ev.GATE_PASSED: "passed", ev.GATE_OVERRIDDEN: "confirmed"}
         line.evidence.append(
