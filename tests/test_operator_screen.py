@@ -29,7 +29,8 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 BEFORE_WINDOW = "2026-11-25T19:59:55+00:00"
 HEADER = re.compile(
     r"Step (?P<number>[\d.]+) · (?P<title>[^\r\n]+)\r?\n(?:(?!Step )[^\r\n]*\r?\n)*?"
-    r"\s+Screen (?P<ordinal>\d+) of (?P<total>\d+) · id (?P<path>\S+)"
+    r"\s+Screen (?P<ordinal>\d+) of (?P<bound>(?:at most |at least |about )?)(?P<total>\d+)"
+    r" · id (?P<path>\S+)"
 )
 PROMPTS = [  # up to the end of the question: on a colour terminal a style reset follows
     r"Type (\S+) to (?:acknowledge|confirm)",  # 0
@@ -223,13 +224,21 @@ def test_a_full_run_at_a_terminal(tmp_path: Path, drive: Drive) -> None:
         static = re.sub(r"\[[^\]]*\]", "", header["path"])
         assert header["number"] == numbers[static], header.group(0)
     final_total = int(headers[-1]["total"])
+    assert headers[-1]["bound"] == ""  # every answer given: exact
     assert len({h["path"] for h in headers}) == final_total
     assert max(int(h["ordinal"]) for h in headers) == final_total
-    # The pre-flight total is exact unless a choice later rules steps out (then it shrinks).
-    first = int(re.findall(r"(\d+) step screens", screen)[0])
-    assert first == final_total if "Your choice" not in screen else first >= final_total
-    totals = [int(h["total"]) for h in headers]
-    assert totals == sorted(totals, reverse=True)
+    # A bare total is exact from the first screen on; one a choice may still change says
+    # "at most", and when the choice changes it the screen says which answer did.
+    (preflight,) = re.findall(r"(at most |at least |about )?(\d+) step screens", screen)[:1]
+    for bound, total in [preflight, *((h["bound"], h["total"]) for h in headers)]:
+        assert bound in {"", "at most "}, (bound, total)  # the bundled runbooks never grow
+        assert int(total) == final_total if not bound else int(total) >= final_total
+    if any(int(h["total"]) != final_total for h in headers) or int(preflight[1]) != final_total:
+        assert re.search(
+            rf"Step screens: {final_total} now \(was at most \d+\): the answer \w+ = \S+ "
+            r"settles which steps run",
+            screen,
+        )
 
     # Run id and journal head at the start and at the end, and the report command.
     ids = re.findall(r"Run id: (\S+)", screen)

@@ -21,7 +21,7 @@ from typing import Any
 from ocsrun.errors import OcsrunError
 from ocsrun.run import events as ev
 from ocsrun.run.containers import fragment_context, item_context, loop_items
-from ocsrun.run.flow import Frame
+from ocsrun.run.flow import ActiveGate, Frame
 from ocsrun.run.state import RunState
 from ocsrun.runbook import model as m
 
@@ -65,6 +65,20 @@ def reset_from(
     walk = _Walk(state, choices)
     scope = (frame.steps, frame.prefix, frame.context)
     return list(dict.fromkeys(walk.after(scope, at, target)))
+
+
+def still_active(
+    active: list[ActiveGate], frame: Frame, at: int, reset: list[str]
+) -> list[ActiveGate]:
+    """The passed gates that still vouch for what follows after a `back` caught by `frame`:
+    those of the scopes around it and of its steps before `at`. Not those of the scopes
+    left on the way (their leave_scope never ran), nor those of the reset steps."""
+    kept, undone = {frame.prefix + s.id for s in frame.steps[:at]}, set(reset)
+    return [
+        gate
+        for i, gate in enumerate(active)
+        if (i < frame.gates or gate.path in kept) and gate.path not in undone
+    ]
 
 
 def _holder(steps: tuple[m.Step, ...], prefix: str, target: str) -> int | None:

@@ -31,6 +31,7 @@ from ocsrun.run.flow import RETRY, Back, Clock, Frame, Goto, Outcome, session_cl
 from ocsrun.run.gates import GateRunner, LocalGateRunner, zone_label
 from ocsrun.run.gatestep import GateChecker
 from ocsrun.run.operator import Ask, Operator, Screen
+from ocsrun.run.progress import Plan
 from ocsrun.run.state import RunState, content_hash
 from ocsrun.runbook import model as m
 from ocsrun.runbook.templating import evaluate, names_in, render
@@ -77,7 +78,7 @@ class Executor:
         self.step_started: dict[str, datetime] = {}  # this session's entry into each step
         # More facts for run.started, from the session (the snapshot's sha256).
         self.started_extra = dict(started_extra or {})
-        self._plan: tuple[tuple[tuple[str, str], ...], dict[str, int]] | None = None
+        self._plan: tuple[tuple[tuple[str, str], ...], Plan, dict[str, int]] | None = None
         self.choices: dict[str, str] = {}
         self._hashes: dict[int, str] = {}
         self.broken_lock: Mapping[str, Any] | None = None  # a stale lock taken over, journaled
@@ -240,16 +241,16 @@ class Executor:
         report = (f"Report: `{self.report_command}`",) if self.report_command else ()
         return (*self._run_lines(), *report)
 
-    def plan(self) -> dict[str, int]:
+    def plan(self) -> tuple[Plan, dict[str, int]]:
         """The step screens of this run as known now (params, loop items, choices so far),
-        each with its ordinal. Worked out again only when an answer to a choice changed."""
+        with each one's ordinal. Worked out again only when an answer to a choice changed."""
         from ocsrun.run.progress import planned
 
         key = tuple(sorted(self.choices.items()))
         if self._plan is None or self._plan[0] != key:
-            paths = planned(self.runbook.steps, {**self._base_context(), **self.choices})
-            self._plan = (key, {p: i for i, p in enumerate(paths, 1)})
-        return self._plan[1]
+            plan = planned(self.runbook.steps, {**self._base_context(), **self.choices})
+            self._plan = (key, plan, plan.ordinals())
+        return self._plan[1], self._plan[2]
 
     def number(self, path: str) -> str:
         from ocsrun.run.progress import number_of
@@ -261,6 +262,7 @@ class Executor:
 
     def _preflight(self) -> Screen:
         from ocsrun.run.params import redacted
+        from ocsrun.run.progress import steps_line
 
         meta = self.runbook.metadata
         params = redacted(self.runbook.params, self.params)
@@ -270,7 +272,7 @@ class Executor:
             f"Required groups: {', '.join(meta.required_groups) or 'none stated'}",
             f"Target: {self.target or '(none)'}",
             *(f"Param {k} = {_value_text(v)}" for k, v in params.items()),
-            _steps_line(self.runbook.steps, len(self.plan())),
+            steps_line(self.runbook.steps, self.plan()[0]),
             f"Warnings to acknowledge: {len(self.runbook.warnings)}",
         ]
         lines[:0] = self._run_lines()
@@ -383,33 +385,16 @@ class Executor:
 
     def _back(self, frame: Frame, at: int, target: str) -> None:
         """`back` to `target`, held by `frame` at `at`: journal and undo what follows it."""
-        from ocsrun.run.back import reset_from
+        from ocsrun.run.back import reset_from, still_active
 
         paths = reset_from(frame, at, target, self.state, self.choices)
-        self.record(
-            ev.STEP_RETRY,
-            step=target,
-            attempt=self.state.step(target).attempt + 1,
-            reset=paths,
-            cause=self.current,
-        )
+        attempt = self.state.step(target).attempt + 1
+        self.record(ev.STEP_RETRY, step=target, attempt=attempt, reset=paths, cause=self.current)
         for path in paths:
             self.state.step(path).outcome = None
-        # Gates of the scopes left on the way (their leave_scope never ran) and gates of
-        # the reset steps no longer vouch for what follows; this scope's earlier ones do.
-        kept, reset = {frame.prefix + s.id for s in frame.steps[:at]}, set(paths)
-        self.gates.active = [
-            g
-            for i, g in enumerate(self.gates.active)
-            if (i < frame.gates or g.path in kept) and g.path not in reset
-        ]
-        self.operator.show(
-            Screen(
-                "info",
-                f"Back to step {self.number(target)} ({target}): it and every step after "
-                "it are asked again",
-            )
-        )
+        self.gates.active = still_active(self.gates.active, frame, at, paths)
+        where = f"Back to step {self.number(target)} ({target})"
+        self.operator.show(Screen("info", f"{where}: it and every step after it are asked again"))
 
     def _reset(self, steps: tuple[m.Step, ...], prefix: str, goto: Goto, target: m.Step) -> None:
         heads = tuple(prefix + s.id for s in steps)
@@ -553,8 +538,8 @@ class Executor:
     ) -> Screen:
         body = self.shown(step.instructions, context, path)
         attempt = self.state.step(path).attempt
-        plan = self.plan()
-        ordinal = f"{plan[path]} of {len(plan)}" if path in plan else f"of {len(plan)}"
+        plan, ordinals = self.plan()
+        ordinal = f"{ordinals[path]} of {plan.total}" if path in ordinals else f"of {plan.total}"
         lines = [" · ".join(self.loops)] if self.loops else []
         lines.append(f"Screen {ordinal} · id {path}")
         if attempt > 1:
@@ -588,8 +573,14 @@ class Executor:
         self.operator.show(self.screen(step, path, context, index, total))
         self.warnings(step, path, context)
         if step.choice is not None:
+            from ocsrun.run.progress import total_changed
+
+            before = self.plan()[0]
             var, value = manual.choice(self, step, path, context)
             self.choices[var] = value
+            changed = total_changed(before, self.plan()[0], var, value)
+            if changed:
+                self.operator.show(Screen("info", changed))
             return None
         if step.gate is not None:
             return self.gates.gate_step(step, path, context)
@@ -598,12 +589,6 @@ class Executor:
 
 def _parse_ts(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _steps_line(steps: tuple[m.Step, ...], screens: int) -> str:
-    loops = [s for s in steps if s.for_each is not None]
-    extra = ", loops included" if loops else ""
-    return f"Steps: {len(steps)} top-level, {screens} step screens{extra} (as known now)"
 
 
 def _value_text(value: Any) -> str:
