@@ -28,9 +28,18 @@ class _Where:
     display: str
     locate: Callable[[JsonPath], Position]
     at: JsonPath = ()
+    # Where each item of a list starts, in one walk to the list (Document.item_positions).
+    items: Callable[[JsonPath], list[Position]] | None = None
 
     def __truediv__(self, more: JsonPath) -> _Where:
-        return _Where(self.file, self.display, self.locate, self.at + more)
+        return _Where(self.file, self.display, self.locate, self.at + more, self.items)
+
+    def item_positions(self, count: int) -> list[Position]:
+        """Where each of the `count` items of the list here starts."""
+        found = self.items(self.at) if self.items is not None else []
+        if len(found) == count:
+            return found
+        return [self.locate((*self.at, i)) for i in range(count)]
 
 
 def load_runbook(path: Path, display: str | None = None) -> m.Runbook:
@@ -60,7 +69,7 @@ def _load_runbook(path: Path, display: str | None) -> m.Runbook:
         )
         raise RunbookInvalid(message, errors, first.position if first else None)
     document = result.document
-    where = _Where(path, display or str(path), document.position)
+    where = _Where(path, display or str(path), document.position, (), document.item_positions)
     return _Builder(path, where.display).runbook(document.data, where)
 
 
@@ -81,9 +90,13 @@ class _Builder:
         )
 
     def steps(self, items: Sequence[Data], where: _Where) -> tuple[m.Step, ...]:
-        return tuple(self.step(item, where / (i,)) for i, item in enumerate(items))
+        positions = where.item_positions(len(items))
+        return tuple(
+            self.step(item, where, i, position)
+            for i, (item, position) in enumerate(zip(items, positions, strict=True))
+        )
 
-    def step(self, d: Data, where: _Where) -> m.Step:
+    def step(self, d: Data, where: _Where, index: int, position: Position) -> m.Step:
         kind: m.StepKind = "action"
         choice = gate = for_each = call = None
         if "choice" in d:
@@ -91,7 +104,7 @@ class _Builder:
         elif "gate" in d:
             kind, gate = "gate", _gate(d["gate"])
         elif "for_each" in d:
-            kind, for_each = "for_each", self.for_each(d["for_each"], where / ("for_each",))
+            kind, for_each = "for_each", self.for_each(d["for_each"], where / (index, "for_each"))
         elif "uses" in d:
             kind, call = "call", self.call(d, where.file)
         return m.Step(
@@ -109,7 +122,7 @@ class _Builder:
             gate=gate,
             for_each=for_each,
             call=call,
-            position=where.locate(where.at),
+            position=position,
             checkpoint=bool(d.get("checkpoint", False)),
         )
 
@@ -132,7 +145,7 @@ class _Builder:
         target = resolve_include(file, self.root_dir, d["uses"])
         display = str(Path(self.display).parent / d["uses"])
         document = load_document(target, display)
-        where = _Where(target, display, document.position)
+        where = _Where(target, display, document.position, (), document.item_positions)
         fragment = self.runbook(document.data, where)
         return m.Call(
             path=d["uses"],
@@ -212,6 +225,8 @@ def _param(name: str, d: Data) -> m.Param:
 
 
 def _warnings(items: Any) -> tuple[m.RunbookWarning, ...]:
+    if not items:
+        return ()  # most steps have none
     return tuple(
         m.RunbookWarning(
             text=w["text"],

@@ -7,6 +7,8 @@ diagnostic needs a position, so valid files pay nothing for them.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import gc
 import re
 from collections.abc import Iterator, Sequence
@@ -44,10 +46,30 @@ def _core_loader() -> Any:
 
     class CoreLoader(base):  # type: ignore[misc]
         yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {}
+        # Nodes resolved so far, and how many may be: the composer asks for every node's tag
+        # (but those with an explicit `!tag`), so counting here bounds the tree as it grows.
+        nodes = 0
+
+        def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+            # Resolver.resolve, for the safe loader's case (no path resolvers), plus the count.
+            self.nodes += 1
+            if self.nodes > MAX_NODES:
+                raise _NodeLimit
+            if kind is ScalarNode:
+                if implicit[0]:
+                    for tag, pattern in self.yaml_implicit_resolvers.get(value[:1], ()):  # type: ignore[index]
+                        if pattern.match(value):  # type: ignore[arg-type]
+                            return tag
+                return _STR
+            return _SEQ if kind is SequenceNode else _MAP
 
     for tag, pattern, first in CORE_RESOLVERS:
         CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
     return CoreLoader
+
+
+class _NodeLimit(Exception):
+    """Raised inside the composer when the node count passes its limit."""
 
 
 _TAG = "tag:yaml.org,2002:"
@@ -121,6 +143,18 @@ class Document:
             return _pos(self.path, key_node)
         return _pos(self.path, node)
 
+    def item_positions(self, path: Sequence[str | int]) -> list[Position]:
+        """Where each item of the list at a JSON path starts ([] if there is no list there)."""
+        node = self.root
+        for part in path:
+            found = _child(node, part) if node is not None else None
+            if found is None:
+                return []
+            node = found[1]
+        if not isinstance(node, SequenceNode):
+            return []
+        return [_pos(self.path, item) for item in node.value]
+
 
 def child_node(node: Node, part: str | int) -> Node | None:
     """The value node under a mapping key or sequence index, or None."""
@@ -188,9 +222,9 @@ def load_text(data: bytes, display: str) -> Document:
     if len(data) > MAX_FILE_BYTES:
         raise _too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
     text = _decode(data, display)
-    _guard_structure(text, display)
+    walked = _guard_structure(text, display)
     anchors = _anchor_candidates(text, display)
-    root = _compose(text, display)
+    root = _compose(text, display, counted=walked)
     if root is None:
         raise LoadError(
             "the file is empty (or only comments)", Position(display, 1, 1), rule="empty-file"
@@ -240,22 +274,39 @@ def _line_col(data: bytes, offset: int) -> tuple[int, int]:
     return data.count(b"\n", 0, offset) + 1, offset - line_start + 1
 
 
-def _guard_structure(text: str, display: str) -> None:
-    """Refuse very deep nesting and node floods before the C composer builds (or crashes on) them.
+def _guard_structure(text: str, display: str) -> bool:
+    """Refuse very deep nesting and node floods before the C composer builds (or crashes on) them;
+    True if the text was walked here (its node count is known to be within the limit).
 
     The exact depth limit is enforced by the builder; this only has to be cheap and safe. Every
-    node takes at least one character, so short texts cannot hold too many.
+    node takes at least one character, so short texts cannot hold too many. Otherwise the
+    composer counts the nodes as it makes them (CoreLoader.resolve), unless the nesting could
+    crash it: then the event stream, which libyaml produces iteratively, is walked first.
     """
-    if (
-        len(text) <= MAX_NODES
-        and text.count("[") + text.count("{") <= _SAFE_BRACKETS
-        and _DEEP_LINE.search(text) is None
-    ):
-        return
-    try:
+    shallow = (
+        text.count("[") + text.count("{") <= _SAFE_BRACKETS and _DEEP_LINE.search(text) is None
+    )
+    if shallow and len(text) <= MAX_NODES:
+        return True
+    if shallow or _parser_limits_nesting():
+        return False
+    with contextlib.suppress(yaml.YAMLError):  # composing reports it, with its mark
         _walk_events(text, display)
-    except yaml.YAMLError:
-        return  # composing will report the syntax error with its mark
+    return True
+
+
+@functools.cache
+def _parser_limits_nesting() -> bool:
+    """Whether the YAML parser refuses deep nesting itself, before composing (libyaml builds
+    from 2024 on stop at 1,000 levels, far below where its recursive composer would crash)."""
+    deep = "[" * 1100 + "]" * 1100
+    try:
+        yaml.compose(deep, Loader=_Loader)
+    except yaml.YAMLError as error:
+        return "nesting depth" in str(error)
+    except RecursionError:
+        return False  # the pure-Python composer
+    return False
 
 
 def _flow_depth_crossing(text: str) -> tuple[int, int] | None:
@@ -337,14 +388,33 @@ def _anchor_error(display: str, name: str, line: int, column: int) -> LoadError:
     )
 
 
-def _compose(text: str, display: str) -> Node | None:
+def _compose(text: str, display: str, *, counted: bool) -> Node | None:
+    """The node tree. The composer counts nodes and stops past the limit (memory stays
+    bounded). Nodes with an explicit `!tag` are not counted there: when they could make up
+    the difference, or the count ran over, the event walk decides and names the place.
+    `counted`: the node count is already known to be within the limit (the text was walked)."""
+    loader = _Loader(text)
     try:
-        node: Node | None = yaml.compose(text, Loader=_Loader)
-        return node
+        node: Node | None = loader.get_single_node()
+    except _NodeLimit:
+        node = None
     except yaml.MarkedYAMLError as error:
+        if "nesting depth" in (error.problem or ""):
+            # The parser's own limit (1,000 levels): the walk names where ours (64) was crossed.
+            with contextlib.suppress(yaml.YAMLError):
+                _walk_events(text, display)
         raise _syntax_error(text, display, error) from None
     except yaml.YAMLError as error:
         raise LoadError(f"YAML error: {error}", Position(display, 1, 1)) from None
+    finally:
+        loader.dispose()
+    over = loader.nodes > MAX_NODES
+    if over or (not counted and loader.nodes + text.count("!") > MAX_NODES):
+        with contextlib.suppress(yaml.YAMLError):
+            _walk_events(text, display)  # raises too-large, with the position
+        if over:
+            raise _too_large(display, f"more than {MAX_NODES} nodes")
+    return node
 
 
 def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadError:

@@ -48,14 +48,14 @@ class StepDiff:
                     step,
                     parent_gone=_parent(path) in self.old and _parent(path) not in self.new,
                 )
-        out += self._moves()
-        out += self._moved_before_gates()
+        if [p for p in self.old if p in self.new] != [p for p in self.new if p in self.old]:
+            # Only when the steps on both sides are not in the same order (the common case is):
+            # then nothing moved within any list, nor past any gate.
+            out += self._moves()
+            out += self._moved_before_gates()
         return out
 
     def _moves(self) -> list[Change]:
-        old_common = [p for p in self.old if p in self.new]
-        if old_common == [p for p in self.new if p in self.old]:
-            return []  # the same order overall, so the same order within every list
         # Each list of siblings (one scope per parent path), both sides' matched paths in order.
         old_lists: dict[str, list[str]] = {}
         new_lists: dict[str, list[str]] = {}

@@ -11,9 +11,12 @@ RULE_IDS = ("discrepancy-step",)
 
 
 def discrepancy_step(ctx: Context) -> Iterator[Diagnostic]:
+    discrepancies = as_list(as_dict(ctx.data.get("metadata")).get("discrepancies"))
+    if not discrepancies:
+        return
     refs = ctx.steps
     known = {i for r in refs if (i := step_id(r.step))} | set(_scoped_ids(refs))
-    for d_index, item in enumerate(as_list(as_dict(ctx.data.get("metadata")).get("discrepancies"))):
+    for d_index, item in enumerate(discrepancies):
         for s_index, named in enumerate(as_list(as_dict(item).get("steps"))):
             if isinstance(named, str) and named not in known:
                 yield ctx.error(

@@ -9,17 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ocsrun.runbook.diagnostic import Diagnostic
-from ocsrun.runbook.rules.context import Context, as_dict, as_str, scopes, step_id
+from ocsrun.runbook.rules.context import Context, as_dict, as_str, step_id
 
 RULE_IDS = ("unknown-producer",)
 
 
 def evidence_producer(ctx: Context) -> Iterator[Diagnostic]:
-    for scope_refs in scopes(ctx.steps).values():
+    if not any(_producer(ref.step) for ref in ctx.gates):
+        return  # no produced_by anywhere: no scope needs its ids
+    for scope_refs in ctx.scopes.values():
         ids = {step_id(r.step): r.index for r in scope_refs}
         for ref in scope_refs:
-            evidence = as_dict(as_dict(ref.step.get("gate")).get("evidence"))
-            name = as_str(evidence.get("produced_by"))
+            name = _producer(ref.step)
             if name is None:
                 continue
             path = (*ref.path, "gate", "evidence", "produced_by")
@@ -34,3 +35,7 @@ def evidence_producer(ctx: Context) -> Iterator[Diagnostic]:
                     f"produced_by '{name}' must name an earlier step than this gate",
                     "unknown-producer",
                 )
+
+
+def _producer(step: dict[str, object]) -> str | None:
+    return as_str(as_dict(as_dict(step.get("gate")).get("evidence")).get("produced_by"))

@@ -5,17 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ocsrun.runbook.diagnostic import Diagnostic
-from ocsrun.runbook.rules.context import Context, as_dict, as_str, scopes, step_id
+from ocsrun.runbook.rules.context import Context, as_dict, as_str, step_id
 
 RULE_IDS = ("unknown-goto", "goto-forward")
 
 
 def goto_target(ctx: Context) -> Iterator[Diagnostic]:
     """unknown-goto and goto-forward: a gate may only send the operator back, within its scope."""
-    for scope_refs in scopes(ctx.steps).values():
+    if not any(_target(ref.step) for ref in ctx.gates):
+        return  # no goto anywhere: no scope needs its ids
+    for scope_refs in ctx.scopes.values():
         ids = {step_id(r.step): r.index for r in scope_refs}
         for ref in scope_refs:
-            target = as_str(as_dict(as_dict(ref.step.get("gate")).get("on_failure")).get("goto"))
+            target = _target(ref.step)
             if target is None:
                 continue
             path = (*ref.path, "gate", "on_failure", "goto")
@@ -34,3 +36,7 @@ def goto_target(ctx: Context) -> Iterator[Diagnostic]:
                 yield ctx.error(
                     path, f"goto '{target}' jumps forward and would skip steps", "goto-forward"
                 )
+
+
+def _target(step: dict[str, object]) -> str | None:
+    return as_str(as_dict(as_dict(step.get("gate")).get("on_failure")).get("goto"))

@@ -11,7 +11,6 @@ from ocsrun.runbook.rules.context import (
     as_dict,
     as_list,
     as_str,
-    scopes,
     step_id,
 )
 
@@ -19,13 +18,15 @@ RULE_IDS = ("duplicate-id",)
 
 
 def duplicate_id(ctx: Context) -> Iterator[Diagnostic]:
-    for refs in scopes(ctx.steps).values():
+    for refs in ctx.scopes.values():
         yield from _duplicates(ctx, [((*r.path, "id"), step_id(r.step)) for r in refs], "step id")
     warnings: list[tuple[JsonPath, str | None]] = [
         (("warnings", i, "id"), as_str(as_dict(w).get("id")))
         for i, w in enumerate(as_list(ctx.data.get("warnings")))
     ]
     for ref in ctx.steps:
+        if not ref.step.get("warnings"):
+            continue
         warnings += [
             ((*ref.path, "warnings", i, "id"), as_str(as_dict(w).get("id")))
             for i, w in enumerate(as_list(ref.step.get("warnings")))

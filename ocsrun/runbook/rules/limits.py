@@ -26,7 +26,7 @@ _DIGITS = re.compile(r"\d+")
 
 
 def unusable_value(ctx: Context) -> Iterator[Diagnostic]:
-    for ref in ctx.steps:
+    for ref in ctx.gates:
         gate = as_dict(ref.step.get("gate"))
         path = (*ref.path, "gate")
         command = as_dict(gate.get("command"))

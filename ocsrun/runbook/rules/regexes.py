@@ -34,11 +34,8 @@ def _regexes(ctx: Context) -> Iterator[tuple[JsonPath, str]]:
     for name, param in as_dict(data.get("params")).items():
         if isinstance(as_dict(param).get("pattern"), str):
             yield ("params", name, "pattern"), param["pattern"]
-    for ref in ctx.steps:
-        gate = ref.step.get("gate")
-        if not gate:
-            continue
-        checks = as_list(as_dict(as_dict(gate).get("evidence")).get("checks"))
+    for ref in ctx.gates:
+        checks = as_list(as_dict(as_dict(ref.step.get("gate")).get("evidence")).get("checks"))
         for i, check in enumerate(checks):
             for key in ("require", "forbid", "each", "must"):
                 if isinstance(as_dict(check).get(key), str):

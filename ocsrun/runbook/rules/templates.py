@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -61,7 +62,21 @@ def _evidence_patterns(evidence: dict[str, Any], path: JsonPath) -> Iterator[tup
                 yield (*path, "checks", i, key), check[key]
 
 
+# What can make a field a template: Jinja's openers, or YAML escapes and line continuations
+# (double-quoted strings) that could spell one out of text that does not hold it as such.
+_TEMPLATE_HINT = re.compile(r"\{[{%#]|\\(?:x7[bB]|u007[bB]|U0000007[bB]|\r?\n)")
+
+
+def _may_hold_templates(ctx: Context) -> bool:
+    """False when no field of the file can hold Jinja syntax: a text with none of it checks
+    in one scan instead of a walk over every field (template_fields' strings all come from
+    this text, and one without `{{`, `{%` or `{#` has no names and no syntax to get wrong)."""
+    return _TEMPLATE_HINT.search(ctx.document.text) is not None
+
+
 def template_syntax(ctx: Context) -> Iterator[Diagnostic]:
+    if not _may_hold_templates(ctx):
+        return
     for ref in ctx.steps:
         for path, source in template_fields(ref):
             problem = template(source).error
@@ -70,14 +85,17 @@ def template_syntax(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def unknown_name(ctx: Context) -> Iterator[Diagnostic]:
+    templates = _may_hold_templates(ctx)
     for ref in ctx.steps:
-        sources = list(template_fields(ref))
         when = as_str(ref.step.get("when"))
+        if not templates and when is None:
+            continue
+        sources = list(template_fields(ref)) if templates else []
         parsed = [(path, template(source)) for path, source in sources]
         if when is not None:
             parsed.append(((*ref.path, "when"), expression(when)))
         for path, result in parsed:
-            for name in sorted(result.names - ref.names):
+            for name in sorted(n for n in result.names if not ref.visible(n)):
                 yield ctx.error(
                     path,
                     f"'{name}' is not declared before this step (params, target, "
