@@ -150,6 +150,18 @@ def test_migration_2_keeps_the_heads_of_runs_recorded_before_it(
             "INSERT INTO ocsrun.journal (run_id, seq, type, ts, line) VALUES (%s, %s, %s, %s, %s)",
             lines,
         )
+        # A row that is no record (written past ocsrun): the migration still goes through.
+        damaged = info("20261130T080000Z-gggggg")
+        conn.execute(
+            "INSERT INTO ocsrun.runs (run_id, runbook_id, target, started, info)"
+            " VALUES (%s, 'rb', NULL, %s, %s::jsonb)",
+            (damaged.run_id, damaged.started, json.dumps(dataclasses.asdict(damaged))),
+        )
+        conn.execute(
+            "INSERT INTO ocsrun.journal (run_id, seq, type, ts, line)"
+            " VALUES (%s, 1, 'x', 'y', 'not json')",
+            (damaged.run_id,),
+        )
     # An operator role granted at version 1 (without the heads table) reads the heads after.
     pg_server.psql("DROP ROLE IF EXISTS ocsrun_v1_op; CREATE ROLE ocsrun_v1_op LOGIN")
     for statement in pg_migrations.operator_grants("ocsrun_v1_op"):
@@ -161,8 +173,9 @@ def test_migration_2_keeps_the_heads_of_runs_recorded_before_it(
         assert owner.migrate() == [f"applied 2: {pg_migrations.MIGRATIONS[1].title}"]
         report = operator.verify(run.run_id)
         assert report.ok and report.head == prev
-        [summary] = operator.list_runs()
+        summary = {s.info.run_id: s for s in operator.list_runs()}[run.run_id]
         assert (summary.records, summary.last_step, summary.info) == (3, "c", run)
+        assert [p.kind for p in operator.verify(damaged.run_id).problems] == ["bad-json"]
     finally:
         operator.close()
         owner.close()
@@ -222,6 +235,8 @@ def test_the_run_lock_names_the_run_and_its_holder(pg_url: str) -> None:
     run_id = "20261130T100000Z-aaaaaa"
     try:
         one.lock_run(run_id)
+        # The holder row's commit does not wait for the disk; the session's records still do.
+        assert one.connection().execute("SHOW synchronous_commit").fetchone() == ("on",)
         with pytest.raises(LockHeld) as caught:
             two.lock_run(run_id)
         message = str(caught.value)
@@ -239,3 +254,16 @@ def test_the_run_lock_names_the_run_and_its_holder(pg_url: str) -> None:
     finally:
         one.close()
         two.close()
+
+
+def test_the_journal_takes_only_json_objects(store: PostgresStore) -> None:
+    four_records(store)
+    conn = store.connection()
+    for line in ("not json", "[1, 2]"):
+        with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+            conn.execute(
+                "INSERT INTO ocsrun.journal (run_id, seq, type, ts, line)"
+                " VALUES ('20261130T100000Z-aaaaaa', 5, 'step.done', 'now', %s)",
+                (line,),
+            )
+    assert store.verify("20261130T100000Z-aaaaaa").ok

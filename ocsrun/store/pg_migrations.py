@@ -122,6 +122,8 @@ CREATE TABLE ocsrun.run_heads (
     last_step  text               -- its data's step, if any
 );
 
+-- A stored line's hash and step; NULLs for a line that is not a JSON object. For the rows
+-- recorded before this migration only: new rows are JSON objects (see keep_run_head).
 CREATE FUNCTION ocsrun.line_facts(line text, OUT hash text, OUT step text)
 LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -141,14 +143,26 @@ BEGIN
 END
 $$;
 
+-- With every record, in its transaction. The line is parsed as JSON here, so a row that is not
+-- JSON cannot be added at all (ocsrun never writes one). SECURITY DEFINER: operators cannot
+-- write run_heads themselves; every name in it is schema-qualified.
 CREATE FUNCTION ocsrun.keep_run_head() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    facts record;
+    parsed json := NEW.line::json;
+    data json;
+    step text;
 BEGIN
-    SELECT * INTO facts FROM ocsrun.line_facts(NEW.line);
+    IF json_typeof(parsed) <> 'object' THEN
+        RAISE EXCEPTION 'ocsrun.journal: a line must be a JSON object'
+            USING ERRCODE = 'invalid_text_representation';
+    END IF;
+    data := parsed -> 'data';
+    IF json_typeof(data) = 'object' THEN
+        step := data ->> 'step';
+    END IF;
     INSERT INTO ocsrun.run_heads AS h (run_id, records, head, last_type, last_ts, last_step)
-    VALUES (NEW.run_id, NEW.seq, facts.hash, NEW.type, NEW.ts, facts.step)
+    VALUES (NEW.run_id, NEW.seq, parsed ->> 'hash', NEW.type, NEW.ts, step)
     ON CONFLICT (run_id) DO UPDATE SET records = EXCLUDED.records, head = EXCLUDED.head,
         last_type = EXCLUDED.last_type, last_ts = EXCLUDED.last_ts,
         last_step = EXCLUDED.last_step
