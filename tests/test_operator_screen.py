@@ -176,10 +176,19 @@ def fresh_log(drive: Drive, here: str) -> str:
     return str(target)
 
 
+STEP_TIME = re.compile(r"\[(?:\d+h)?(?:\d+m)?(?:\d+s)?\] $")  # `[3m05s] ` before the answers
+
+
 def after_step(child: pexpect.spawn, drive: Drive, here: str, done: set[str]) -> None:
     offered = str(child.match.group(1))
+    # Every prompt of a step starts with the step's own time so far.
+    assert STEP_TIME.search(ANSI.sub("", child.before or "")), (child.before or "")[-80:]
     if drive.explain_first and "explained" not in done:
         done.add("explained")
+        child.sendline("")  # Enter alone: the question again, its time afresh, no complaint
+        child.expect(r"done / [^\r\n]*?\(\? explains\)")
+        assert STEP_TIME.search(ANSI.sub("", child.before or ""))
+        assert "Answer one of" not in (child.before or "")
         child.sendline("?")
         child.expect(r"done: the step was carried out as written")
         child.expect(r"abort: stop the run here")

@@ -529,9 +529,8 @@ class Executor:
             took = format_duration((self.clock() - started).total_seconds())
             what = "done" if event == ev.STEP_DONE else "skipped"
             level = "ok" if event == ev.STEP_DONE else ""
-            self.operator.show(
-                Screen("result", f"Step {self.number(path)} {what} in {took}", level=level)
-            )
+            title = f"Step {self.number(path)} {what} in {took}"
+            self.operator.show(Screen("result", title, level=level, ends_step=True))
 
     def screen(
         self, step: m.Step, path: str, context: Mapping[str, Any], index: int, total: int

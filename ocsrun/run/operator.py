@@ -49,6 +49,9 @@ class Screen:
     body: str = ""
     lines: tuple[str, ...] = ()
     level: str = ""  # caution | warning | danger | ok | fail, for colour only
+    # A "step" screen starts the step's own clock on a terminal (each prompt then shows the
+    # time spent on the step); a screen with ends_step (the step's result) stops it.
+    ends_step: bool = False
 
 
 class Operator(Protocol):

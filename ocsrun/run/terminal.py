@@ -56,6 +56,9 @@ class TerminalOperator:
     def __init__(self, colour: bool | None = None, rehearsal: bool = False) -> None:
         self.colour = colour_wanted() if colour is None else colour
         self.rehearsal = rehearsal
+        # When the step on screen was shown (monotonic): every prompt while it runs starts
+        # with the step's own time so far, `[3m05s]`; Enter on its own shows it afresh.
+        self.step_since: float | None = None
 
     # --- output ----------------------------------------------------------------
 
@@ -71,6 +74,12 @@ class TerminalOperator:
         click.echo(text, color=self.colour)
 
     def show(self, screen: Screen) -> None:
+        import time
+
+        if screen.kind == "step":
+            self.step_since = time.monotonic()
+        elif screen.ends_step:
+            self.step_since = None
         colour = _LEVEL_COLOURS.get(screen.level)
         if screen.kind in {"preflight", "step"}:
             self._echo()
@@ -90,8 +99,16 @@ class TerminalOperator:
     # --- input -----------------------------------------------------------------
 
     def _prompt(self, text: str, **options: Any) -> Any:
+        text = self._style(clean(text), bold=True)
+        if self.step_since is not None:
+            import time
+
+            from ocsrun.units import format_duration
+
+            took = format_duration(time.monotonic() - self.step_since)
+            text = self._style(f"[{took}]", dim=True) + " " + text
         try:
-            return click.prompt(self._style(clean(text), bold=True), **options)
+            return click.prompt(text, **options)
         except click.exceptions.Abort as abort:
             _reraise(abort)
 
@@ -191,7 +208,7 @@ class TerminalOperator:
                 return False
             if answer == "?":
                 self._explain(explain)
-            else:
+            elif answer:  # Enter alone asks again, the step's time shown afresh
                 self._echo("Answer y or n (? explains)", fg="red")
 
     def _pick(
@@ -206,7 +223,8 @@ class TerminalOperator:
             found = _match(raw, values, numbered)
             if found is not None:
                 return found
-            self._echo(f"Answer one of: {', '.join(values)} (? explains)", fg="red")
+            if raw:  # Enter alone asks again, the step's time shown afresh
+                self._echo(f"Answer one of: {', '.join(values)} (? explains)", fg="red")
 
     def _explain(self, lines: tuple[str, ...]) -> None:
         for line in lines:
