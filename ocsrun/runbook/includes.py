@@ -71,6 +71,25 @@ class FragmentCache:
     loaded: dict[Path, Document | LoadError] = field(default_factory=dict)
     reachable: dict[tuple[Path, Path], frozenset[Path]] = field(default_factory=dict)
     chains: dict[tuple[Path, Path], tuple[frozenset[Path], bool]] = field(default_factory=dict)
+    # The files each fragment includes directly (its references resolved once: resolving is a
+    # realpath, a system call per path component, and chains look at each fragment 16 times).
+    targets: dict[tuple[Path, Path], tuple[Path, ...]] = field(default_factory=dict)
+
+    def direct(self, fragment: Path, root_dir: Path) -> tuple[Path, ...]:
+        """The files the fragment's `uses:` name, those that resolve (the others are reported
+        where the reference is)."""
+        key = (fragment, root_dir)
+        if key not in self.targets:
+            document = self.get(fragment)
+            found: list[Path] = []
+            if not isinstance(document, LoadError):
+                for ref in uses_refs(document.data.get("steps")):
+                    try:
+                        found.append(resolve_include(fragment, root_dir, ref))
+                    except LoadError:
+                        continue
+            self.targets[key] = tuple(found)
+        return self.targets[key]
 
     def includes(self, fragment: Path, root_dir: Path) -> frozenset[Path]:
         """Every file the fragment includes, directly or through others (itself, in a cycle)."""
@@ -84,14 +103,7 @@ class FragmentCache:
         todo = [start]
         while todo:  # iterative: a long include chain must not exhaust the stack
             current = todo.pop()
-            document = self.get(current)
-            if isinstance(document, LoadError):
-                continue
-            for ref in uses_refs(document.data.get("steps")):
-                try:
-                    target = resolve_include(current, root_dir, ref)
-                except LoadError:
-                    continue  # reported when that fragment is validated itself
+            for target in self.direct(current, root_dir):
                 if target not in seen:
                     seen.add(target)
                     todo.append(target)
@@ -116,14 +128,7 @@ class FragmentCache:
         for _ in range(MAX_INCLUDE_DEPTH - 1):
             following: set[Path] = set()
             for current in level:
-                document = self.get(current)
-                if isinstance(document, LoadError):
-                    continue
-                for ref in uses_refs(document.data.get("steps")):
-                    try:
-                        following.add(resolve_include(current, root_dir, ref))
-                    except LoadError:
-                        continue  # reported where that reference is
+                following.update(self.direct(current, root_dir))
             if not following:
                 return frozenset(reached), False
             reached |= following
