@@ -251,6 +251,12 @@ def test_the_run_lock_names_the_run_and_its_holder(pg_url: str) -> None:
         with pytest.raises(LockHeld) as caught:
             one.acquire_lock("rb", "se01", "RUN-3")  # the same session asks again
         assert caught.value.holder_run_id == "RUN-1"
+        # The holder row is written as quoted literals: any text survives as it is.
+        odd = "it's\\ %s {} ; DROP"
+        one.acquire_lock(odd, odd, f"RUN-{odd}")
+        with pytest.raises(LockHeld) as caught:
+            two.acquire_lock(odd, odd, "RUN-5")
+        assert caught.value.holder_run_id == f"RUN-{odd}"
     finally:
         one.close()
         two.close()

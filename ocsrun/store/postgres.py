@@ -17,6 +17,7 @@ psycopg is imported only here, and only when a `postgresql://` store is opened.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -591,18 +592,9 @@ class PostgresStore:
         )
 
         def write_holder(conn: Connection) -> None:
-            with conn.transaction():
-                conn.execute(_BOOKKEEPING)
-                conn.execute(
-                    "INSERT INTO ocsrun.lock_holders (lock_key, runbook_id, target, run_id,"
-                    " operator, host, pid, started, backend_pid)"
-                    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, pg_backend_pid())"
-                    " ON CONFLICT (lock_key) DO UPDATE SET runbook_id = EXCLUDED.runbook_id,"
-                    " target = EXCLUDED.target, run_id = EXCLUDED.run_id,"
-                    " operator = EXCLUDED.operator, host = EXCLUDED.host, pid = EXCLUDED.pid,"
-                    " started = EXCLUDED.started, backend_pid = EXCLUDED.backend_pid",
-                    (key, runbook_id, target, run_id, *_holder_values(info)),
-                )
+            sql = pg_url.psycopg_module().sql
+            values = (key, runbook_id, target, run_id, *_holder_values(info))
+            conn.execute(sql.SQL(_HOLDER_WRITE).format(*(sql.Literal(v) for v in values)))
 
         self._call(run_id, write_holder)
         held = PgLock(self, key, info)
@@ -636,17 +628,10 @@ class PostgresStore:
         if self._conn is None or self._conn.broken or self._conn.closed:
             return  # the server released it with the session
         psycopg = pg_url.psycopg_module()
-        try:
-            with self._conn.transaction():
-                self._conn.execute(_BOOKKEEPING)
-                self._conn.execute(
-                    "DELETE FROM ocsrun.lock_holders WHERE lock_key = %s"
-                    " AND backend_pid = pg_backend_pid()",
-                    (key,),
-                )
-            self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-        except psycopg.Error:
-            pass  # a dead session holds nothing; a live one releases at disconnect
+        release = psycopg.sql.SQL(_HOLDER_RELEASE).format(psycopg.sql.Literal(key))
+        # A dead session holds nothing; a live one releases at disconnect.
+        with contextlib.suppress(psycopg.Error):
+            self._conn.execute(release)
 
 
 def open_url(location: str) -> PostgresStore:
@@ -657,8 +642,23 @@ def open_url(location: str) -> PostgresStore:
 # Lock holder rows are bookkeeping for the "held by" message, not run state: a crash that
 # loses one loses the session's advisory lock with it (and a row counts only while its session
 # holds the lock). So their commits do not wait for the disk (4 ms each here); every journal
-# record's still does.
-_BOOKKEEPING = "SET LOCAL synchronous_commit = off"
+# record's still does. Each is one round trip: several statements in one string (values as
+# quoted literals, no parameters) run as one transaction, and all of it is undone on an error.
+_HOLDER_WRITE = (
+    "SET LOCAL synchronous_commit = off;"
+    " INSERT INTO ocsrun.lock_holders (lock_key, runbook_id, target, run_id,"
+    " operator, host, pid, started, backend_pid)"
+    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, pg_backend_pid())"
+    " ON CONFLICT (lock_key) DO UPDATE SET runbook_id = EXCLUDED.runbook_id,"
+    " target = EXCLUDED.target, run_id = EXCLUDED.run_id,"
+    " operator = EXCLUDED.operator, host = EXCLUDED.host, pid = EXCLUDED.pid,"
+    " started = EXCLUDED.started, backend_pid = EXCLUDED.backend_pid"
+)
+_HOLDER_RELEASE = (
+    "SET LOCAL synchronous_commit = off;"
+    " DELETE FROM ocsrun.lock_holders WHERE lock_key = {0} AND backend_pid = pg_backend_pid();"
+    " SELECT pg_advisory_unlock({0})"
+)
 
 
 def _holder_values(info: LockInfo) -> tuple[str, str, int, str]:
