@@ -7,6 +7,10 @@ swapped or cut, YAML and Jinja2 syntax inserted) and answers files the same way,
 `validate`, `render`, `diff` and `rehearse` through the CLI entry point in this process (the
 same `main()` the console script calls: any exception it does not turn into an exit code
 escapes here and fails the test). Examples are derandomized and bounded, so CI time is too.
+
+tests/test_properties_hostile.py generates members of each class of hostile input of issue 15
+(YAML 1.1 numbers, template bombs, backtracking patterns, invisible characters, include chains,
+unusable values) and states what each must come to.
 """
 
 from __future__ import annotations
