@@ -68,11 +68,17 @@ def test_a_store_typed_after_the_run_id_is_the_one_completed_from(tmp_path: Path
         assert complete_at(default, line, 2 if "resume" in line else 3) == [f"plain,{run_id}"]
     # Before the run id, as click parses it, still works.
     assert complete(default, f"ocsrun resume --state-dir {other} ") == [f"plain,{run_id}"]
+    # A `~` typed on the line is the user's home, as the shell would make it on Enter.
+    env_home = {"HOME": str(tmp_path)}
+    line = f"ocsrun resume {start} --state-dir ~/other"
+    assert complete_at(default, line, 2, env_home) == [f"plain,{run_id}"]
 
 
-def complete_at(state: Path, line: str, cword: int) -> list[str]:
+def complete_at(
+    state: Path, line: str, cword: int, extra: dict[str, str] | None = None
+) -> list[str]:
     """Completion of word `cword` of a whole command line, as bash hands it over."""
-    env = cli_env(state)
+    env = {**cli_env(state), **(extra or {})}
     env.update(COMP_WORDS=line, COMP_CWORD=str(cword), _OCSRUN_COMPLETE="bash_complete")
     done = subprocess.run(
         [sys.executable, "-m", "ocsrun"], env=env, capture_output=True, text=True, check=False

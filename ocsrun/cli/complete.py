@@ -59,7 +59,9 @@ def _store_options(ctx: click.Context) -> tuple[Path | None, str | None]:
         state_dir = state_dir or here.params.get("state_dir")
         location = location or here.params.get("location") or here.params.get("store")
         here = here.parent
-    return (Path(state_dir) if state_dir else None), (str(location) if location else None)
+    # The shell has not expanded a `~` typed on the line being completed.
+    directory = Path(state_dir).expanduser() if state_dir else None
+    return directory, (str(location) if location else None)
 
 
 def _typed_store_options() -> tuple[str | None, str | None]:
