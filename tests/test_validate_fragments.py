@@ -81,3 +81,26 @@ def test_commands_that_load_a_runbook_refuse_a_broken_fragment(
     assert code == 1, out + err
     where = main.parent / "fragments" / "frag.yaml"
     assert f"{where}:12:13: step 'one' gate: 'type' 'teleport' is not one of" in err
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_include_findings_name_each_including_file(tmp_path: Path, jobs: int) -> None:
+    """References are resolved once per directory in a run (FragmentCache.resolve); a reference
+    that does not resolve is still a finding in every file that makes it, at its own line."""
+    tree = copy_bundled(tmp_path)
+    broken = []
+    for file in sorted(tree.glob("*.yaml")):
+        text = file.read_text(encoding="utf-8")
+        if "uses: fragments/" in text:
+            file.write_text(text.replace("uses: fragments/", "uses: gone/"), encoding="utf-8")
+            lines = [n + 1 for n, line in enumerate(text.splitlines()) if "fragments/" in line]
+            broken += [(str(file), line, "unknown-include") for line in lines]
+    assert len({path for path, _, _ in broken}) >= 2
+    results = validate_given([str(tree)], jobs)
+    found = [
+        (r.path, d.position.line, d.rule)
+        for r in results
+        for d in r.diagnostics
+        if d.rule == "unknown-include"
+    ]
+    assert found == broken

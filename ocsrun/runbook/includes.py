@@ -74,6 +74,10 @@ class FragmentCache:
     # The files each fragment includes directly (its references resolved once: resolving is a
     # realpath, a system call per path component, and chains look at each fragment 16 times).
     targets: dict[tuple[Path, Path], tuple[Path, ...]] = field(default_factory=dict)
+    # (directory of the including file, root, reference) -> the file, or (message, rule) of why
+    # not: every runbook in a directory makes the same few references.
+    resolved: dict[tuple[Path, Path, str], Path | tuple[str, str]] = field(default_factory=dict)
+    real: dict[Path, Path] = field(default_factory=dict)
 
     def direct(self, fragment: Path, root_dir: Path) -> tuple[Path, ...]:
         """The files the fragment's `uses:` name, those that resolve (the others are reported
@@ -85,11 +89,32 @@ class FragmentCache:
             if not isinstance(document, LoadError):
                 for ref in uses_refs(document.data.get("steps")):
                     try:
-                        found.append(resolve_include(fragment, root_dir, ref))
+                        found.append(self.resolve(fragment, root_dir, ref))
                     except LoadError:
                         continue
             self.targets[key] = tuple(found)
         return self.targets[key]
+
+    def resolve(self, including_file: Path, root_dir: Path, ref: str) -> Path:
+        """`resolve_include`, answered once per directory, root and reference in this run."""
+        key = (including_file.parent, root_dir, ref)
+        found = self.resolved.get(key)
+        if found is None:
+            try:
+                found = resolve_include(including_file, root_dir, ref)
+            except LoadError as error:
+                found = (error.message, error.rule)
+            self.resolved[key] = found
+        if isinstance(found, tuple):
+            raise LoadError(found[0], Position(str(including_file)), rule=found[1])
+        return found
+
+    def realpath(self, path: Path) -> Path:
+        """`path.resolve()`, once per path in this run."""
+        found = self.real.get(path)
+        if found is None:
+            found = self.real[path] = path.resolve()
+        return found
 
     def includes(self, fragment: Path, root_dir: Path) -> frozenset[Path]:
         """Every file the fragment includes, directly or through others (itself, in a cycle)."""

@@ -123,12 +123,7 @@ def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Out
     out = []
     try:
         for path in paths:
-            result = validate_file(path, str(path), fragments=fragments)
-            reached = tuple(
-                (target, fragment_display(target, path, str(path)))
-                for target in sorted(included_fragments(path, result.document, fragments))
-            )
-            out.append(_outcome(result, reached))
+            out.append(_validate_one(path, fragments))
             # A file's node tree lives long enough to reach the oldest GC generation, so full
             # collections come every few files, and each one walked every long-lived object
             # (imported modules, the compiled schema, rule caches): 47 full collections and a
@@ -139,6 +134,15 @@ def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Out
         if not already_frozen:
             gc.unfreeze()
     return out
+
+
+def _validate_one(path: Path, fragments: FragmentCache) -> _Outcome:
+    result = validate_file(path, str(path), fragments=fragments)
+    reached = tuple(
+        (target, fragment_display(target, path, str(path), fragments))
+        for target in sorted(included_fragments(path, result.document, fragments))
+    )
+    return _outcome(result, reached)
 
 
 def _chunks(paths: Sequence[Path], count: int) -> list[list[Path]]:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ocsrun.errors import LoadError, Position, UsageError
 from ocsrun.runbook import rules, schema
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
-from ocsrun.runbook.includes import FragmentCache, resolve_include, uses_refs
+from ocsrun.runbook.includes import FragmentCache, uses_refs
 from ocsrun.runbook.loader import Document, gc_paused, load_document, load_text
 from ocsrun.sanitize import visible
 
@@ -78,19 +78,25 @@ def included_fragments(
     found: set[Path] = set()
     for ref in uses_refs(document.data.get("steps")):
         try:
-            target = resolve_include(path, path.parent, ref)
+            target = fragments.resolve(path, path.parent, ref)
         except LoadError:
             continue
         found.add(target)
         found |= fragments.includes(target, path.parent)
-    found.discard(path.resolve())
+    found.discard(fragments.realpath(path))
     return frozenset(found)
 
 
-def fragment_display(target: Path, including: Path, including_display: str) -> str:
+def fragment_display(
+    target: Path,
+    including: Path,
+    including_display: str,
+    fragments: FragmentCache | None = None,
+) -> str:
     """How to name a fragment in findings: next to the name the including file was given by."""
+    real = fragments.realpath(including) if fragments is not None else including.resolve()
     try:
-        relative = target.relative_to(including.resolve().parent)
+        relative = target.relative_to(real.parent)
     except ValueError:
         return str(target)
     return str(Path(including_display).parent / relative)
@@ -104,9 +110,8 @@ def validate_runbook_tree(path: Path, display: str | None = None) -> list[FileRe
     main = validate_file(path, shown, fragments=fragments)
     results = [main]
     for target in sorted(included_fragments(path, main.document, fragments)):
-        results.append(
-            validate_file(target, fragment_display(target, path, shown), fragments=fragments)
-        )
+        display = fragment_display(target, path, shown, fragments)
+        results.append(validate_file(target, display, fragments=fragments))
     return results
 
 
@@ -118,9 +123,8 @@ def validate_edited(path: Path, text: bytes, display: str | None = None) -> list
     main = validate_file(path, shown, fragments=fragments, text=text)
     results = [main]
     for target in sorted(included_fragments(path, main.document, fragments)):
-        results.append(
-            validate_file(target, fragment_display(target, path, shown), fragments=fragments)
-        )
+        display = fragment_display(target, path, shown, fragments)
+        results.append(validate_file(target, display, fragments=fragments))
     return _with_related(results, [path])
 
 
@@ -213,7 +217,7 @@ def validate_paths(paths: Sequence[str]) -> list[FileResult]:
             result = validate_file(file, str(file), fragments=fragments)
             results.append(result)
             for target in sorted(included_fragments(file, result.document, fragments)):
-                reached.append((target, fragment_display(target, file, str(file))))
+                reached.append((target, fragment_display(target, file, str(file), fragments)))
             # Every result keeps its document (data and node tree: acyclic, long-lived). Left
             # to the cyclic GC, each collection would walk all earlier documents again, making
             # a large batch quadratic; freezing moves them out of its sight.

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from ocsrun.errors import LoadError
 from ocsrun.runbook.diagnostic import Diagnostic
-from ocsrun.runbook.includes import MAX_INCLUDE_DEPTH, resolve_include
+from ocsrun.runbook.includes import MAX_INCLUDE_DEPTH
 from ocsrun.runbook.loader import Document
 from ocsrun.runbook.rules.context import Context, StepRef, as_dict, as_str
 
@@ -27,7 +27,7 @@ def _check_include(ctx: Context, ref: StepRef, uses: str) -> Iterator[Diagnostic
     assert ctx.file is not None and ctx.root_dir is not None
     path = (*ref.path, "uses")
     try:
-        target = resolve_include(ctx.file, ctx.root_dir, uses)
+        target = ctx.fragments.resolve(ctx.file, ctx.root_dir, uses)
     except LoadError as error:
         yield ctx.error(path, error.message, error.rule)
         return
@@ -41,7 +41,7 @@ def _check_include(ctx: Context, ref: StepRef, uses: str) -> Iterator[Diagnostic
     yield from _include_args(ctx, ref, fragment)
     # Within the depth limit: a cycle shows up there, and past it the chain is refused anyway.
     onward, too_deep = ctx.fragments.chain(target, ctx.root_dir)
-    here = ctx.file.resolve()
+    here = ctx.fragments.realpath(ctx.file)
     if target == here or target in onward or here in onward:
         yield ctx.error(
             path, f"include '{uses}' leads back to a file that includes it", "include-cycle"

@@ -70,6 +70,49 @@ def parse_template(source: str) -> Parsed:
         names = frozenset(_SIMPLE_OUTPUT.findall(source)) - _JINJA_LITERALS
         if not names & _NOT_A_NAME:
             return Parsed(None, names - JINJA_GLOBALS)
+    tags = _OUTPUT_TAG.findall(source)
+    if len(tags) > 1 or (tags and tags[0] != source):
+        found = _tags_only(source, tags)
+        if found is not None:
+            return found
+    return _parse_whole(source)
+
+
+# An output tag whose expression holds no brace and no quote: Jinja's lexer ends it at its first
+# `}}` (the only one in it). Not right after another "{", as above.
+_OUTPUT_TAG = re.compile(r"(?<!\{)\{\{[^{}'\"]*\}\}")
+
+
+def _tags_only(source: str, tags: list[str]) -> Parsed | None:
+    """A template that is text and such output tags only (`For {{ labels[role] }} on ...`),
+    parsed tag by tag: each distinct tag once, whatever text surrounds it (runbooks repeat the
+    same expressions in many different sentences). None when the text holds any other Jinja
+    syntax or a tag has a finding: the whole template is parsed then, so every finding reads
+    exactly as Jinja words it (its line number counts from the template's first line).
+
+    Why it equals parsing the whole: without a "{" before a tag or inside one, every `{{`,
+    `{%` or `{#` of the source is either the start of one of these tags or left in the text
+    between them, which is checked to hold none; so Jinja's lexer meets exactly these tags,
+    and lexes each as it would alone. A template of output tags has no assignments, so its
+    names and its unsafe constructs are those of its tags together."""
+    between = _OUTPUT_TAG.sub("", source)
+    if any(opener in between for opener in ("{{", "{%", "{#")):
+        return None
+    names: set[str] = set()
+    for tag in tags:
+        parsed = _tag(tag)
+        if parsed.error is not None:
+            return None
+        names |= parsed.names
+    return Parsed(None, frozenset(names))
+
+
+@lru_cache(maxsize=4096)
+def _tag(tag: str) -> Parsed:
+    return _parse_whole(tag)
+
+
+def _parse_whole(source: str) -> Parsed:
     from jinja2 import TemplateSyntaxError
 
     try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
@@ -42,6 +43,9 @@ def _regexes(ctx: Context) -> Iterator[tuple[JsonPath, str]]:
                     yield (*ref.path, "gate", "evidence", "checks", i, key), check[key]
 
 
+# Runbooks repeat the same patterns (a fragment's checks in every runbook that uses it, one
+# param pattern in many files): each distinct pattern is compiled and screened once.
+@lru_cache(maxsize=4096)
 def compile_pattern(pattern: str) -> re.Pattern[str] | str:
     """The compiled regex, or why it is refused."""
     if len(pattern) > MAX_REGEX:
