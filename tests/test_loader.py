@@ -199,6 +199,17 @@ def test_node_flood_is_refused() -> None:
     assert "nodes" in error.message
 
 
+def test_a_node_flood_with_few_separators_is_refused_by_the_counting_composer() -> None:
+    # `{a,b}` is five nodes (a mapping, two keys, two nulls) for one comma: the separator count
+    # that sends floods to the event walk first does not see this one coming, so the composer's
+    # own count must stop it, and the walk then names the place.
+    text = "a: [" + "{a,b}," * 60_000 + "]\n"
+    assert sum(text.count(s) for s in (",", "\n", "- ", ": ")) < loader.MAX_NODES
+    error = error_of(text.encode())
+    assert error.rule == "too-large" and f"more than {loader.MAX_NODES} nodes" in error.message
+    assert error.position is not None and error.position.line == 1 and error.position.col > 1
+
+
 def test_long_string_is_refused_with_its_position() -> None:
     data = b"a: 1\nb: " + b"x" * (loader.MAX_SCALAR_CHARS + 1) + b"\n"
     error = error_of(data)

@@ -219,6 +219,11 @@ def load_document(path: Path, display: str | None = None) -> Document:
 
 
 def load_text(data: bytes, display: str) -> Document:
+    with gc_paused():
+        return _load_text(data, display)
+
+
+def _load_text(data: bytes, display: str) -> Document:
     if len(data) > MAX_FILE_BYTES:
         raise _too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
     text = _decode(data, display)
@@ -288,7 +293,11 @@ def _guard_structure(text: str, display: str) -> bool:
     )
     if shallow and len(text) <= MAX_NODES:
         return True
-    if shallow or _parser_limits_nesting():
+    # A rough count of separators (not a bound: the counting composer stays exact): a text
+    # that looks like a flood of tiny nodes is walked first, which refuses it without building
+    # a quarter of a million nodes (and their memory) before finding out.
+    crowded = sum(text.count(s) for s in (",", "\n", "- ", ": ")) > MAX_NODES
+    if (shallow or _parser_limits_nesting()) and not crowded:
         return False
     with contextlib.suppress(yaml.YAMLError):  # composing reports it, with its mark
         _walk_events(text, display)
