@@ -20,7 +20,7 @@ from ocsrun.errors import OcsrunError, UsageError
 from ocsrun.review.diff import Change, FileDiff, Kind, diff_runbooks, diff_texts
 from ocsrun.runbook import model as m
 from ocsrun.runbook.includes import MAX_INCLUDE_DEPTH, ref_problem, uses_refs
-from ocsrun.runbook.loader import MAX_FILE_BYTES
+from ocsrun.runbook.loader import MAX_FILE_BYTES, gc_paused
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -272,7 +272,8 @@ def compare(
                     new_path,
                 )
             )
-        semantic = diff_runbooks(old.runbook, new.runbook)
+        with gc_paused():  # many small acyclic objects (see gc_paused)
+            semantic = diff_runbooks(old.runbook, new.runbook)
         text_only = diff_texts(old.text or "", new.text or "") if not semantic else None
         changes += semantic or ([text_only] if text_only else [])
     if status == "modified" and not changes:

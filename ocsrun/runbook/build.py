@@ -97,6 +97,12 @@ class _Builder:
         )
 
     def step(self, d: Data, where: _Where, index: int, position: Position) -> m.Step:
+        if d.keys() <= _PLAIN_STEP_KEYS:
+            # The most common step by far (an action with its text): everything else is the
+            # default, exactly as below.
+            return m.Step(
+                d["id"], d["title"], "action", d.get("instructions", ""), position=position
+            )
         kind: m.StepKind = "action"
         choice = gate = for_each = call = None
         if "choice" in d:
@@ -156,6 +162,9 @@ class _Builder:
             steps=fragment.steps,
             warnings=fragment.warnings,
         )
+
+
+_PLAIN_STEP_KEYS = frozenset({"id", "title", "instructions"})
 
 
 def _opt_str(value: Any) -> str | None:

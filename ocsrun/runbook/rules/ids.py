@@ -19,7 +19,12 @@ RULE_IDS = ("duplicate-id",)
 
 def duplicate_id(ctx: Context) -> Iterator[Diagnostic]:
     for refs in ctx.scopes.values():
-        yield from _duplicates(ctx, [((*r.path, "id"), step_id(r.step)) for r in refs], "step id")
+        # Paths are only made for the ids seen twice: most lists have none.
+        ids = [step_id(r.step) for r in refs]
+        if len(set(ids)) + ids.count(None) - (None in ids) < len(ids):
+            yield from _duplicates(
+                ctx, [((*r.path, "id"), i) for r, i in zip(refs, ids, strict=True)], "step id"
+            )
     warnings: list[tuple[JsonPath, str | None]] = [
         (("warnings", i, "id"), as_str(as_dict(w).get("id")))
         for i, w in enumerate(as_list(ctx.data.get("warnings")))

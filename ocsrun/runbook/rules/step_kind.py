@@ -12,7 +12,10 @@ RULE_IDS = ("step-kind-conflict",)
 
 def step_kind_conflict(ctx: Context) -> Iterator[Diagnostic]:
     for ref in ctx.steps:
-        kinds = [k for k in ref.step if k in KIND_KEYS]  # document order: blame the later one
+        step = ref.step
+        if sum(k in step for k in KIND_KEYS) < 2:
+            continue  # the common case, without building a list per step
+        kinds = [k for k in step if k in KIND_KEYS]  # document order: blame the later one
         if len(kinds) > 1:
             yield ctx.error(
                 (*ref.path, kinds[1]),
