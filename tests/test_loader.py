@@ -186,6 +186,23 @@ def test_deep_block_nesting_is_refused() -> None:
     assert rule_of(text.encode()) == "too-large"
 
 
+def test_deep_line_screen_finds_what_a_multiline_search_finds() -> None:
+    """`_deep_line` (a first-line match and a search after newlines) says exactly what
+    `^[ ?-]{1000}` with re.MULTILINE says, on any line of the text."""
+    import re
+
+    multiline = re.compile(r"^[ ?-]{1000}", re.MULTILINE)
+    rng = random.Random(7)
+    for _ in range(300):
+        lines = [
+            rng.choice(["a: 1", "", " " * rng.choice([10, 999, 1000, 1200]), "- " * 500])
+            + rng.choice(["", "x", "\r"])
+            for _ in range(rng.randint(1, 4))
+        ]
+        text = rng.choice(["", "\n"]) + "\n".join(lines)
+        assert loader._deep_line(text) == (multiline.search(text) is not None), repr(text[:40])
+
+
 def test_nesting_at_the_limit_is_accepted() -> None:
     # The top-level mapping is level 1; 63 more sequences make exactly 64.
     doc = load_text(b"a: " + b"[" * 63 + b"]" * 63 + b"\n", "f.yaml")

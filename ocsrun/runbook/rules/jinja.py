@@ -17,7 +17,7 @@ class Parsed:
     node: Any = None
 
 
-_NO_TEMPLATE = Parsed(None, frozenset())
+NO_TEMPLATE = Parsed(None, frozenset())
 
 
 @cache
@@ -64,7 +64,7 @@ def template(source: str) -> Parsed:
 
 def parse_template(source: str) -> Parsed:
     if "{" not in source:
-        return _NO_TEMPLATE
+        return NO_TEMPLATE
     rest = _SIMPLE_OUTPUT.sub("", source)
     if not any(opener in rest for opener in ("{{", "{%", "{#")):
         names = frozenset(_SIMPLE_OUTPUT.findall(source)) - _JINJA_LITERALS

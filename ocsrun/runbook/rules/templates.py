@@ -8,7 +8,7 @@ from typing import Any
 
 from ocsrun.runbook.diagnostic import Diagnostic
 from ocsrun.runbook.rules.context import Context, JsonPath, StepRef, as_dict, as_list, as_str
-from ocsrun.runbook.rules.jinja import expression, template
+from ocsrun.runbook.rules.jinja import NO_TEMPLATE, Parsed, expression, template
 
 RULE_IDS = ("when-syntax", "template-syntax", "unknown-name")
 
@@ -74,28 +74,37 @@ def _may_hold_templates(ctx: Context) -> bool:
     return _TEMPLATE_HINT.search(ctx.document.text) is not None
 
 
+def parsed_templates(ctx: Context) -> list[tuple[StepRef, list[tuple[JsonPath, Parsed]]]]:
+    """Every step with its templates parsed, computed once per file for both rules below."""
+    found = ctx.memo.get("templates")
+    if found is None:
+        found = ctx.memo["templates"] = [
+            (ref, [(path, _parse(source)) for path, source in template_fields(ref)])
+            for ref in ctx.steps
+        ]
+    return found
+
+
+def _parse(source: str) -> Parsed:
+    # Most text holds no template at all: no cache look-up (nor cache room) for it.
+    return template(source) if "{" in source else NO_TEMPLATE
+
+
 def template_syntax(ctx: Context) -> Iterator[Diagnostic]:
-    if not _may_hold_templates(ctx):
-        return
-    for ref in ctx.steps:
-        for path, source in template_fields(ref):
-            problem = template(source).error
-            if problem:
-                yield ctx.error(path, f"not a valid template: {problem}", "template-syntax")
+    for _, parsed in parsed_templates(ctx):
+        for path, result in parsed:
+            if result.error:
+                yield ctx.error(path, f"not a valid template: {result.error}", "template-syntax")
 
 
 def unknown_name(ctx: Context) -> Iterator[Diagnostic]:
-    templates = _may_hold_templates(ctx)
-    for ref in ctx.steps:
+    for ref, templates in parsed_templates(ctx):
+        parsed = list(templates)
         when = as_str(ref.step.get("when"))
-        if not templates and when is None:
-            continue
-        sources = list(template_fields(ref)) if templates else []
-        parsed = [(path, template(source)) for path, source in sources]
         if when is not None:
             parsed.append(((*ref.path, "when"), expression(when)))
         for path, result in parsed:
-            for name in sorted(n for n in result.names if not ref.visible(n)):
+            for name in sorted(result.names - ref.names):
                 yield ctx.error(
                     path,
                     f"'{name}' is not declared before this step (params, target, "
