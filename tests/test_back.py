@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pexpect
 import pytest
-from conftest import DATA, ROOT, cli_env, run_child
+from conftest import DATA, ROOT, cli_env, journal_records, run_child
 from test_executor_helpers import harness
 
 from ocsrun.errors import AnswersError
@@ -164,10 +164,18 @@ def test_at_a_terminal_back_into_the_previous_item_then_ctrl_c_and_resume(
     child.expect(r"· id each\[left\]\.work\.second")
     child.expect(AFTER_STEP)
     child.sendcontrol("c")
+    # An interrupted session ends like any other: run id, head and report command, once.
+    child.expect("Run stopped")
+    child.expect(rf"Run id: {run_id}")
+    child.expect(r"Head: ([0-9a-f]{64})")
+    head = child.match.group(1)
+    child.expect(r"Report:\s+ocsrun runs report \S+ --state-dir")
     child.expect(rf"resume with: ocsrun resume {run_id}")
     child.expect(pexpect.EOF)
+    assert "ead: " not in (child.before or "")
     child.close()
     assert child.exitstatus == 130
+    assert journal_records(state, run_id)[-1]["hash"] == head
 
     # The journal alone says what is to do again: the reset step first, then what follows.
     child = spawn(state, "resume", run_id)
