@@ -73,12 +73,10 @@ def summary_row(summary: RunSummary) -> tuple[str, ...]:
 def runs_table(summaries: Sequence[RunSummary]) -> str:
     """`runs list` as aligned columns, header first, one line per run."""
     rows = [COLUMNS, *(summary_row(s) for s in summaries)]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
-    lines = []
-    for row in rows:
-        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=True)]
-        lines.append("  ".join(cells).rstrip())
-    return "\n".join(lines)
+    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+    # One format per line (cells padded as str.ljust does): 10,000 runs are 70,000 cells.
+    line = "  ".join(f"{{:<{width}}}" for width in widths)
+    return "\n".join(line.format(*row).rstrip() for row in rows)
 
 
 def runs_json(summaries: Iterable[RunSummary]) -> str:
