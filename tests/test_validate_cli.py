@@ -180,3 +180,58 @@ def test_a_file_that_does_not_load_is_reported_in_json(capsys: pytest.CaptureFix
     assert [(d["line"], d["col"], d["rule"]) for d in entry["diagnostics"]] == [
         (11, 1, "tab-indent")
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "plain"),
+    [
+        ([str(VALID)], True),
+        ([str(INVALID)], True),
+        ([str(INVALID / "bad-regex.yaml"), str(VALID)], True),
+        (["--format", "json", str(INVALID)], True),
+        (["--format=sarif", str(INVALID)], True),
+        ([str(INVALID), "--format", "github"], True),
+        (["--jobs", "2", str(INVALID)], True),
+        (["-j", "0", str(VALID)], True),
+        (["--jobs=1", "--format=text", str(VALID)], True),
+        ([str(VALID / "no-such.yaml")], True),  # the command's own usage error
+        (["--format", "xml", str(VALID)], False),  # click's usage errors
+        (["--jobs", "-1", str(VALID)], False),
+        (["--jobs", "x", str(VALID)], False),
+        (["--jobs", "+2", str(VALID)], False),  # click reads it as 2
+        (["-j2", str(VALID)], False),
+        (["--format", "json", "--format", "text", str(VALID)], False),
+        (["--", str(VALID)], False),
+        (["--help"], False),
+        (["--jobs"], False),
+        ([], False),
+    ],
+)
+def test_plain_command_lines_are_answered_as_click_answers_them(
+    args: list[str], plain: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`ocsrun validate ...` without click (ocsrun.cli.validate_run) gives the click command's
+    output, error line and exit code, and leaves every other form to click."""
+    from ocsrun.cli import validate_run
+    from ocsrun.cli.group import main as click_main
+
+    assert (validate_run.parse(args) is not None) == plain
+    fast = run_main(capsys, "validate", *args)
+    with pytest.raises(SystemExit) as done:
+        click_main(["validate", *args])
+    out, err = capsys.readouterr()
+    assert fast == (done.value.code, out, err)
+
+
+def test_validating_a_file_imports_no_click() -> None:
+    probe = (
+        "import sys\nfrom ocsrun.cli import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    code = done.code\n"
+        "print(code, 'click' in sys.modules, file=sys.stderr)\n"
+    )
+    file = str(VALID / sorted(p.name for p in VALID.glob("*.yaml"))[0])
+    done = subprocess.run(
+        [sys.executable, "-c", probe, "validate", file], capture_output=True, text=True, check=False
+    )
+    assert done.stdout.endswith(" checked: no problems\n")
+    assert done.stderr.strip().splitlines()[-1] == "0 False"

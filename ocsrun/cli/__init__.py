@@ -3,8 +3,9 @@
 `ocsrun --version` and `ocsrun --help` are answered here, without importing click (its import
 alone costs more than the interpreter's start-up): the help text is built from the same
 command table the click group uses (`ocsrun.cli.group`), and `tests/test_cli_basics.py`
-checks it equals click's own. Every other command line goes to the click group, which imports
-a subcommand's module only when it is invoked.
+checks it equals click's own. So are the plain `ocsrun validate` command lines
+(`ocsrun.cli.validate_run`, the same code the click command runs). Every other command line
+goes to the click group, which imports a subcommand's module only when it is invoked.
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def main(argv: list[str] | None = None) -> None:
         text = f"ocsrun {__version__}\n"
     elif len(args) == 1 and args[0] in HELP_OPTION_NAMES:
         text = help_text()
+    elif args[:1] == ["validate"]:
+        # The plain `validate` command lines, without importing click (ocsrun.cli.validate_run).
+        from ocsrun.cli.validate_run import main as validate_main
+
+        code = validate_main(args[1:])
+        if code is not None:
+            sys.exit(code)
     if text is not None:
         try:
             sys.stdout.write(text)

@@ -32,18 +32,9 @@ def validate(paths: tuple[str, ...], output_format: str, jobs: int) -> None:
 
     Exits 0 when no errors (warnings allowed), 1 when errors were found, 2 on a usage error.
     """
-    # Imported here so that loading the command stays cheap (yaml, jsonschema, jinja2 are not).
-    from ocsrun.errors import OcsrunError, exit_code_for
-    from ocsrun.runbook.parallel import resolve_jobs, validate_given
+    from ocsrun.cli.validate_run import run
 
-    context = click.get_current_context()
-    try:
-        results = validate_given(paths, resolve_jobs(jobs))
-    except OcsrunError as error:
-        # Handled here, not only in main(), so the command behaves the same when embedded.
-        from ocsrun.sanitize import visible
+    def echo(text: str, err: bool, newline: bool) -> None:
+        click.echo(text, err=err, nl=newline)
 
-        click.echo(f"ocsrun validate: {visible(str(error))}", err=True)
-        context.exit(exit_code_for(error))
-    click.echo(REPORTERS[output_format](list(results)), nl=False)
-    context.exit(1 if any(r.errors for r in results) else 0)
+    click.get_current_context().exit(run(paths, output_format, jobs, echo))
