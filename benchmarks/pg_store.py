@@ -428,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
             results.append(p3(cluster, work, args.reps))
     for result in results:
         print(result.line())
+    # Wall times on a shared machine mean little without the load they were taken under.
+    load = ", ".join(f"{n:.2f}" for n in os.getloadavg())
+    print(f"load average (1, 5, 15 min) at the end: {load}")
     failed = [r for r in results if not r.passed]
     print(f"{'FAIL' if failed else 'PASS'}: {len(results) - len(failed)} of {len(results)} met")
     return 1 if failed else 0
