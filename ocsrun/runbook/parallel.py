@@ -16,10 +16,8 @@ byte for byte whatever N is. Two details keep it fast:
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -79,6 +77,9 @@ def validate_parallel(paths: list[Path], jobs: int) -> list[FileResult]:
         return _serial(paths)
     warm_up()
     chunks = _chunks(paths, max(jobs * MIN_CHUNKS_PER_JOB, len(paths) // FILES_PER_CHUNK))
+    # Imported only here: one job (a save hook's single file) does not pay for them.
+    from concurrent.futures import ProcessPoolExecutor
+
     with ProcessPoolExecutor(max_workers=jobs, mp_context=_context()) as pool:
         outcomes = [outcome for chunk in pool.map(_validate_chunk, chunks) for outcome in chunk]
     return _apply_related(_with_fragments(outcomes, paths, FragmentCache()), paths)
@@ -160,6 +161,8 @@ def _chunks(paths: Sequence[Path], count: int) -> list[list[Path]]:
 def _context() -> Any:
     # fork shares the parent's already-imported, already-compiled modules with the workers;
     # where it is not available (Windows, macOS default) the platform default still works.
+    import multiprocessing
+
     if "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context()
