@@ -307,3 +307,46 @@ def test_random_bytes_never_raise_anything_but_load_error() -> None:
         except LoadError:
             continue
         assert isinstance(doc.data, dict)
+
+
+def test_inline_text_scalars_read_as_the_builder_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Collections read most string scalars inline (`_is_text`); the data, the yaml11 findings
+    and the duplicate-key findings are those of the scalar-by-scalar reading."""
+    rng = random.Random(11)
+    scalars = [
+        "yes", "'yes'", '"no"', "on", "1:30", "2026-01-02", "1_000", "0b1", "text", "Text",
+        "true", "null", "~", "12", "0x1F", "1.5", ".inf", "'-'", "+x", ".x", "-x", "|\n    block",
+        "'quoted'", "y", "Off", "a b",
+    ]  # fmt: skip
+    for _ in range(60):
+        lines, items = [], []
+        for i in range(rng.randint(1, 8)):
+            value = rng.choice(scalars)
+            key = rng.choice(["k", f"k{i}"])
+            lines.append(f"{key}: {value}")
+            items.append(f"  - {value}" if "\n" not in value else "  - plain")
+        text = "\n".join([*lines, "seq:", *items]) + "\n"
+        fast = load_text(text.encode(), "f.yaml")
+        with monkeypatch.context() as patched:
+            patched.setattr(loader, "_is_text", lambda node: False)
+            slow = load_text(text.encode(), "f.yaml")
+        assert (fast.data, fast.diagnostics, fast.yaml11) == (
+            slow.data,
+            slow.diagnostics,
+            slow.yaml11,
+        ), text
+
+
+def test_uncounted_loader_resolves_as_the_counting_one() -> None:
+    counting, uncounted = loader._Loader(""), loader._UncountedLoader("")
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    for value in ["", "~", "null", "true", "False", "12", "-3", "0o7", "0x1f", "1e3", ".nan",
+                  ".inf", "-.inf", "yes", "1:30", "text", "nULL", "0b1", "+", "."]:  # fmt: skip
+        for implicit in ((True, False), (False, True)):
+            want = counting.resolve(ScalarNode, value, implicit)
+            assert uncounted.resolve(ScalarNode, value, implicit) == want, value
+    for kind in (SequenceNode, MappingNode):
+        assert uncounted.resolve(kind, None, True) == counting.resolve(kind, None, True)

@@ -70,7 +70,12 @@ def test_stable_across_runs(mixed: Path) -> None:
 def test_one_job_or_few_files_is_serial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     paths = corpus.generate(tmp_path, 3)
     started = []
-    monkeypatch.setattr(parallel, "ProcessPoolExecutor", lambda *a, **k: started.append(1))
+    # Imported where the pool starts (one job does not import it at all).
+    import concurrent.futures
+
+    monkeypatch.setattr(
+        concurrent.futures, "ProcessPoolExecutor", lambda *a, **k: started.append(1)
+    )
     assert _plain(parallel.validate_parallel(paths, 1)) == _plain(
         validate_paths([str(p) for p in paths])
     )

@@ -68,6 +68,24 @@ def _core_loader() -> Any:
     return CoreLoader
 
 
+def _uncounted_loader(counting: Any) -> Any:
+    """The same loader without the node count, for text already known to be within the
+    limit (`_guard_structure`): most files, and the composer asks for every node's tag."""
+    resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = counting.yaml_implicit_resolvers
+
+    class UncountedLoader(counting):  # type: ignore[misc]
+        def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+            if kind is ScalarNode:
+                if implicit[0]:
+                    for tag, pattern in resolvers.get(value[:1], ()):  # type: ignore[index]
+                        if pattern.match(value):  # type: ignore[arg-type]
+                            return tag
+                return _STR
+            return _SEQ if kind is SequenceNode else _MAP
+
+    return UncountedLoader
+
+
 class _NodeLimit(Exception):
     """Raised inside the composer when the node count passes its limit."""
 
@@ -87,6 +105,7 @@ CORE_RESOLVERS = (
 CORE_INT = re.compile(f"(?:{_CORE_INT})")
 CORE_FLOAT = re.compile(f"(?:{_CORE_FLOAT})")
 _Loader: Any = _core_loader()
+_UncountedLoader: Any = _uncounted_loader(_Loader)
 
 _STR, _NULL, _BOOL = _TAG + "str", _TAG + "null", _TAG + "bool"
 _INT, _FLOAT, _TIMESTAMP = _TAG + "int", _TAG + "float", _TAG + "timestamp"
@@ -407,7 +426,7 @@ def _compose(text: str, display: str, *, counted: bool) -> Node | None:
     bounded). Nodes with an explicit `!tag` are not counted there: when they could make up
     the difference, or the count ran over, the event walk decides and names the place.
     `counted`: the node count is already known to be within the limit (the text was walked)."""
-    loader = _Loader(text)
+    loader = (_UncountedLoader if counted else _Loader)(text)
     try:
         node: Node | None = loader.get_single_node()
     except _NodeLimit:
@@ -465,6 +484,9 @@ class _Builder:
         # No scalar can be longer than the whole text: skip the per-scalar check when short.
         self.check_length = len(text) > MAX_SCALAR_CHARS
         self.anchors = anchors
+        # Neither check applies (no anchor candidates, a text shorter than the scalar limit):
+        # most scalars are then read inline by their collection (`_is_text`).
+        self.plain = not anchors and not self.check_length
         self.diagnostics: list[Diagnostic] = []
         self.yaml11: list[tuple[Position, str]] = []
 
@@ -479,6 +501,11 @@ class _Builder:
             raise _too_large(self.display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
         if isinstance(node, SequenceNode):
             self._check_tag(node, _SEQ)
+            if self.plain:
+                return [
+                    child.value if _is_text(child) else self.build(child, depth + 1)
+                    for child in node.value
+                ]
             return [self.build(child, depth + 1) for child in node.value]
         self._check_tag(node, _MAP)
         return self.mapping(node, depth)
@@ -507,7 +534,10 @@ class _Builder:
             key = key_node.value
             if key in result:
                 self._duplicate(node, key_node)
-            result[key] = self.build(value_node, depth + 1)
+            if self.plain and _is_text(value_node):
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, depth + 1)
         return result
 
     def _duplicate(self, node: Node, key_node: ScalarNode) -> None:
@@ -572,6 +602,17 @@ class _Builder:
             raise LoadError(
                 f"unsupported YAML tag '{node.tag}'", _pos(self.display, node), rule="yaml-syntax"
             )
+
+
+def _is_text(node: Node) -> bool:
+    """A string scalar whose value is its text as it is: what `_Builder.scalar` returns for it
+    without a finding (quoted or block style, or plain text YAML 1.1 would not read otherwise
+    either; see the yaml11 check there)."""
+    return (
+        node.__class__ is ScalarNode
+        and node.tag == _STR
+        and bool(node.style or node.value[:1] not in _YAML11_FIRST)
+    )
 
 
 _BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
