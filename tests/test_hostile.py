@@ -144,10 +144,13 @@ class Worst:
 
     def report(self) -> str:
         slowest = max(self.runs, key=lambda run: run[2].seconds)
+        busiest = max(self.runs, key=lambda run: run[2].cpu)
         biggest = max(self.runs, key=lambda run: run[2].max_rss)
         lines = [
             f"hostile cases: {len({case for case, _, _ in self.runs})}, CLI runs: {len(self.runs)}",
             f"worst time: {slowest[2].seconds:.2f} s in {slowest[0]} ({slowest[1]})",
+            # Wall time waits for a loaded machine; CPU time is the case's own work.
+            f"worst CPU time: {busiest[2].cpu:.2f} s in {busiest[0]} ({busiest[1]})",
             f"worst peak RSS: {biggest[2].max_rss / 2**20:.1f} MiB in {biggest[0]} ({biggest[1]})",
             f"load average: {' '.join(f'{n:.2f}' for n in os.getloadavg())}",
             "",
@@ -171,7 +174,7 @@ def worst(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worst]:
     target = os.environ.get("OCSRUN_HOSTILE_REPORT")
     path = Path(target) if target else tmp_path_factory.getbasetemp() / "hostile-report.txt"
     path.write_text(report, encoding="utf-8")
-    summary = "".join(report.splitlines(keepends=True)[:4])
+    summary = "".join(report.splitlines(keepends=True)[:5])
     print(f"\n{summary}(every run's figures in {path})")
 
 
