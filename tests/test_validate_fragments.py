@@ -104,3 +104,27 @@ def test_include_findings_name_each_including_file(tmp_path: Path, jobs: int) ->
         if d.rule == "unknown-include"
     ]
     assert found == broken
+
+
+def test_a_fragment_read_by_the_include_rules_is_reported_under_its_own_name(
+    tmp_path: Path,
+) -> None:
+    """The include rules read each fragment once (under its full path) and its own check
+    reuses that reading: its loader findings (a duplicate key, a YAML 1.1 scalar) must still
+    name the fragment as the runbook's include reaches it, at their lines."""
+    from ocsrun.runbook.validation import validate_runbook_tree
+
+    tree = copy_bundled(tmp_path)
+    fragment = tree / "fragments" / "deactivation-wizard.yaml"
+    text = fragment.read_text(encoding="utf-8")
+    head, rest = text.split("\nsteps:\n", 1)
+    fragment.write_text(f"{head}\nx-a: 1\nx-a: 2\nx-b: yes\nsteps:\n{rest}", encoding="utf-8")
+    line = head.count("\n") + 2
+    runbook = tree / "deactivate-edge-server.yaml"
+    results = validate_runbook_tree(runbook, "rb/deactivate-edge-server.yaml")
+    assert results[1].path == "rb/fragments/deactivation-wizard.yaml"
+    found = [(d.position.path, d.position.line, d.rule) for d in results[1].diagnostics]
+    shown = "rb/fragments/deactivation-wizard.yaml"
+    assert (shown, line + 1, "duplicate-key") in found, found
+    assert (shown, line + 2, "yaml11") in found, found
+    assert all(path == shown for path, _, _ in found), found

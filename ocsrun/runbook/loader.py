@@ -13,7 +13,7 @@ import gc
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -149,6 +149,22 @@ class Document:
     # Plain scalars read as strings that YAML 1.1 would read otherwise (`yes`, `1:30`, dates):
     # where they are and their text, for the yaml11 rule.
     yaml11: tuple[tuple[Position, str], ...] = field(default=(), repr=False, compare=False)
+
+    def shown_as(self, display: str) -> Document:
+        """The same document named `display` in its positions (a fragment loaded once under
+        its full path, then reported under the name its runbook gives it)."""
+        if display == self.path:
+            return self
+
+        def moved(position: Position) -> Position:
+            return replace(position, path=display) if position.path == self.path else position
+
+        return replace(
+            self,
+            path=display,
+            diagnostics=tuple(replace(d, position=moved(d.position)) for d in self.diagnostics),
+            yaml11=tuple((moved(position), text) for position, text in self.yaml11),
+        )
 
     def position(self, path: Sequence[str | int], *, key: bool = False) -> Position:
         """Where the value (or its key) at a JSON path starts; the nearest ancestor if missing."""

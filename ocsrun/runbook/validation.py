@@ -53,7 +53,7 @@ def _validate_file(
 ) -> FileResult:
     shown = display if display is not None else str(path)
     try:
-        document = load_document(path, shown) if text is None else load_text(text, shown)
+        document = _document(path, shown, fragments, text)
     except LoadError as error:
         position = error.position or Position(shown)
         return FileResult(
@@ -66,6 +66,18 @@ def _validate_file(
     if document.yaml11:
         found = rules.yaml11.check(found, document.yaml11)
     return FileResult(shown, sorted_diagnostics(found), document)
+
+
+def _document(
+    path: Path, shown: str, fragments: FragmentCache | None, text: bytes | None
+) -> Document:
+    if text is not None:
+        return load_text(text, shown)
+    # A fragment the include rules already read (and followed) is not read and parsed again.
+    cached = fragments.loaded.get(path) if fragments is not None else None
+    if isinstance(cached, Document):
+        return cached.shown_as(shown)
+    return load_document(path, shown)
 
 
 def included_fragments(
