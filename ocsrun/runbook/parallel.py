@@ -29,6 +29,7 @@ from ocsrun.runbook.validation import (
     expand_paths,
     fragment_display,
     fragments_not_given,
+    gc_paused_for_batch,
     has_metadata,
     included_fragments,
     known_elsewhere,
@@ -120,9 +121,8 @@ def _with_fragments(
 def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Outcome]:
     """Validate in order. Each document is dropped as soon as its file is done (only its id and
     related names are kept), so memory stays flat however many files are validated."""
-    already_frozen = gc.get_freeze_count()
     out = []
-    try:
+    with gc_paused_for_batch():
         for path in paths:
             out.append(_validate_one(path, fragments))
             # A file's node tree lives long enough to reach the oldest GC generation, so full
@@ -131,9 +131,6 @@ def _validate_each(paths: Sequence[Path], fragments: FragmentCache) -> list[_Out
             # third of the CPU time on 1,000 files. Freezing moves what exists now out of the
             # collector's sight; garbage is still freed by reference counting.
             gc.freeze()
-    finally:
-        if not already_frozen:
-            gc.unfreeze()
     return out
 
 

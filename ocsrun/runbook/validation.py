@@ -224,7 +224,7 @@ def validate_paths(paths: Sequence[str]) -> list[FileResult]:
     results = []
     files = expand_paths(paths)
     reached: list[tuple[Path, str]] = []
-    with _retained_results_ignored_by_gc():
+    with gc_paused_for_batch():
         for file in files:
             result = validate_file(file, str(file), fragments=fragments)
             results.append(result)
@@ -241,13 +241,25 @@ def validate_paths(paths: Sequence[str]) -> list[FileResult]:
 
 
 @contextmanager
-def _retained_results_ignored_by_gc() -> Iterator[None]:
+def gc_paused_for_batch() -> Iterator[None]:
+    """No cyclic collection while a batch of files is validated (the caller freezes what is
+    left after each file); afterwards the frozen objects are handed back to the collector.
+
+    Pausing it per file (`validate_file`'s gc_paused) is not enough in a batch: the
+    allocations made while it was paused still count once it is enabled again, so the first
+    allocation after each file started a collection over that whole file's still-live node
+    tree (a tenth of the CPU time on 1,000 files). A garbage cycle made meanwhile is kept
+    until the next collection after the batch."""
     already_frozen = gc.get_freeze_count()
+    enabled = gc.isenabled()
+    gc.disable()
     try:
         yield
     finally:
         if not already_frozen:
             gc.unfreeze()
+        if enabled:
+            gc.enable()
 
 
 def _with_related(results: list[FileResult], files: Sequence[Path]) -> list[FileResult]:
