@@ -78,10 +78,14 @@ def parsed_templates(ctx: Context) -> list[tuple[StepRef, list[tuple[JsonPath, P
     """Every step with its templates parsed, computed once per file for both rules below."""
     found = ctx.memo.get("templates")
     if found is None:
-        found = ctx.memo["templates"] = [
-            (ref, [(path, _parse(source)) for path, source in template_fields(ref)])
-            for ref in ctx.steps
-        ]
+        if _may_hold_templates(ctx):
+            found = [
+                (ref, [(path, _parse(source)) for path, source in template_fields(ref)])
+                for ref in ctx.steps
+            ]
+        else:
+            found = []  # no field holds Jinja syntax: nothing to parse (one scan, no walk)
+        ctx.memo["templates"] = found
     return found
 
 
@@ -98,13 +102,15 @@ def template_syntax(ctx: Context) -> Iterator[Diagnostic]:
 
 
 def unknown_name(ctx: Context) -> Iterator[Diagnostic]:
-    for ref, templates in parsed_templates(ctx):
-        parsed = list(templates)
+    templates = dict((id(ref), parsed) for ref, parsed in parsed_templates(ctx))
+    for ref in ctx.steps:
+        parsed = list(templates.get(id(ref), ()))
         when = as_str(ref.step.get("when"))
         if when is not None:
             parsed.append(((*ref.path, "when"), expression(when)))
         for path, result in parsed:
-            for name in sorted(result.names - ref.names):
+            # ref.visible: one look-up, not the set of every name visible (see StepRef).
+            for name in sorted(n for n in result.names if not ref.visible(n)):
                 yield ctx.error(
                     path,
                     f"'{name}' is not declared before this step (params, target, "
