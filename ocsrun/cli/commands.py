@@ -6,8 +6,6 @@ and the click group (`ocsrun.cli.group`) read it without importing each other.
 
 from __future__ import annotations
 
-import importlib.util
-
 # name -> (module, attribute, one-line help shown by --help without importing it)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "validate": ("ocsrun.cli.validate", "validate", "Check runbooks against the schema and rules."),
@@ -35,4 +33,6 @@ HELP_OPTION_NAMES = ("-h", "--help")
 
 def available_commands() -> list[str]:
     """The table's commands whose module is installed, sorted (what --help lists)."""
+    import importlib.util  # here: `ocsrun validate FILE` reads the table without it
+
     return sorted(name for name in COMMANDS if importlib.util.find_spec(COMMANDS[name][0]))

@@ -7,7 +7,6 @@ findings. Both are imported lazily so that importing the CLI stays fast.
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
@@ -144,6 +143,8 @@ def _unknown_keys(
         if key in known:
             continue
         message = f"unknown key '{key}' in {where}"
+        import difflib  # only for a finding's suggestion: not at start-up
+
         close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
         if close:
             message += f" (did you mean '{close[0]}'?)"
@@ -261,6 +262,8 @@ def _value_message(error: ValidationError) -> str:
     name = error.validator
     if name == "enum":
         text = f"'{value}' is not one of " + ", ".join(str(v) for v in expected)
+        import difflib
+
         close = difflib.get_close_matches(str(value), [str(v) for v in expected], n=1, cutoff=0.6)
         return text + (f" (did you mean '{close[0]}'?)" if close else "")
     messages = {
