@@ -141,13 +141,13 @@ class PgRunHandle:
         # Fetched before the first record is handed out, so a caller appending while it reads
         # (none does) could not make the read chase its own tail.
         lines = self._store._lines_after(self._info.run_id, last.seq if last else 0)
-        yield from known
         name = f"{self._store.location} run {self._info.run_id}"
-        read = []
-        for record in journal.read_checked(lines, name, last=last, line_no=len(known)):
-            read.append(record)
-            yield record
-        self._read = known + tuple(read)  # only once read to the end, each record checked
+        # All rows are here already: check them in one go, the collector paused (the records
+        # are kept, and collecting while they pile up cost more than checking them).
+        with journal.gc_paused():
+            read = tuple(journal.read_checked(lines, name, last=last, line_no=len(known)))
+        self._read = known + read
+        yield from self._read
 
     def torn_tail(self) -> str | None:
         return None  # a row is inserted whole or not at all
