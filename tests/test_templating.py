@@ -140,6 +140,13 @@ def test_calls_that_would_build_huge_values_are_refused_first(template: str, mes
         render(template, {"lines": _LINES, "fmt": "%99999999s"}, "step")
 
 
+# A budget tick can land inside a gc callback (hypothesis installs one), where Python only
+# reports the raise; the budget raises again at the next tick (the swallowed-once test below
+# shows it), so that report is expected here and says nothing about what these tests assert.
+_TICK_IN_GC_CALLBACK = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@_TICK_IN_GC_CALLBACK
 @pytest.mark.parametrize(
     "template",
     [
@@ -153,6 +160,24 @@ def test_many_small_steps_stop_at_the_time_or_memory_budget(template: str) -> No
         render(template, {}, "step")
 
 
+def test_a_budget_stop_swallowed_once_is_raised_again() -> None:
+    # A tick's raise can land where Python only reports it (a finalizer, a gc callback); the
+    # budget must still stop the work. Here the first stop is swallowed on purpose.
+    from ocsrun.runbook.budget import BudgetExceeded, budget
+
+    swallowed = 0
+    with pytest.raises(BudgetExceeded), budget(seconds=0.05):
+        for _ in range(2 * 10**6):  # a hang guard only: the budget stops it long before
+            try:
+                sum(range(1000))
+            except BudgetExceeded:
+                swallowed += 1
+                if swallowed > 1:
+                    raise
+    assert swallowed == 2
+
+
+@_TICK_IN_GC_CALLBACK
 def test_when_expressions_have_the_same_budget() -> None:
     with pytest.raises(TemplateError, match=r"w: (\w+: )?(took|used) more than"):
         evaluate("range(9999)|map('string')|map('center', 9999)|map('list')|list", {}, "w")

@@ -234,7 +234,8 @@ def _timer(over: Callable[[], str | None]) -> Iterator[None]:
     def tick(signum: int, frame: FrameType | None) -> None:
         problem = over()
         if problem:
-            signal.setitimer(signal.ITIMER_REAL, 0)
+            # The timer keeps running: a raise that lands in a finalizer or a gc callback is
+            # swallowed there, and the next tick raises again in the render's own code.
             raise BudgetExceeded(problem)
 
     previous = signal.signal(signal.SIGALRM, tick)
@@ -242,8 +243,15 @@ def _timer(over: Callable[[], str | None]) -> Iterator[None]:
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        # A tick may still land here (the timer keeps running until it is stopped): it must
+        # not skip the stopping, nor replace the exception already on its way out.
+        while True:
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except BudgetExceeded:
+                continue
 
 
 @contextmanager
