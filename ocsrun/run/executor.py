@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from ocsrun.errors import (
@@ -32,7 +32,7 @@ from ocsrun.run.gates import GateRunner, LocalGateRunner, zone_label
 from ocsrun.run.gatestep import GateChecker
 from ocsrun.run.operator import Ask, Operator, Screen
 from ocsrun.run.progress import Plan
-from ocsrun.run.state import RunState, content_hash
+from ocsrun.run.state import RunState, close_session, content_hash
 from ocsrun.runbook import model as m
 from ocsrun.runbook.templating import evaluate, names_in, render
 from ocsrun.store.protocol import RunHandle
@@ -206,6 +206,7 @@ class Executor:
         resumed = self.journal.append(
             ev.RUN_RESUMED, {"records": self.state.records, "last": self.state.last_type}
         )
+        close_session(self.state, resumed.ts)  # as replay will: steps keep their time so far
         previous = self.state.last_operator
         if previous is not None and previous != resumed.operator:
             # Another operator (often on another workstation) takes the run over: say so.
@@ -494,7 +495,7 @@ class Executor:
         record = self.state.step(path)
         record.attempt += 1
         record.outcome = None
-        self.step_started[path] = self.clock()
+        self.step_started[path] = self.clock() - timedelta(seconds=self.carried(path))
         record.started, record.evidence_sha256 = self.clock().isoformat(), None
         self.step_event(
             ev.STEP_STARTED,
@@ -515,9 +516,18 @@ class Executor:
         start it again)."""
         if self.state.step(path).attempt == 0:
             self.enter(step, path, *position)
-        self.step_started.setdefault(path, self.clock())
+        if path not in self.step_started:
+            self.step_started[path] = self.clock() - timedelta(seconds=self.carried(path))
         self.operator.show(self.screen(step, path, context, *position))
         self.warnings(step, path, context)
+
+    def carried(self, path: str) -> float:
+        """The time an interrupted attempt of the step had (earlier sessions), taken over once
+        by the attempt a resume starts; 0 for any other attempt."""
+        record = self.state.step(path)
+        spent = record.spent if record.carried else 0.0
+        record.carried, record.spent = False, 0.0
+        return spent
 
     def finish(self, step: m.Step, path: str, event: str = ev.STEP_DONE, **data: Any) -> None:
         self.step_event(event, path, hash=self.hash_of(step), **data)
@@ -547,7 +557,9 @@ class Executor:
         if step.required:
             lines.append("Required: this step cannot be skipped")
         title = f"Step {self.number(path)} · {self.hide(step.title)}"
-        return Screen("step", title, body, tuple(lines))
+        started = self.step_started.get(path)
+        spent = (self.clock() - started).total_seconds() if started is not None else 0.0
+        return Screen("step", title, body, tuple(lines), spent=max(0.0, spent))
 
     def warnings(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
         for i, warning in enumerate(step.warnings, 1):

@@ -52,6 +52,9 @@ class Screen:
     # A "step" screen starts the step's own clock on a terminal (each prompt then shows the
     # time spent on the step); a screen with ends_step (the step's result) stops it.
     ends_step: bool = False
+    # On a "step" screen: the step's own time so far (a resumed attempt goes on with the time
+    # of the one interrupted), where its clock starts.
+    spent: float = 0.0
 
 
 class Operator(Protocol):

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ocsrun.errors import JournalCorrupt
@@ -186,6 +187,11 @@ class StepState:
     started: str | None = None  # when the latest attempt started (ISO), for evidence freshness
     evidence_sha256: str | None = None  # the evidence file accepted by this step's gate
     pending_failure: bool = False  # gate.failed journaled, its retry/goto/abort not answered
+    # The step's own time: seconds spent on it in earlier sessions (interruptions excluded),
+    # carried into the attempt a resume starts; `open_since`: this session's start on it.
+    spent: float = 0.0
+    carried: bool = False
+    open_since: str | None = None
 
 
 @dataclass
@@ -200,6 +206,7 @@ class RunState:
     started: str | None = None
     last_type: str | None = None
     last_operator: str | None = None  # who wrote the last record (a hand-over is journaled)
+    last_ts: str | None = None
     records: int = 0
 
     def step(self, path: str) -> StepState:
@@ -214,6 +221,8 @@ def replay(records: Iterable[Record]) -> RunState:
     state = RunState()
     for record in records:
         try:
+            if record.type == ev.RUN_RESUMED:
+                close_session(state, record.ts)
             _apply(state, record)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             # Hash and chain are intact but the data is not what ocsrun writes (another tool,
@@ -221,6 +230,7 @@ def replay(records: Iterable[Record]) -> RunState:
             raise JournalCorrupt(damaged_record(record, error)) from None
         state.last_type = record.type
         state.last_operator = record.operator
+        state.last_ts = record.ts
         state.records += 1
     return state
 
@@ -239,6 +249,10 @@ def _apply(state: RunState, record: Record) -> None:
         state.acknowledged.add(str(data["warning"]))
     elif kind == ev.STEP_STARTED:
         step = state.step(str(data["step"]))
+        # An attempt started by a resume goes on with the time of the one interrupted; any
+        # other attempt (first, retry, back) starts from zero.
+        step.spent = step.spent if step.carried else 0.0
+        step.carried, step.open_since = False, record.ts
         step.attempt, step.outcome = int(data["attempt"]), None
         step.gate_passed, step.overridden = None, False
         step.started, step.evidence_sha256 = record.ts, None
@@ -247,6 +261,7 @@ def _apply(state: RunState, record: Record) -> None:
         step = state.step(str(data["step"]))
         step.outcome, step.hash = kind, str(data.get("hash", ""))
         step.pending_failure = False
+        step.carried, step.open_since = False, None
     elif kind == ev.CHOICE_ANSWERED:
         state.step(str(data["step"])).choice = (str(data["var"]), str(data["value"]))
     elif kind in {ev.GATE_PASSED, ev.GATE_OVERRIDDEN}:
@@ -266,4 +281,23 @@ def _apply(state: RunState, record: Record) -> None:
         for path in data.get("reset", ()):
             state.step(str(path)).outcome = None
             state.step(str(path)).pending_failure = False
+            state.step(str(path)).spent, state.step(str(path)).carried = 0.0, False
+            state.step(str(path)).open_since = None
         state.step(str(data["step"])).pending_failure = False
+
+
+def close_session(state: RunState, resumed: str) -> None:
+    """At a resume: the time each open step had in the session that ended (up to its last
+    record) is kept; the interruption until this resume is not the step's time. A step still
+    open goes on from the resume (a leaf is started again there; a loop or fragment is not)."""
+    end = state.last_ts
+    for step in state.steps.values():
+        if step.open_since is None or step.outcome is not None:
+            continue
+        if end is not None:
+            step.spent += max(0.0, (_when(end) - _when(step.open_since)).total_seconds())
+        step.carried, step.open_since = True, resumed
+
+
+def _when(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))

@@ -77,7 +77,7 @@ class TerminalOperator:
         import time
 
         if screen.kind == "step":
-            self.step_since = time.monotonic()
+            self.step_since = time.monotonic() - screen.spent
         elif screen.ends_step:
             self.step_since = None
         colour = _LEVEL_COLOURS.get(screen.level)
