@@ -120,6 +120,7 @@ def test_the_resumed_step_shows_and_reports_its_own_time_across_the_interruption
     h.executor(resume=True).resume()
     shown = next(s for s in screens.shown if s.kind == "step" and title in s.title)
     assert shown.spent == pytest.approx(300.0)
+    assert f"Attempt 2 · {format_duration(300.0)} so far" in shown.lines
     number = shown.title.split(" ")[1]
     done = next(s for s in screens.shown if s.title.startswith(f"Step {number} done in"))
     assert done.title == f"Step {number} done in {format_duration(300.0)}"

@@ -551,15 +551,18 @@ class Executor:
         ordinal = f"{ordinals[path]} of {plan.total}" if path in ordinals else f"of {plan.total}"
         lines = [" · ".join(self.loops)] if self.loops else []
         lines.append(f"Screen {ordinal} · id {path}")
+        started = self.step_started.get(path)
+        spent = max(0.0, (self.clock() - started).total_seconds()) if started else 0.0
         if attempt > 1:
-            lines.append(f"Attempt {attempt}")
+            # A resumed attempt goes on with the time the interrupted one had: say how much.
+            lines.append(
+                f"Attempt {attempt}" + (f" · {format_duration(spent)} so far" if spent >= 1 else "")
+            )
         lines += [f"Note: {n}" for n in step.notes]
         if step.required:
             lines.append("Required: this step cannot be skipped")
         title = f"Step {self.number(path)} · {self.hide(step.title)}"
-        started = self.step_started.get(path)
-        spent = (self.clock() - started).total_seconds() if started is not None else 0.0
-        return Screen("step", title, body, tuple(lines), spent=max(0.0, spent))
+        return Screen("step", title, body, tuple(lines), spent=spent)
 
     def warnings(self, step: m.Step, path: str, context: Mapping[str, Any]) -> None:
         for i, warning in enumerate(step.warnings, 1):
