@@ -350,3 +350,22 @@ def test_uncounted_loader_resolves_as_the_counting_one() -> None:
             assert uncounted.resolve(ScalarNode, value, implicit) == want, value
     for kind in (SequenceNode, MappingNode):
         assert uncounted.resolve(kind, None, True) == counting.resolve(kind, None, True)
+
+
+def test_counting_resolve_resolves_as_the_loader_and_counts_every_node() -> None:
+    counting = loader._Loader("")
+    resolve, count = loader._counting_resolve()
+    from yaml.nodes import MappingNode, ScalarNode, SequenceNode
+
+    asked = 0
+    for value in ["", "~", "null", "true", "False", "12", "-3", "0o7", "0x1f", "1e3", ".nan",
+                  ".inf", "-.inf", "yes", "1:30", "text", "nULL", "0b1", "+", "."]:  # fmt: skip
+        for implicit in ((True, False), (False, True)):
+            assert resolve(ScalarNode, value, implicit) == counting.resolve(
+                ScalarNode, value, implicit
+            ), value
+            asked += 1
+    for kind in (SequenceNode, MappingNode):
+        assert resolve(kind, None, (True, False)) == counting.resolve(kind, None, (True, False))
+        asked += 1
+    assert count() == asked

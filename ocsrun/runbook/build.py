@@ -165,6 +165,7 @@ class _Builder:
 
 
 _PLAIN_STEP_KEYS = frozenset({"id", "title", "instructions"})
+_PLAIN_GATE_KEYS = frozenset({"type", "prompt"})
 
 
 def _opt_str(value: Any) -> str | None:
@@ -262,6 +263,10 @@ def _choice(d: Data) -> m.Choice:
 
 
 def _gate(d: Data) -> m.Gate:
+    if d.keys() <= _PLAIN_GATE_KEYS:
+        # A gate with only its type and prompt (most confirm gates): every other field is the
+        # default, exactly what the general case below builds from absent keys.
+        return m.Gate(d["type"], d["prompt"])
     failure = d.get("on_failure") or {}
     evidence = d.get("evidence") or {}
     command = d.get("command") or {}

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import operator
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -49,6 +50,11 @@ def _core_loader() -> Any:
         # Nodes resolved so far, and how many may be: the composer asks for every node's tag
         # (but those with an explicit `!tag`), so counting here bounds the tree as it grows.
         nodes = 0
+        # The composer also calls these two for every node, to track path resolvers; there are
+        # none (add_path_resolver is never used), so the base methods return at once. Builtins
+        # that take the same arguments and do nothing save two Python calls per node.
+        descend_resolver = staticmethod(operator.is_)  # (parent node, index)
+        ascend_resolver = staticmethod(tuple)  # ()
 
         def resolve(self, kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
             # Resolver.resolve, for the safe loader's case (no path resolvers), plus the count.
@@ -65,6 +71,8 @@ def _core_loader() -> Any:
 
     for tag, pattern, first in CORE_RESOLVERS:
         CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
+    # What makes the no-op path tracking above exact.
+    assert not CoreLoader.yaml_path_resolvers
     return CoreLoader
 
 
@@ -84,6 +92,30 @@ def _uncounted_loader(counting: Any) -> Any:
             return _SEQ if kind is SequenceNode else _MAP
 
     return UncountedLoader
+
+
+def _counting_resolve() -> tuple[
+    Callable[[type, str | None, tuple[bool, bool]], str], Callable[[], int]
+]:
+    """CoreLoader.resolve as a function with its own count, and how to read the count."""
+    resolvers: dict[str, list[tuple[str, re.Pattern[str]]]] = _Loader.yaml_implicit_resolvers
+    get = resolvers.get
+    count = 0
+
+    def resolve(kind: type, value: str | None, implicit: tuple[bool, bool]) -> str:
+        nonlocal count
+        count += 1
+        if count > MAX_NODES:
+            raise _NodeLimit
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, pattern in get(value[:1], ()):  # type: ignore[index]
+                    if pattern.match(value):  # type: ignore[arg-type]
+                        return tag
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+    return resolve, lambda: count
 
 
 class _NodeLimit(Exception):
@@ -443,6 +475,10 @@ def _compose(text: str, display: str, *, counted: bool) -> Node | None:
     the difference, or the count ran over, the event walk decides and names the place.
     `counted`: the node count is already known to be within the limit (the text was walked)."""
     loader = (_UncountedLoader if counted else _Loader)(text)
+    if not counted:
+        # The same resolution and count as CoreLoader.resolve, as a closure on the instance:
+        # the composer asks once per node, and a local count is cheaper than an attribute.
+        loader.resolve, resolved = _counting_resolve()
     try:
         node: Node | None = loader.get_single_node()
     except _NodeLimit:
@@ -457,8 +493,9 @@ def _compose(text: str, display: str, *, counted: bool) -> Node | None:
         raise LoadError(f"YAML error: {error}", Position(display, 1, 1)) from None
     finally:
         loader.dispose()
-    over = loader.nodes > MAX_NODES
-    if over or (not counted and loader.nodes + text.count("!") > MAX_NODES):
+    nodes = 0 if counted else resolved()
+    over = nodes > MAX_NODES
+    if over or (not counted and nodes + text.count("!") > MAX_NODES):
         with contextlib.suppress(yaml.YAMLError):
             _walk_events(text, display)  # raises too-large, with the position
         if over:

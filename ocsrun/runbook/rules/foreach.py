@@ -14,7 +14,7 @@ RULE_IDS = ("foreach-over", "foreach-unknown-item", "foreach-order")
 def foreach_rules(ctx: Context) -> Iterator[Diagnostic]:
     """foreach-over, foreach-unknown-item and foreach-order, which share their look-ups."""
     params = as_dict(ctx.data.get("params"))
-    for ref in ctx.steps:
+    for ref in ctx.having("for_each"):
         loop = ref.step.get("for_each")
         if not isinstance(loop, dict) or not isinstance(loop.get("order"), list):
             continue
@@ -113,7 +113,7 @@ def _labels_and_after(
 
 def foreach_over(ctx: Context) -> Iterator[Diagnostic]:
     params = as_dict(ctx.data.get("params"))
-    for ref in ctx.steps:
+    for ref in ctx.having("for_each"):
         over = as_str(as_dict(ref.step.get("for_each")).get("over"))
         if over is None:
             continue

@@ -11,7 +11,6 @@ from ocsrun.runbook.rules.context import (
     as_dict,
     as_list,
     as_str,
-    step_id,
 )
 
 RULE_IDS = ("duplicate-id",)
@@ -20,7 +19,8 @@ RULE_IDS = ("duplicate-id",)
 def duplicate_id(ctx: Context) -> Iterator[Diagnostic]:
     for refs in ctx.scopes.values():
         # Paths are only made for the ids seen twice: most lists have none.
-        ids = [step_id(r.step) for r in refs]
+        # step_id, inline: this runs once per step.
+        ids = [i if isinstance(i := r.step.get("id"), str) else None for r in refs]
         if len(set(ids)) + ids.count(None) - (None in ids) < len(ids):
             yield from _duplicates(
                 ctx, [((*r.path, "id"), i) for r, i in zip(refs, ids, strict=True)], "step id"
@@ -29,7 +29,7 @@ def duplicate_id(ctx: Context) -> Iterator[Diagnostic]:
         (("warnings", i, "id"), as_str(as_dict(w).get("id")))
         for i, w in enumerate(as_list(ctx.data.get("warnings")))
     ]
-    for ref in ctx.steps:
+    for ref in ctx.having("warnings"):
         if not ref.step.get("warnings"):
             continue
         warnings += [

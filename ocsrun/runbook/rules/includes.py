@@ -17,7 +17,7 @@ def include_rules(ctx: Context) -> Iterator[Diagnostic]:
     """unknown-include, include-escape, include-cycle and include-args for every `uses`."""
     if ctx.file is None or ctx.root_dir is None:
         return
-    for ref in ctx.steps:
+    for ref in ctx.having("uses"):
         uses = as_str(ref.step.get("uses"))
         if uses is not None:
             yield from _check_include(ctx, ref, uses)

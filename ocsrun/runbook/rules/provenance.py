@@ -11,7 +11,7 @@ RULE_IDS = ("source-conflict",)
 
 
 def source_conflict(ctx: Context) -> Iterator[Diagnostic]:
-    for ref in ctx.steps:
+    for ref in ctx.having("not_in_source"):
         if "source" in ref.step and "not_in_source" in ref.step:
             # Blame the citation: a step added by the runbook must not borrow the source's words.
             yield ctx.error(

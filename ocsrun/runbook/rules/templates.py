@@ -14,7 +14,7 @@ RULE_IDS = ("when-syntax", "template-syntax", "unknown-name")
 
 
 def when_syntax(ctx: Context) -> Iterator[Diagnostic]:
-    for ref in ctx.steps:
+    for ref in ctx.having("when"):
         when = as_str(ref.step.get("when"))
         if when is None:
             continue
@@ -64,14 +64,20 @@ def _evidence_patterns(evidence: dict[str, Any], path: JsonPath) -> Iterator[tup
 
 # What can make a field a template: Jinja's openers, or YAML escapes and line continuations
 # (double-quoted strings) that could spell one out of text that does not hold it as such.
-_TEMPLATE_HINT = re.compile(r"\{[{%#]|\\(?:x7[bB]|u007[bB]|U0000007[bB]|\r?\n)")
+# Two patterns, each with a literal first character the regex engine can skip ahead to: one
+# alternation of both scanned a 1 MB runbook seven times slower.
+_TEMPLATE_HINTS = (
+    re.compile(r"\{[{%#]"),
+    re.compile(r"\\(?:x7[bB]|u007[bB]|U0000007[bB]|\r?\n)"),
+)
 
 
 def _may_hold_templates(ctx: Context) -> bool:
     """False when no field of the file can hold Jinja syntax: a text with none of it checks
     in one scan instead of a walk over every field (template_fields' strings all come from
     this text, and one without `{{`, `{%` or `{#` has no names and no syntax to get wrong)."""
-    return _TEMPLATE_HINT.search(ctx.document.text) is not None
+    text = ctx.document.text
+    return any(hint.search(text) is not None for hint in _TEMPLATE_HINTS)
 
 
 def parsed_templates(ctx: Context) -> list[tuple[StepRef, list[tuple[JsonPath, Parsed]]]]:
@@ -103,7 +109,8 @@ def template_syntax(ctx: Context) -> Iterator[Diagnostic]:
 
 def unknown_name(ctx: Context) -> Iterator[Diagnostic]:
     templates = dict((id(ref), parsed) for ref, parsed in parsed_templates(ctx))
-    for ref in ctx.steps:
+    # Without templates, only a step's `when` has names to check.
+    for ref in ctx.steps if templates else ctx.having("when"):
         parsed = list(templates.get(id(ref), ()))
         when = as_str(ref.step.get("when"))
         if when is not None:

@@ -14,7 +14,7 @@ RULE_IDS = ("unreachable-step",)
 
 def unreachable_step(ctx: Context) -> Iterator[Diagnostic]:
     domains = _value_domains(ctx)
-    for ref in ctx.steps:
+    for ref in ctx.having("when"):
         when = as_str(ref.step.get("when"))
         if when is None:
             continue
@@ -36,7 +36,7 @@ def _value_domains(ctx: Context) -> dict[str, set[str]]:
     for name, param in as_dict(ctx.data.get("params")).items():
         if as_dict(param).get("type") == "enum":
             domains[name] = set(strings(param.get("values")))
-    for ref in ctx.steps:
+    for ref in ctx.having("choice"):
         choice = as_dict(ref.step.get("choice"))
         var = as_str(choice.get("var"))
         if var:
