@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
+from ocsrun.errors import Position
 from ocsrun.runbook import build
-from ocsrun.runbook.model import Gate
+from ocsrun.runbook.model import Gate, Step
 
 
 @pytest.mark.parametrize(
@@ -27,3 +28,16 @@ def test_a_gate_with_only_type_and_prompt_is_the_general_gate(gate: dict[str, An
     assert isinstance(fast, Gate)
     # repr too: equality alone would take 30 for 30.0 (a float field built as an int).
     assert repr(fast) == repr(general)
+
+
+@pytest.mark.parametrize("instructions", ["", "Do it.\n"])
+def test_a_plain_step_is_the_step_init_makes(instructions: str) -> None:
+    position = Position("f.yaml", 3, 5)
+    fast = build._plain_step("s-1", "Step 1", instructions, position)
+    made = Step("s-1", "Step 1", "action", instructions, position=position)
+    assert type(fast) is Step
+    assert fast == made
+    # repr shows every field, position included (which equality leaves out).
+    assert repr(fast) == repr(made)
+    with pytest.raises(AttributeError):
+        fast.title = "changed"  # type: ignore[misc]

@@ -11,7 +11,12 @@ RULE_IDS = ("step-kind-conflict",)
 
 
 def step_kind_conflict(ctx: Context) -> Iterator[Diagnostic]:
-    for ref in ctx.steps:
+    # A step with two of the kinds has at least one other than gate: only those are looked
+    # at (each once, in walk order), not every step.
+    candidates = {
+        ref.order: ref for key in ("choice", "for_each", "uses") for ref in ctx.having(key)
+    }
+    for _, ref in sorted(candidates.items()):
         step = ref.step
         if ("choice" in step) + ("gate" in step) + ("for_each" in step) + ("uses" in step) < 2:
             continue  # the common case, without building a list per step
