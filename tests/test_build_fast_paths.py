@@ -3,13 +3,17 @@ builds from the same data (a hostile 25,000-step diff leans on them)."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT
 
 from ocsrun.errors import Position
 from ocsrun.runbook import build
 from ocsrun.runbook.model import Gate, Step
+from ocsrun.runbook.validation import validate_runbook_tree
 
 
 @pytest.mark.parametrize(
@@ -41,3 +45,19 @@ def test_a_plain_step_is_the_step_init_makes(instructions: str) -> None:
     assert repr(fast) == repr(made)
     with pytest.raises(AttributeError):
         fast.title = "changed"  # type: ignore[misc]
+
+
+def test_a_uses_key_spelled_with_an_escape_still_includes_its_fragment(tmp_path: Path) -> None:
+    """included_fragments skips its walk when the text has no `uses`; an escaped key has none."""
+    fragment = ROOT / "runbooks" / "ocs2007" / "fragments" / "deactivation-wizard.yaml"
+    shutil.copy(fragment, tmp_path / "frag.yaml")
+    path = tmp_path / "main.yaml"
+    path.write_text(
+        "format: ocsrun/v1\nkind: runbook\nmetadata:\n  id: t.escaped\n  title: Escaped\n"
+        "  version: 1.0.0\n  source: {document: D, section: S}\nsteps:\n"
+        '  - {id: s-1, title: Step 1, "u\\x73es": frag.yaml}\n',
+        encoding="utf-8",
+    )
+    assert "uses" not in path.read_text(encoding="utf-8")
+    found = validate_runbook_tree(path)
+    assert [r.path for r in found] == [str(path), str(tmp_path / "frag.yaml")]
