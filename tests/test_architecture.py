@@ -14,7 +14,14 @@ from pathlib import Path
 from conftest import ROOT
 
 PACKAGE = ROOT / "ocsrun"
-BASICS = {"ocsrun", "ocsrun.errors", "ocsrun.safe_io", "ocsrun.sanitize", "ocsrun.units"}
+BASICS = {
+    "ocsrun",
+    "ocsrun.errors",
+    "ocsrun.gc_pause",
+    "ocsrun.safe_io",
+    "ocsrun.sanitize",
+    "ocsrun.units",
+}
 WINGS = ("runbook", "store", "run", "review", "cli", "web")
 
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from ocsrun.errors import OcsrunError, UsageError
+from ocsrun.gc_pause import gc_paused
 from ocsrun.review.diff import Change, FileDiff, Kind, diff_runbooks, diff_texts
 from ocsrun.runbook import model as m
 from ocsrun.runbook.includes import MAX_INCLUDE_DEPTH, ref_problem, uses_refs
-from ocsrun.runbook.loader import MAX_FILE_BYTES, gc_paused
+from ocsrun.runbook.loader import MAX_FILE_BYTES
 
 SUFFIXES = (".yaml", ".yml")
 

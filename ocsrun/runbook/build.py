@@ -45,7 +45,7 @@ class _Where:
 def load_runbook(path: Path, display: str | None = None) -> m.Runbook:
     """Validate (the file and every fragment it includes) and build; raises RunbookInvalid
     listing every error, the file's own first, each at its place in its own file."""
-    from ocsrun.runbook.loader import gc_paused
+    from ocsrun.gc_pause import gc_paused
 
     with gc_paused():
         return _load_runbook(path, display)

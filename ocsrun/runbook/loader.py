@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import operator
 import re
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,6 +21,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from ocsrun import safe_io
 from ocsrun.errors import LoadError, Position
+from ocsrun.gc_pause import gc_paused
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.yaml11 import FIRST as _YAML11_FIRST
 from ocsrun.runbook.yaml11 import yaml11_reading
@@ -246,26 +245,6 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
 
 def _pos(path: str, node: Node) -> Position:
     return Position(path, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection while a runbook is read, checked and built.
-
-    Reading a file makes hundreds of thousands of objects that all stay alive until the end
-    (nodes, data, the model), and none of them form cycles. Each collection walks them all,
-    and allocation keeps triggering collections: for a 1 MB runbook that was half the time of
-    loading it. Garbage is still freed by reference counting meanwhile; collection resumes
-    at the end (nested uses leave it to the outermost).
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def load_document(path: Path, display: str | None = None) -> Document:

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ocsrun.errors import LoadError, Position, UsageError
+from ocsrun.gc_pause import gc_paused
 from ocsrun.runbook import rules, schema
 from ocsrun.runbook.diagnostic import Diagnostic, Severity
 from ocsrun.runbook.includes import FragmentCache, uses_refs
-from ocsrun.runbook.loader import Document, gc_paused, load_document, load_text
+from ocsrun.runbook.loader import Document, load_document, load_text
 from ocsrun.sanitize import visible
 
 SUFFIXES = (".yaml", ".yml")

@@ -12,8 +12,6 @@ intact journal `seq == line number`.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import hmac
 import json
@@ -307,23 +305,6 @@ class JournalReader:
                 f"{self._name}:{line_no}: {_overlong_message()}; run `ocsrun runs verify`"
             )
         return check_next(raw, line_no, last, self._name, self._key)
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic garbage collection inside: for reading many records at once.
-
-    Records and their data are acyclic (reference counting frees them), but allocating ten
-    thousand of them starts collection after collection over everything alive, the records
-    read so far included. Nested uses leave it to the outermost."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def read_checked(

@@ -26,6 +26,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import LockHeld, LockLost, StateError, StoreUnavailable, UsageError
+from ocsrun.gc_pause import gc_paused
 from ocsrun.store import journal, pg_migrations, pg_url
 from ocsrun.store.pg_url import check_url, display_url, is_postgres_url
 from ocsrun.store.protocol import (
@@ -144,7 +145,7 @@ class PgRunHandle:
         name = f"{self._store.location} run {self._info.run_id}"
         # All rows are here already: check them in one go, the collector paused (the records
         # are kept, and collecting while they pile up cost more than checking them).
-        with journal.gc_paused():
+        with gc_paused():
             read = tuple(journal.read_checked(lines, name, last=last, line_no=len(known)))
         self._read = known + read
         yield from self._read
