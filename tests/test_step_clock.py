@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from test_executor import SE
-from test_executor_helpers import harness, load
+from test_executor import SE, Interrupting
+from test_executor_helpers import Clock, harness, load
 
 from ocsrun.errors import Interrupted
 from ocsrun.run import events as ev
@@ -75,35 +75,20 @@ def test_a_retry_or_a_finished_step_carries_nothing() -> None:
     assert (state.step("b").spent, state.step("b").carried) == (0.0, False)
 
 
-class Slow:
-    """Five minutes pass at the first question about `step`; then the session is interrupted."""
-
-    def __init__(self, inner: object, h: object, step: str) -> None:
-        self.inner, self.h, self.step = inner, h, step
-
-    def __getattr__(self, name: str) -> object:
-        method = getattr(self.inner, name)
-        if name == "show":
-            return method
-
-        def ask(ask: object, *args: object) -> object:
-            if getattr(ask, "step", None) == self.step:
-                self.h.clock.advance(minutes=5)  # type: ignore[attr-defined]
-                raise KeyboardInterrupt
-            return method(ask, *args)
-
-        return ask
-
-
 class Screens:
-    def __init__(self, inner: object) -> None:
-        self.inner, self.shown = inner, []  # type: ignore[var-annotated]
+    """Keeps every screen shown; five minutes pass when one whose title holds `slow` is shown."""
+
+    def __init__(self, inner: object, clock: Clock | None = None, slow: str = "") -> None:
+        self.inner, self.clock, self.slow = inner, clock, slow
+        self.shown: list[Screen] = []
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.inner, name)
 
     def show(self, screen: Screen) -> None:
         self.shown.append(screen)
+        if self.clock is not None and self.slow and self.slow in screen.title:
+            self.clock.advance(minutes=5)
         self.inner.show(screen)  # type: ignore[attr-defined]
 
 
@@ -111,7 +96,9 @@ def test_the_resumed_step_shows_and_reports_its_own_time_across_the_interruption
     h = harness(load("deactivate-se-ee-roles.yaml"), GENERIC, params=SE)
     title = next(s.title for s in h.runbook.steps if s.id == "stop-services")
     inner = h.operator
-    h.operator = Slow(inner, h, "stop-services")  # type: ignore[assignment]
+    # Five minutes on the step, then Ctrl-C at its first question.
+    slow = Screens(inner, h.clock, slow=title)
+    h.operator = Interrupting(slow, "stop-services", KeyboardInterrupt())  # type: ignore[assignment]
     with pytest.raises(Interrupted):
         h.run()
     h.clock.advance(hours=2)  # the night shift goes home; the interruption is not the step's
