@@ -44,6 +44,12 @@ SMALL_SIZE = 10
 BIG_STEPS = 5000
 BIG_BASE_STEPS = 500
 JOURNAL_STEPS = 50  # the runbook whose journal item 6 grows with notes
+# Row 11's line is issue 12's goal for the team store (≤ 2 ms per step), not row 5a's 0.5 ms:
+# every record is a committed round trip that waits for the server's disk flush before the
+# operator sees the next step, and a step writes two records: pg_store.py P1b measures the
+# store's share with every commit flushed at about 0.95 ms per step on this disk, so 0.5 ms per
+# step is below what two durable commits cost here.
+PG_STEP_TARGET_MS = 2.0
 
 
 # --- the table ----------------------------------------------------------------------------------
@@ -1089,7 +1095,7 @@ class Bench:
                     "11",
                     "PostgreSQL store per step",
                     None,
-                    0.5,
+                    PG_STEP_TARGET_MS,
                     unit="ms",
                     detail=f"not measured: {error}",
                 )
@@ -1130,7 +1136,7 @@ class Bench:
                     "11",
                     "PostgreSQL store per step",
                     None,
-                    0.5,
+                    PG_STEP_TARGET_MS,
                     unit="ms",
                     detail="not measured: " + fail(failed[0], "ocsrun run"),
                 )
@@ -1146,7 +1152,7 @@ class Bench:
                 "11",
                 "PostgreSQL store per step",
                 per_step,
-                0.5,
+                PG_STEP_TARGET_MS,
                 unit="ms",
                 detail=f"({big_run.wall:.2f}s - {base_run.wall:.2f}s) / "
                 f"{BIG_STEPS - BIG_BASE_STEPS} steps (best wall of {reps}); local server on a "
