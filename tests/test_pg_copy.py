@@ -113,6 +113,7 @@ def test_store_commands_on_the_command_line(
     assert out.splitlines() == [
         "applied 1: runs, journal records, run files, lock holders",
         "applied 2: run heads: each run's record count and last hash, kept by the server",
+        "applied 3: the run record's fields as columns, for runs list",
         "granted operator rights to ocsrun_cli_op",
     ]
     code, out, _ = run_main(capsys, "store", "migrate", "--store", pg_url)

@@ -98,13 +98,12 @@ def list_runs(ctx: click.Context, fmt: str, state_dir: Path | None, location: st
     from ocsrun.run import views
 
     runs = store(ctx, state_dir, location)
-    summaries = runs.list_runs()
     if fmt == "json":
-        click.echo(views.runs_json(summaries))
-    elif not summaries:
-        click.echo(f"no runs in {runs.location}")
-    else:
-        click.echo(views.runs_table(summaries))
+        click.echo(views.runs_json(runs.list_runs()))
+        return 0
+    # The table shows a few fields of each run: a store reads only those (list_briefs).
+    briefs = runs.list_briefs()
+    click.echo(views.runs_table(briefs) if briefs else f"no runs in {runs.location}")
     return 0
 
 

@@ -13,14 +13,17 @@ from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ocsrun.gc_pause import gc_paused
 from ocsrun.sanitize import clean, clean_line
 from ocsrun.store.protocol import (
     TORN_TAIL,
     Record,
+    RunBrief,
     RunStore,
     RunSummary,
     VerifyProblem,
     VerifyReport,
+    brief_of,
 )
 from ocsrun.units import format_duration
 
@@ -54,29 +57,31 @@ def summary_data(summary: RunSummary) -> dict[str, Any]:
     }
 
 
-def summary_row(summary: RunSummary) -> tuple[str, ...]:
+def summary_row(run: RunBrief | RunSummary) -> tuple[str, ...]:
     """The cells of one run in the list, in COLUMNS order, each one inert line."""
-    info = summary.info
-    status = summary.status + (" (rehearsal)" if info.rehearsal else "")
+    brief = run if type(run) is RunBrief else brief_of(run)  # type: ignore[arg-type]
+    run_id, runbook_id, target, status, rehearsal, started, operator, records = brief
     # The target and runbook id came from a command line or a runbook: one inert line each.
     return (
-        info.run_id,
-        clean_line(info.runbook_id, 80),
-        clean_line(info.target or "-", 80),
-        status,
-        info.started,
-        clean_line(info.operator, 80),
-        str(summary.records),
+        run_id,
+        clean_line(runbook_id, 80),
+        clean_line(target or "-", 80),
+        status + " (rehearsal)" if rehearsal else status,
+        started,
+        clean_line(operator, 80),
+        str(records),
     )
 
 
-def runs_table(summaries: Sequence[RunSummary]) -> str:
-    """`runs list` as aligned columns, header first, one line per run."""
-    rows = [COLUMNS, *(summary_row(s) for s in summaries)]
-    widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
-    # One format per line (cells padded as str.ljust does): 10,000 runs are 70,000 cells.
-    line = "  ".join(f"{{:<{width}}}" for width in widths)
-    return "\n".join(line.format(*row).rstrip() for row in rows)
+def runs_table(runs: Sequence[RunBrief | RunSummary]) -> str:
+    """`runs list` as aligned columns, header first, one line per run (`RunStore.list_briefs`
+    gives what it needs; summaries show the same)."""
+    with gc_paused():  # a tuple per run, none in a cycle
+        rows = [COLUMNS, *map(summary_row, runs)]
+        widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
+        # One format per line (cells padded as str.ljust does): 10,000 runs are 70,000 cells.
+        line = "  ".join(f"{{:<{width}}}" for width in widths).format
+        return "\n".join([line(*row).rstrip() for row in rows])
 
 
 def runs_json(summaries: Iterable[RunSummary]) -> str:

@@ -44,10 +44,12 @@ from ocsrun.store.protocol import (
     CHAIN_SHA256,
     JsonData,
     Record,
+    RunBrief,
     RunInfo,
     RunSummary,
     VerifyProblem,
     VerifyReport,
+    brief_of,
     make_run_id,
     operator_id,
 )
@@ -422,6 +424,9 @@ class LocalDirStore:
             del self._summaries[gone]
         summaries.sort(key=lambda s: (s.info.started, s.info.run_id), reverse=True)
         return summaries
+
+    def list_briefs(self) -> list[RunBrief]:
+        return [brief_of(summary) for summary in self.list_runs()]
 
     def _cached_summary(self, run_dir: str, name: str) -> RunSummary | None:
         """A run's summary, read again only when its journal changed.
