@@ -1,6 +1,9 @@
 """Jinja2 templates and `when:` expressions as the rules see them: parsed once per distinct
 source text (runbooks repeat the same `when`s and templates a lot), with the names each reads
-and what it uses that runbooks may not."""
+and what it uses that runbooks may not.
+
+Sources in the common subset (jinja_subset) are read without Jinja; Jinja parses the rest, and
+words every finding."""
 
 from __future__ import annotations
 
@@ -9,12 +12,17 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
+from ocsrun.runbook.rules import jinja_subset
+from ocsrun.runbook.rules.jinja_subset import Node
+
 
 @dataclass(frozen=True)
 class Parsed:
     error: str | None
     names: frozenset[str]
-    node: Any = None
+    # Our tree (jinja_subset.Node): a when's expression, or a template the recognizer read
+    # (None for a template Jinja parsed: no rule looks inside those).
+    node: Node | None = None
 
 
 NO_TEMPLATE = Parsed(None, frozenset())
@@ -65,6 +73,15 @@ def template(source: str) -> Parsed:
 def parse_template(source: str) -> Parsed:
     if "{" not in source:
         return NO_TEMPLATE
+    recognized = jinja_subset.template(source)
+    if recognized is not None:
+        return Parsed(None, jinja_subset.names_of(recognized), recognized)
+    return parse_template_with_jinja(source)
+
+
+def parse_template_with_jinja(source: str) -> Parsed:
+    """A template outside the recognizer's subset: Jinja's parser, on the whole template or
+    tag by tag (below)."""
     rest = _SIMPLE_OUTPUT.sub("", source)
     if not any(opener in rest for opener in ("{{", "{%", "{#")):
         names = frozenset(_SIMPLE_OUTPUT.findall(source)) - _JINJA_LITERALS
@@ -122,7 +139,7 @@ def _parse_whole(source: str) -> Parsed:
     problem = unsafe(tree)
     if problem:
         return Parsed(problem, frozenset())
-    return Parsed(None, undeclared(tree, assigns="{%" in source), tree)
+    return Parsed(None, undeclared(tree, assigns="{%" in source))
 
 
 @lru_cache(maxsize=8192)
@@ -134,6 +151,13 @@ def expression(source: str) -> Parsed:
 
 
 def parse_expression(source: str) -> Parsed:
+    recognized = jinja_subset.expression(source)
+    if recognized is not None:
+        return Parsed(None, jinja_subset.names_of(recognized), recognized)
+    return parse_expression_with_jinja(source)
+
+
+def parse_expression_with_jinja(source: str) -> Parsed:
     from jinja2 import TemplateSyntaxError, nodes
     from jinja2.parser import Parser
 
@@ -146,11 +170,12 @@ def parse_expression(source: str) -> Parsed:
             )
     except TemplateSyntaxError as error:
         return Parsed(str(error.message), frozenset())
+    converted = jinja_subset.from_jinja(node)  # before any analysis could fold constants
     tree = nodes.Template([nodes.Output([node])]).set_environment(environment())
     problem = unsafe(tree)
     if problem:
         return Parsed(problem, frozenset())
-    return Parsed(None, undeclared(tree, assigns=False), node)
+    return Parsed(None, undeclared(tree, assigns=False), converted)
 
 
 def unsafe(tree: Any) -> str | None:

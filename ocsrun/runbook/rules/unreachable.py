@@ -8,6 +8,7 @@ from typing import Any
 from ocsrun.runbook.diagnostic import Diagnostic
 from ocsrun.runbook.rules.context import Context, as_dict, as_list, as_str, strings
 from ocsrun.runbook.rules.jinja import expression
+from ocsrun.runbook.rules.jinja_subset import And, Compare, Const, List, Name, Node, Operand, Tuple
 
 RULE_IDS = ("unreachable-step",)
 
@@ -51,29 +52,23 @@ def _impossible(source: str, domains: dict[str, set[str]]) -> str | None:
     return None if node is None else _never(node, domains)
 
 
-def _never(node: Any, domains: dict[str, set[str]]) -> str | None:
+def _never(node: Node, domains: dict[str, set[str]]) -> str | None:
     """Why an expression can never be true, if it visibly cannot."""
-    from jinja2 import nodes
-
-    if isinstance(node, nodes.Const) and not node.value:
+    if isinstance(node, Const) and not node.value:
         return "the condition is always false"
-    if isinstance(node, nodes.And):
+    if isinstance(node, And):
         return _never(node.left, domains) or _never(node.right, domains)
-    if not (
-        isinstance(node, nodes.Compare) and len(node.ops) == 1 and isinstance(node.expr, nodes.Name)
-    ):
+    if not (isinstance(node, Compare) and len(node.ops) == 1 and isinstance(node.expr, Name)):
         return None
     return _never_compared(node.expr.name, node.ops[0], domains.get(node.expr.name))
 
 
-def _never_compared(name: str, operand: Any, domain: set[str] | None) -> str | None:
+def _never_compared(name: str, operand: Operand, domain: set[str] | None) -> str | None:
     """`name == 'x'` or `name in [...]` where name's known values exclude every literal."""
-    from jinja2 import nodes
-
     if domain is None:
         return None
     values: list[Any] | None = None
-    if operand.op == "eq" and isinstance(operand.expr, nodes.Const):
+    if operand.op == "eq" and isinstance(operand.expr, Const):
         values = [operand.expr.value]
     elif operand.op == "in":
         values = _literal_list(operand.expr)
@@ -83,12 +78,10 @@ def _never_compared(name: str, operand: Any, domain: set[str] | None) -> str | N
     return f"'{name}' can never be {shown} (it is one of {', '.join(sorted(domain))})"
 
 
-def _literal_list(node: Any) -> list[Any] | None:
-    from jinja2 import nodes
-
-    if isinstance(node, nodes.Const) and isinstance(node.value, list | tuple):
-        return list(node.value)  # the parser folds constant lists into one Const
-    if isinstance(node, nodes.List | nodes.Tuple):
-        values = [item.value for item in node.items if isinstance(item, nodes.Const)]
+def _literal_list(node: Node) -> list[Any] | None:
+    if isinstance(node, Const) and isinstance(node.value, list | tuple):
+        return list(node.value)  # a constant folded into one value
+    if isinstance(node, List | Tuple):
+        values = [item.value for item in node.items if isinstance(item, Const)]
         return values if len(values) == len(node.items) else None
     return None
