@@ -5,6 +5,7 @@ listed edge cases, and on generated sources that mix the subset with what lies o
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from conftest import DATA, ROOT, RUNBOOKS
 from hypothesis import event, given, settings
 
 from ocsrun.runbook.rules import jinja, jinja_subset
-from ocsrun.runbook.rules.jinja_subset import names_of
+from ocsrun.runbook.rules.jinja_tree import names_of, template_from_jinja
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
@@ -50,7 +51,7 @@ def check_template(source: str) -> str:
     except jinja2.TemplateSyntaxError as error:
         raise AssertionError(f"accepted {source!r}; Jinja: {error}") from None
     # Converted first: Jinja's code generator (behind `undeclared`) folds constants in place.
-    theirs = jinja_subset.template_from_jinja(tree)
+    theirs = template_from_jinja(tree)
     assert jinja.unsafe(tree) is None, source
     assert jinja.undeclared(tree, assigns="{%" in source) == names_of(ours), source
     assert theirs == ours, source
@@ -248,3 +249,44 @@ def test_generated_templates() -> None:
 def test_globals_are_given_up() -> None:
     # A name the recognizer reads must never be one of Jinja's globals (they are no names).
     assert frozenset(jinja2.Environment().globals) <= jinja_subset._SPECIAL
+
+
+def test_tree_nodes_are_values() -> None:
+    from ocsrun.runbook.rules.jinja_tree import Const, Name
+
+    assert Name("a") == Name("a") and hash(Name("a")) == hash(Name("a"))
+    assert Name("a") != Const("a")  # same fields, another class
+    assert repr(Const(True)) == "Const(value=True)"
+    with pytest.raises(AttributeError):
+        Name("a").name = "b"  # type: ignore[misc]
+
+
+_PROBE = (
+    "import sys\nfrom ocsrun.cli import main\n"
+    "try:\n    main(sys.argv[1:])\nexcept SystemExit as done:\n    code = done.code\n"
+    "print(code, 'jinja2' in sys.modules, file=sys.stderr)\n"
+)
+
+
+def _validate_in_child(path: Path) -> tuple[str, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, "validate", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "NO_COLOR": "1", "PYTHONPATH": str(ROOT)},
+    )
+    return done.stdout, done.stderr.strip()
+
+
+def test_validate_imports_jinja_only_when_a_runbook_needs_it(tmp_path: Path) -> None:
+    """`validate one.yaml` of a corpus runbook (its `when`s and templates all in the subset)
+    never loads Jinja; one template with a filter, and Jinja is loaded to parse it."""
+    one = corpus.generate(tmp_path, 1)[0]
+    out, err = _validate_in_child(one)
+    assert out.endswith("checked: no problems\n") and err == "0 False", (out, err)
+    text = one.read_text(encoding="utf-8")
+    assert "{{ target }}" in text
+    one.write_text(text.replace("{{ target }}", "{{ target|upper }}", 1), encoding="utf-8")
+    out, err = _validate_in_child(one)
+    assert out.endswith("checked: no problems\n") and err == "0 True", (out, err)

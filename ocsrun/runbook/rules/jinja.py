@@ -13,14 +13,14 @@ from functools import cache, lru_cache
 from typing import Any
 
 from ocsrun.runbook.rules import jinja_subset
-from ocsrun.runbook.rules.jinja_subset import Node
+from ocsrun.runbook.rules.jinja_tree import Node, from_jinja, names_of
 
 
 @dataclass(frozen=True)
 class Parsed:
     error: str | None
     names: frozenset[str]
-    # Our tree (jinja_subset.Node): a when's expression, or a template the recognizer read
+    # Our tree (jinja_tree.Node): a when's expression, or a template the recognizer read
     # (None for a template Jinja parsed: no rule looks inside those).
     node: Node | None = None
 
@@ -75,7 +75,7 @@ def parse_template(source: str) -> Parsed:
         return NO_TEMPLATE
     recognized = jinja_subset.template(source)
     if recognized is not None:
-        return Parsed(None, jinja_subset.names_of(recognized), recognized)
+        return Parsed(None, names_of(recognized), recognized)
     return parse_template_with_jinja(source)
 
 
@@ -153,7 +153,7 @@ def expression(source: str) -> Parsed:
 def parse_expression(source: str) -> Parsed:
     recognized = jinja_subset.expression(source)
     if recognized is not None:
-        return Parsed(None, jinja_subset.names_of(recognized), recognized)
+        return Parsed(None, names_of(recognized), recognized)
     return parse_expression_with_jinja(source)
 
 
@@ -170,7 +170,7 @@ def parse_expression_with_jinja(source: str) -> Parsed:
             )
     except TemplateSyntaxError as error:
         return Parsed(str(error.message), frozenset())
-    converted = jinja_subset.from_jinja(node)  # before any analysis could fold constants
+    converted = from_jinja(node)  # before any analysis could fold constants
     tree = nodes.Template([nodes.Output([node])]).set_environment(environment())
     problem = unsafe(tree)
     if problem:

@@ -12,148 +12,29 @@ the repository, a generated corpus and generated sources. So the rule here is to
 anything unusual: a token we do not know, a keyword where a name would be, odd whitespace, a
 backslash in a string, deep nesting, a long tag.
 
-The tree (Node and its subclasses) is also what Jinja's own parse is converted to
-(`from_jinja`), so the rules that look inside expressions (unreachable-step) walk one kind of
-tree whichever parser read it.
+The tree it builds is jinja_tree's, which Jinja's own parse is converted to as well.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
-# --- the tree ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Node:
-    """An expression or template part."""
-
-
-@dataclass(frozen=True, slots=True)
-class Name(Node):
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Const(Node):
-    value: object  # str, int, bool or None here; Jinja's conversions may hold a float too
-
-
-@dataclass(frozen=True, slots=True)
-class List(Node):
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Tuple(Node):
-    """Only from Jinja's parse (`x in ('a', 'b')`): the recognizer gives up on tuples."""
-
-    items: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Getitem(Node):
-    node: Node
-    arg: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Getattr(Node):
-    node: Node
-    attr: str
-
-
-@dataclass(frozen=True, slots=True)
-class Operand(Node):
-    op: str  # Jinja's names: eq ne lt lteq gt gteq in notin
-    expr: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Compare(Node):
-    expr: Node
-    ops: tuple[Operand, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Not(Node):
-    node: Node
-
-
-@dataclass(frozen=True, slots=True)
-class And(Node):
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True, slots=True)
-class Or(Node):
-    left: Node
-    right: Node
-
-
-@dataclass(frozen=True, slots=True)
-class If(Node):
-    test: Node
-    body: tuple[Node, ...]
-    elifs: tuple[If, ...]
-    orelse: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Template(Node):
-    """A template's outputs (`{{ expr }}`) and if blocks in order; its text is left out."""
-
-    body: tuple[Node, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Other(Node):
-    """A part of Jinja's parse outside the subset, opaque (its Jinja node class name)."""
-
-    kind: str
-
-
-def names_of(node: Node) -> frozenset[str]:
-    """Every name the tree reads (all of them load: the subset has no assignments)."""
-    found: set[str] = set()
-    stack = [node]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, Name):
-            found.add(item.name)
-        else:
-            stack.extend(_children(item))
-    return frozenset(found)
-
-
-def _children(node: Node) -> list[Node]:
-    found: list[Node] = []
-    for field in _CHILD_FIELDS.get(type(node), ()):
-        value = getattr(node, field)
-        found.extend(value if isinstance(value, tuple) else (value,))
-    return found
-
-
-# The fields of each node class that hold nodes (one node, or a tuple of them).
-_CHILD_FIELDS: dict[type[Node], tuple[str, ...]] = {
-    List: ("items",),
-    Tuple: ("items",),
-    Getitem: ("node", "arg"),
-    Getattr: ("node",),
-    Operand: ("expr",),
-    Compare: ("expr", "ops"),
-    Not: ("node",),
-    And: ("left", "right"),
-    Or: ("left", "right"),
-    If: ("test", "body", "elifs", "orelse"),
-    Template: ("body",),
-}
-
+from ocsrun.runbook.rules.jinja_tree import (
+    And,
+    Compare,
+    Const,
+    Getattr,
+    Getitem,
+    If,
+    List,
+    Name,
+    Node,
+    Not,
+    Operand,
+    Or,
+    Template,
+)
 
 # --- the recognizer -----------------------------------------------------------------------------
 
@@ -390,12 +271,14 @@ def template(source: str) -> Template | None:
 
 # One open `{% if %}` while its body is read: the If so far, which part is being filled
 # ("body", "elif" or "else"), and the parts.
-@dataclass
 class _OpenIf:
-    test: Node
-    body: list[Node]
-    elifs: list[tuple[Node, list[Node]]]
-    orelse: list[Node] | None
+    __slots__ = ("body", "elifs", "orelse", "test")
+
+    def __init__(self, test: Node) -> None:
+        self.test = test
+        self.body: list[Node] = []
+        self.elifs: list[tuple[Node, list[Node]]] = []
+        self.orelse: list[Node] | None = None
 
     def current(self) -> list[Node]:
         if self.orelse is not None:
@@ -448,7 +331,7 @@ def _block(parser: _Parser, stack: list[_OpenIf], top: list[Node]) -> None:
     if parser.word("if"):
         if len(stack) >= MAX_DEPTH // 2:
             raise _GiveUp
-        stack.append(_OpenIf(parser.expression(), [], [], None))
+        stack.append(_OpenIf(parser.expression()))
     elif parser.word("elif"):
         if not stack or stack[-1].orelse is not None:
             raise _GiveUp  # outside an if, or after its else
@@ -464,69 +347,3 @@ def _block(parser: _Parser, stack: list[_OpenIf], top: list[Node]) -> None:
         (stack[-1].current() if stack else top).append(closed)
     else:
         raise _GiveUp  # every other statement
-
-
-# --- Jinja's parse, converted ----------------------------------------------------------------
-
-
-def from_jinja(node: Any) -> Node:
-    """Our tree for a node of Jinja's parse of an expression (Other where it leaves the
-    subset's shapes). By exact class name: a subclass may mean something else."""
-    kind = type(node).__name__
-    convert = _FROM_JINJA.get(kind)
-    if convert is None or (kind == "Name" and node.ctx != "load"):
-        return Other(kind)
-    return convert(node)
-
-
-def _all(items: Any) -> tuple[Node, ...]:
-    return tuple(from_jinja(item) for item in items)
-
-
-_FROM_JINJA: dict[str, Callable[[Any], Node]] = {
-    "Name": lambda n: Name(n.name),
-    "Const": lambda n: Const(n.value),
-    "List": lambda n: List(_all(n.items)),
-    "Tuple": lambda n: Tuple(_all(n.items)),
-    "Getitem": lambda n: Getitem(from_jinja(n.node), from_jinja(n.arg)),
-    "Getattr": lambda n: Getattr(from_jinja(n.node), n.attr),
-    "Compare": lambda n: Compare(
-        from_jinja(n.expr), tuple(Operand(op.op, from_jinja(op.expr)) for op in n.ops)
-    ),
-    "Not": lambda n: Not(from_jinja(n.node)),
-    "And": lambda n: And(from_jinja(n.left), from_jinja(n.right)),
-    "Or": lambda n: Or(from_jinja(n.left), from_jinja(n.right)),
-}
-
-
-def template_from_jinja(tree: Any) -> Template:
-    """Our tree for Jinja's parse of a whole template: its outputs' expressions and its if
-    blocks (text left out), Other for any other statement."""
-    from jinja2 import nodes
-
-    assert isinstance(tree, nodes.Template)
-    return Template(_body_from_jinja(tree.body))
-
-
-def _body_from_jinja(body: list[Any]) -> tuple[Node, ...]:
-    from jinja2 import nodes
-
-    found: list[Node] = []
-    for node in body:
-        if isinstance(node, nodes.Output):
-            found.extend(from_jinja(n) for n in node.nodes if not isinstance(n, nodes.TemplateData))
-        elif isinstance(node, nodes.If):
-            elifs = tuple(
-                If(from_jinja(e.test), _body_from_jinja(e.body), (), ()) for e in node.elif_
-            )
-            found.append(
-                If(
-                    from_jinja(node.test),
-                    _body_from_jinja(node.body),
-                    elifs,
-                    _body_from_jinja(node.else_),
-                )
-            )
-        else:
-            found.append(Other(type(node).__name__))
-    return tuple(found)

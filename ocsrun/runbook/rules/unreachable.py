@@ -8,7 +8,7 @@ from typing import Any
 from ocsrun.runbook.diagnostic import Diagnostic
 from ocsrun.runbook.rules.context import Context, as_dict, as_list, as_str, strings
 from ocsrun.runbook.rules.jinja import expression
-from ocsrun.runbook.rules.jinja_subset import And, Compare, Const, List, Name, Node, Operand, Tuple
+from ocsrun.runbook.rules.jinja_tree import And, Compare, Const, List, Name, Node, Operand, Tuple
 
 RULE_IDS = ("unreachable-step",)
 
