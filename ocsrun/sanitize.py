@@ -13,16 +13,25 @@ space, a right-to-left mark, a soft hyphen or a tag character would otherwise ma
 from __future__ import annotations
 
 import re
+from functools import cache
+
+# The patterns are compiled on first use, not at import: `validate` of a clean file never needs
+# them, and their character classes took 2 ms to compile at every start-up.
+
 
 # CSI (ESC [ ... final), OSC (ESC ] ... BEL or ST), other two-byte ESC sequences,
 # and the 8-bit C1 equivalents.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
-    r"|\x1b[@-Z\\-_]?"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-)
+@cache
+def _escapes() -> re.Pattern[str]:
+    return re.compile(
+        r"\x1b\[[0-?]*[ -/]*[@-~]"
+        r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
+        r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
+        r"|\x1b[@-Z\\-_]?"
+        r"|\x9b[0-?]*[ -/]*[@-~]"
+    )
+
+
 # Characters that render as nothing (or reorder what follows): soft hyphen, combining grapheme
 # joiner, Arabic letter mark, Hangul fillers, Khmer inherent vowels, Mongolian selectors and
 # vowel separator, zero-width space/joiners and LRM/RLM, line/paragraph separators and bidi
@@ -32,16 +41,29 @@ INVISIBLE = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u2028-\u202e"
     "\u2060-\u206f\u3164\ufeff\uffa0\ufff9-\ufffb\U0001d173-\U0001d17a\U000e0000-\U000e007f"
 )
-INVISIBLE_CHARS = re.compile(f"[{INVISIBLE}]")
-_CONTROLS = re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{INVISIBLE}]")
-# The same, newlines and tabs included: for what must stay on one line (file names, error lines).
-_ANY_CONTROL = re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{INVISIBLE}]")
+
+
+@cache
+def invisible_chars() -> re.Pattern[str]:
+    return re.compile(f"[{INVISIBLE}]")
+
+
+@cache
+def _controls() -> re.Pattern[str]:
+    return re.compile(f"[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f{INVISIBLE}]")
+
+
+@cache
+def _any_control() -> re.Pattern[str]:
+    """The same, newlines and tabs included: for what must stay on one line (file names, error
+    lines)."""
+    return re.compile(f"[\\x00-\\x1f\\x7f-\\x9f{INVISIBLE}]")
 
 
 def clean(text: str) -> str:
     """Text safe to print: escape sequences dropped, other controls shown as `\\xNN`."""
-    text = _ESCAPES.sub("", text.replace("\r\n", "\n"))
-    return _CONTROLS.sub(_visible, text)
+    text = _escapes().sub("", text.replace("\r\n", "\n"))
+    return _controls().sub(_visible, text)
 
 
 def _visible(match: re.Match[str]) -> str:
@@ -60,12 +82,12 @@ def visible(text: str) -> str:
     """Text on one line with every control and invisible character escaped, newlines and tabs
     too, nothing dropped: for file names and error lines, where a newline would start a line
     of its own (a CI log reads `::error ...` at a line start as a workflow command)."""
-    return _ANY_CONTROL.sub(_visible, text)
+    return _any_control().sub(_visible, text)
 
 
 def invisible_in(text: str) -> str | None:
     """The first invisible or bidirectional character in text, escaped, if there is one."""
-    found = INVISIBLE_CHARS.search(text)
+    found = invisible_chars().search(text)
     return escaped(found.group()) if found else None
 
 

@@ -134,7 +134,13 @@ CORE_RESOLVERS = (
     (_TAG + "float", f"^(?:{_CORE_FLOAT})$", "-+0123456789."),
 )
 CORE_INT = re.compile(f"(?:{_CORE_INT})")
-CORE_FLOAT = re.compile(f"(?:{_CORE_FLOAT})")
+
+
+@functools.cache
+def _core_float() -> re.Pattern[str]:  # compiled on first use: most runbooks have no float
+    return re.compile(f"(?:{_CORE_FLOAT})")
+
+
 _Loader: Any = _core_loader()
 _UncountedLoader: Any = _uncounted_loader(_Loader)
 
@@ -150,15 +156,36 @@ _BOMS = (
     (b"\xff\xfe", "a UTF-16 byte order mark"),
     (b"\xfe\xff", "a UTF-16 byte order mark"),
 )
+
+
 # Where an anchor could start a node. Matches inside strings are harmless: the builder only
 # rejects a match where a node really starts (an anchored node starts at its `&`). An alias
 # always needs an anchor first, so rejecting anchors rejects aliases (and billion laughs) too.
-_ANCHOR_HINT = re.compile(r"&[^\s,\[\]{}]")
+# These patterns are compiled on first use: most runbooks hold no `&` and have no YAML error.
+@functools.cache
+def _anchor_hint() -> re.Pattern[str]:
+    return re.compile(r"&[^\s,\[\]{}]")
+
+
 _BEFORE_ANCHOR = frozenset(" \t\r\n[{,")
+
+
 # An anchor after a tag (`!!str &a x`) starts its node at the tag; the scanner finds those.
-_TAGGED_ANCHOR = re.compile(r"![^\s]*[ \t]+&")
-_ANCHOR_NAME = re.compile(r"&([^\s,\[\]{}]+)")
-_TAB_INDENT = re.compile(r"^ *\t", re.MULTILINE)
+@functools.cache
+def _tagged_anchor() -> re.Pattern[str]:
+    return re.compile(r"![^\s]*[ \t]+&")
+
+
+@functools.cache
+def _anchor_name() -> re.Pattern[str]:
+    return re.compile(r"&([^\s,\[\]{}]+)")
+
+
+@functools.cache
+def _tab_indent() -> re.Pattern[str]:
+    return re.compile(r"^ *\t", re.MULTILINE)
+
+
 # libyaml's composer recurses on the C stack and crashes somewhere past 20,000 levels. Block
 # nesting needs at least one column of indentation (or `- `/`? `) per two levels, flow nesting
 # one bracket per level, so text under these bounds cannot get near that.
@@ -418,10 +445,10 @@ def _anchor_candidates(text: str, display: str) -> frozenset[tuple[int, int]]:
     """0-based (line, column) of every `&` that might start an anchored node."""
     if "&" not in text:
         return frozenset()
-    if _TAGGED_ANCHOR.search(text):
+    if _tagged_anchor().search(text):
         _scan_anchors(text, display)
     found = set()
-    for match in _ANCHOR_HINT.finditer(text):
+    for match in _anchor_hint().finditer(text):
         offset = match.start()
         if offset and text[offset - 1] not in _BEFORE_ANCHOR:
             continue
@@ -492,7 +519,7 @@ def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadE
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
-    tab = _TAB_INDENT.search(text)
+    tab = _tab_indent().search(text)
     if tab is not None:
         tab_line = text.count("\n", 0, tab.start()) + 1
         if tab_line <= line:
@@ -549,7 +576,7 @@ class _Builder:
             raise _anchor_error(self.display, name, mark.line, mark.column)
 
     def _anchor_name(self, index: int) -> str:
-        match = _ANCHOR_NAME.match(self.text, index)
+        match = _anchor_name().match(self.text, index)
         return match.group(1) if match else "?"
 
     def mapping(self, node: Node, depth: int) -> dict[str, Any]:
@@ -661,7 +688,7 @@ def _number(tag: str, text: str) -> int | float | None:
             return None
         base = {"0o": 8, "0x": 16}.get(text[:2], 10)
         return int(text if base == 10 else text[2:], base)
-    if CORE_FLOAT.fullmatch(text) is None:
+    if _core_float().fullmatch(text) is None:
         return None
     # float() reads "inf", "-inf" and "nan" in any case: drop YAML's leading dot for them.
     return float(text.replace(".", "", 1) if text.lower().endswith(("inf", "nan")) else text)

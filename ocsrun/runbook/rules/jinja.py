@@ -48,7 +48,12 @@ def undeclared(tree: Any, *, assigns: bool) -> frozenset[str]:
 
 # `{{ name }}` alone is by far the most common template; it needs no parser. Not right after
 # another "{": Jinja's lexer would start at that earlier "{{" (`{{{ x }}}` is a syntax error).
-_SIMPLE_OUTPUT = re.compile(r"(?<!\{)\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
+# (Compiled on first use, as _output_tag: the recognizer reads most templates without them.)
+@cache
+def _simple_output() -> re.Pattern[str]:
+    return re.compile(r"(?<!\{)\{\{-?\s*([A-Za-z_][A-Za-z0-9_]*)\s*-?\}\}")
+
+
 _JINJA_LITERALS = frozenset({"true", "false", "none", "True", "False", "None"})
 # `not` alone is an incomplete expression to Jinja's parser, not a name.
 _NOT_A_NAME = frozenset({"not"})
@@ -82,12 +87,12 @@ def parse_template(source: str) -> Parsed:
 def parse_template_with_jinja(source: str) -> Parsed:
     """A template outside the recognizer's subset: Jinja's parser, on the whole template or
     tag by tag (below)."""
-    rest = _SIMPLE_OUTPUT.sub("", source)
+    rest = _simple_output().sub("", source)
     if not any(opener in rest for opener in ("{{", "{%", "{#")):
-        names = frozenset(_SIMPLE_OUTPUT.findall(source)) - _JINJA_LITERALS
+        names = frozenset(_simple_output().findall(source)) - _JINJA_LITERALS
         if not names & _NOT_A_NAME:
             return Parsed(None, names - JINJA_GLOBALS)
-    tags = _OUTPUT_TAG.findall(source)
+    tags = _output_tag().findall(source)
     if len(tags) > 1 or (tags and tags[0] != source):
         found = _tags_only(source, tags)
         if found is not None:
@@ -97,7 +102,9 @@ def parse_template_with_jinja(source: str) -> Parsed:
 
 # An output tag whose expression holds no brace and no quote: Jinja's lexer ends it at its first
 # `}}` (the only one in it). Not right after another "{", as above.
-_OUTPUT_TAG = re.compile(r"(?<!\{)\{\{[^{}'\"]*\}\}")
+@cache
+def _output_tag() -> re.Pattern[str]:
+    return re.compile(r"(?<!\{)\{\{[^{}'\"]*\}\}")
 
 
 def _tags_only(source: str, tags: list[str]) -> Parsed | None:
@@ -112,7 +119,7 @@ def _tags_only(source: str, tags: list[str]) -> Parsed | None:
     between them, which is checked to hold none; so Jinja's lexer meets exactly these tags,
     and lexes each as it would alone. A template of output tags has no assignments, so its
     names and its unsafe constructs are those of its tags together."""
-    between = _OUTPUT_TAG.sub("", source)
+    between = _output_tag().sub("", source)
     if any(opener in between for opener in ("{{", "{%", "{#")):
         return None
     names: set[str] = set()
