@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.run import events as ev
-from ocsrun.run.evidence import EvidenceResult, mtime_text, typed_path
 from ocsrun.run.operator import Ask, Screen
 from ocsrun.runbook import model as m
 from ocsrun.runbook.templating import render_pattern
 
 if TYPE_CHECKING:
+    from ocsrun.run.evidence import EvidenceResult
     from ocsrun.run.flow import StepHost
     from ocsrun.run.gates import GateRunner
 
@@ -103,6 +103,10 @@ def evidence_gate(
 def _ask_until_readable(
     host: StepHost, runner: GateRunner, gate: m.Gate, path: str, prompt: str
 ) -> EvidenceResult | None:
+    # Evidence files are read (ocsrun.run.evidence and its readers) only by a run that reaches
+    # an evidence gate: a session that never does pays nothing for them.
+    from ocsrun.run.evidence import typed_path
+
     while True:
         given = typed_path(
             host.operator.file(Ask(path, "evidence", prompt), gate.evidence_description)
@@ -136,6 +140,8 @@ def _refuse_input(host: StepHost, path: str, given: str, reason: str) -> None:
 
 
 def _stale(host: StepHost, step: m.Step, path: str, result: EvidenceResult, data: Any) -> str:
+    from ocsrun.run.evidence import mtime_text
+
     gate = step.gate
     if gate is None or gate.produced_by is None or result.mtime is None:
         return ""

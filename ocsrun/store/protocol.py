@@ -63,9 +63,13 @@ def host_name() -> str:
     return os.environ.get(HOST_ENV) or socket.gethostname()
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One journal line. `hash` covers every other field, `prev` chains to the record before."""
+class Record(NamedTuple):
+    """One journal line. `hash` covers every other field, `prev` chains to the record before.
+
+    A tuple, not a frozen dataclass: every read makes one per record (ten thousand for a long
+    run's resume, show or verify), and a frozen dataclass's __init__ sets each field through
+    object.__setattr__, four times the cost of making the tuple. Immutable all the same.
+    """
 
     seq: int
     ts: str  # UTC, ISO 8601 with microseconds and "Z"
