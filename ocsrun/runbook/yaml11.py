@@ -16,28 +16,47 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
-_BOOL = re.compile(r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|true|True|TRUE|false|False|FALSE")
+_BOOLS = frozenset(
+    {"yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF"}
+    | {"true", "True", "TRUE", "false", "False", "FALSE"}
+)
 _TRUE = frozenset({"yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE"})
-_INT = re.compile(
-    r"[-+]?0b[0-1_]+"
-    r"|[-+]?0[0-7_]+"
-    r"|[-+]?(?:0|[1-9][0-9_]*)"
-    r"|[-+]?0x[0-9a-fA-F_]+"
-    r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
-)
-_FLOAT = re.compile(
-    r"[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
-    r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
-    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*"
-    r"|[-+]?\.(?:inf|Inf|INF)"
-    r"|\.(?:nan|NaN|NAN)"
-)
-_TIMESTAMP = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
-    r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
-)
+
+
+@cache
+def _numbers() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """The int, float and timestamp patterns, compiled on first use (most plain scalars of a
+    runbook are words, which _NUMBER_CHARS rules out first)."""
+    int_ = (
+        r"[-+]?0b[0-1_]+"
+        r"|[-+]?0[0-7_]+"
+        r"|[-+]?(?:0|[1-9][0-9_]*)"
+        r"|[-+]?0x[0-9a-fA-F_]+"
+        r"|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+"
+    )
+    float_ = (
+        r"[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?"
+        r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*"
+        r"|[-+]?\.(?:inf|Inf|INF)"
+        r"|\.(?:nan|NaN|NAN)"
+    )
+    timestamp = (
+        r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+        r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?"
+        r"(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?"
+    )
+    return (
+        ("int", re.compile(int_)),
+        ("float", re.compile(float_)),
+        ("timestamp", re.compile(timestamp)),
+    )
+
+
+# Every character those three patterns can match: a text with any other is none of them.
+_NUMBER_CHARS = frozenset("0123456789-+._: \tbxoabcdefABCDEFinfINFNaTtZ")
 # Every YAML 1.1 bool, int, float or timestamp starts with one of these.
 FIRST = frozenset("yYnNtTfFoO-+.0123456789")
 # Values are worked out for the message only when short: a long sexagesimal number is
@@ -90,14 +109,13 @@ def yaml11_reading(text: str) -> Reading | None:
     """
     if not text or text[0] not in FIRST:
         return None
-    if _BOOL.fullmatch(text):
+    if text in _BOOLS:
         return Reading("bool", text)
-    if _INT.fullmatch(text):
-        return Reading("int", text)
-    if _FLOAT.fullmatch(text):
-        return Reading("float", text)
-    if _TIMESTAMP.fullmatch(text):
-        return Reading("timestamp", text)
+    if not _NUMBER_CHARS.issuperset(text):
+        return None
+    for kind, pattern in _numbers():
+        if pattern.fullmatch(text):
+            return Reading(kind, text)
     return None
 
 
