@@ -111,8 +111,10 @@ def yaml11_reading(text: str) -> Reading | None:
         return None
     if text in _BOOLS:
         return Reading("bool", text)
-    if not _NUMBER_CHARS.issuperset(text):
-        return None
+    if not _NUMBER_CHARS.issuperset(text) or text.count(".") > 1:
+        return None  # (a version like 1.0.0: each pattern has at most one dot)
+    if "-" in text[1:] and not text[:4].isdigit() and "e" not in text.lower():
+        return None  # a `-` past a sign is only in a date or an exponent (20:00-06:00)
     for kind, pattern in _numbers():
         if pattern.fullmatch(text):
             return Reading(kind, text)
