@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
+from ocsrun.runbook import plain_regex
 from ocsrun.runbook.diagnostic import Diagnostic
 from ocsrun.runbook.patterns import compiled as engine_compiled
 from ocsrun.runbook.rules.context import Context, JsonPath, as_dict, as_list
@@ -56,8 +57,9 @@ def compile_pattern(pattern: str) -> re.Pattern[str] | str:
         return f"does not compile: {error}"
     try:
         # Patterns and evidence checks run on the `regex` engine (bounded matching): it must
-        # accept the pattern too.
-        engine_compiled(pattern)
+        # accept the pattern too (it surely does a plain one, and is not even imported then).
+        if not plain_regex.surely_compiles(pattern):
+            engine_compiled(pattern)
     except Exception as error:  # regex.error, or the engine's own limits
         return f"does not compile with the run-time regex engine: {error}"
     return _backtracking(pattern) or compiled
