@@ -112,6 +112,7 @@ class PgRunHandle:
         # The records read to the end before, checked: a second read (resume replays the
         # journal, then looks at run.started again) asks the server only for newer rows.
         self._read: tuple[Record, ...] = ()
+        self._snapshot: bytes | None = None
 
     @property
     def info(self) -> RunInfo:
@@ -155,7 +156,11 @@ class PgRunHandle:
         return None  # a row is inserted whole or not at all
 
     def snapshot(self) -> bytes:
-        return self._store.run_file(self._info.run_id, SNAPSHOT)
+        # Kept once read: run files are never changed (operators may only add them), and a
+        # resume asks for it twice.
+        if self._snapshot is None:
+            self._snapshot = self._store.run_file(self._info.run_id, SNAPSHOT)
+        return self._snapshot
 
     def close(self) -> None:
         """The connection belongs to the store (the lock may outlive the handle)."""
@@ -195,7 +200,8 @@ class PostgresStore:
                 conn = psycopg.connect(
                     self.url, autocommit=True, application_name="ocsrun", **pg_url.KEEPALIVES
                 )
-                conn.execute(pg_url.SESSION_SETTINGS)
+                if not migrate:
+                    conn.execute(pg_url.SESSION_SETTINGS)
             except psycopg.Error as error:
                 raise StoreUnavailable(
                     f"cannot connect to the run store {self.location}: {pg_url.first_line(error)}"
@@ -206,7 +212,15 @@ class PostgresStore:
         return self._conn
 
     def _check_schema(self, conn: Connection) -> None:
-        have = pg_migrations.current_version(conn)
+        """The session's settings and the schema's version, in one round trip (each one is a
+        wait for the server, and a loaded workstation waits longer for each)."""
+        psycopg = pg_url.psycopg_module()
+        try:
+            have = int(_last_result(conn.execute(_SETTLE)).fetchone()[0])
+        except psycopg.errors.UndefinedTable:
+            # A database ocsrun has never used. The failed statement undid the settings too.
+            conn.execute(pg_url.SESSION_SETTINGS)
+            have = 0
         if have == pg_migrations.LATEST:
             return
         if have > pg_migrations.LATEST:
@@ -316,18 +330,22 @@ class PostgresStore:
             raise StateError(f"run {info.run_id} already exists in {self.location}") from None
 
     def open_run(self, run_id: str) -> PgRunHandle:
-        info = self._info(run_id)
+        # The run record and its last record in one round trip.
         row = self._call(
             run_id,
             lambda conn: conn.execute(
-                "SELECT line FROM ocsrun.journal WHERE run_id = %s ORDER BY seq DESC LIMIT 1",
-                (run_id,),
+                "SELECT info, (SELECT line FROM ocsrun.journal WHERE run_id = %s"
+                " ORDER BY seq DESC LIMIT 1) FROM ocsrun.runs WHERE run_id = %s",
+                (run_id, run_id),
             ).fetchone(),
         )
+        if row is None:
+            raise StateError(f"no run {run_id!r} in {self.location}")
+        info, line = _info_from_data(row[0]), row[1]
         last = None
-        if row is not None:
+        if line is not None:
             try:
-                last = journal.decode(row[0].encode("utf-8"))
+                last = journal.decode(line.encode("utf-8"))
             except journal.RecordError as error:
                 raise StateError(
                     f"{self.location} run {run_id}: last record is damaged ({error}); "
@@ -580,14 +598,6 @@ class PostgresStore:
         if key in self._held:
             holder: LockInfo | None = self._held[key].info
             raise LockHeld(_held_message(what, holder), holder_run_id=_run_id_of(holder))
-        got = self._call(
-            run_id,
-            lambda conn: conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone(),
-            writes=True,
-        )
-        if not got or not got[0]:
-            holder = self.lock_holder(key)
-            raise LockHeld(_held_message(what, holder), holder_run_id=_run_id_of(holder))
         info = LockInfo(
             run_id=run_id,
             operator=journal.operator_id(),
@@ -596,12 +606,17 @@ class PostgresStore:
             started=journal.utc_now(),
         )
 
-        def write_holder(conn: Connection) -> None:
+        def take(conn: Connection) -> bool:
+            # The lock and its holder row in one round trip: the row is written only when
+            # the lock was taken (see _HOLDER_WRITE).
             sql = pg_url.psycopg_module().sql
-            values = (key, runbook_id, target, run_id, *_holder_values(info))
-            conn.execute(sql.SQL(_HOLDER_WRITE).format(*(sql.Literal(v) for v in values)))
+            values = (key, runbook_id, target, run_id, *_holder_values(info), key)
+            statement = sql.SQL(_HOLDER_WRITE).format(*(sql.Literal(v) for v in values))
+            return _last_result(conn.execute(statement)).fetchone() is not None
 
-        self._call(run_id, write_holder)
+        if not self._call(run_id, take, writes=True):
+            holder = self.lock_holder(key)
+            raise LockHeld(_held_message(what, holder), holder_run_id=_run_id_of(holder))
         held = PgLock(self, key, info)
         self._held[key] = held
         return held
@@ -648,22 +663,36 @@ def open_url(location: str) -> PostgresStore:
 # loses one loses the session's advisory lock with it (and a row counts only while its session
 # holds the lock). So their commits do not wait for the disk (4 ms each here); every journal
 # record's still does. Each is one round trip: several statements in one string (values as
-# quoted literals, no parameters) run as one transaction, and all of it is undone on an error.
+# quoted literals, no parameters) run as one transaction, and all of it is undone on an error
+# (but a session advisory lock taken is the session's until released: PgLock.release, or the
+# session's end). Taking the lock is the row's condition: a row comes back when it was taken.
 _HOLDER_WRITE = (
     "SET LOCAL synchronous_commit = off;"
     " INSERT INTO ocsrun.lock_holders (lock_key, runbook_id, target, run_id,"
     " operator, host, pid, started, backend_pid)"
-    " VALUES ({}, {}, {}, {}, {}, {}, {}, {}, pg_backend_pid())"
+    " SELECT {}, {}, {}, {}, {}, {}, {}, {}, pg_backend_pid() WHERE pg_try_advisory_lock({})"
     " ON CONFLICT (lock_key) DO UPDATE SET runbook_id = EXCLUDED.runbook_id,"
     " target = EXCLUDED.target, run_id = EXCLUDED.run_id,"
     " operator = EXCLUDED.operator, host = EXCLUDED.host, pid = EXCLUDED.pid,"
     " started = EXCLUDED.started, backend_pid = EXCLUDED.backend_pid"
+    " RETURNING lock_key"
+)
+# The session's settings, then the schema's version (UndefinedTable: a database never used).
+_SETTLE = (
+    pg_url.SESSION_SETTINGS + "; SELECT coalesce(max(version), 0) FROM ocsrun.schema_migrations"
 )
 _HOLDER_RELEASE = (
     "SET LOCAL synchronous_commit = off;"
     " DELETE FROM ocsrun.lock_holders WHERE lock_key = {0} AND backend_pid = pg_backend_pid();"
     " SELECT pg_advisory_unlock({0})"
 )
+
+
+def _last_result(cursor: Any) -> Any:
+    """The cursor at the result of the last of several statements (psycopg starts at the first)."""
+    while cursor.nextset():
+        pass
+    return cursor
 
 
 def _holder_values(info: LockInfo) -> tuple[str, str, int, str]:
