@@ -176,6 +176,13 @@ def test_plain_templates_pass() -> None:
         ("mode == 'c' or mode == 'a'", False),
         ("mode != 'c'", False),
         ("other == 'c'", False),
+        # Outside the recognizer's subset: Jinja's parse, converted to the same tree.
+        ("mode in ('c', 'd')", True),
+        ("other|lower == 'x' and mode == 'zzz'", True),
+        ("mode == 'c' if other else true", False),
+        pytest.param(
+            " and ".join([*["other|lower == 'x'"] * 300, "mode == 'zzz'"]), True, id="long-and"
+        ),
     ],
 )
 def test_unreachable_step(when: str, unreachable: bool) -> None:

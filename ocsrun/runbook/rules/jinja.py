@@ -177,12 +177,16 @@ def parse_expression_with_jinja(source: str) -> Parsed:
             )
     except TemplateSyntaxError as error:
         return Parsed(str(error.message), frozenset())
-    converted = from_jinja(node)  # before any analysis could fold constants
     tree = nodes.Template([nodes.Output([node])]).set_environment(environment())
     problem = unsafe(tree)
     if problem:
         return Parsed(problem, frozenset())
-    return Parsed(None, undeclared(tree, assigns=False), converted)
+    names = undeclared(tree, assigns=False)  # (a walk: it folds no constants, unlike codegen)
+    try:
+        converted = from_jinja(node)
+    except RecursionError:  # nesting Jinja's walks survived: no tree for the rules, no finding
+        converted = None
+    return Parsed(None, names, converted)
 
 
 def unsafe(tree: Any) -> str | None:

@@ -94,8 +94,8 @@ def _tokens(source: str, pos: int) -> tuple[list[tuple[str, str]], int]:
         assert kind is not None
         value = match.group(kind)
         pos = match.end()
-        if kind == "int" and source[pos : pos + 1] in _NUMBER_TAIL:
-            raise _GiveUp
+        if kind == "int" and (source[pos : pos + 1] in _NUMBER_TAIL or len(value) > 18):
+            raise _GiveUp  # (a huge number: Python's int() refuses past 4,300 digits)
         if kind == "str":
             value = value[1:-1]
             if any(ord(c) < 32 or c == "\x7f" for c in value):

@@ -53,14 +53,23 @@ def _impossible(source: str, domains: dict[str, set[str]]) -> str | None:
 
 
 def _never(node: Node, domains: dict[str, set[str]]) -> str | None:
-    """Why an expression can never be true, if it visibly cannot."""
-    if isinstance(node, Const) and not node.value:
-        return "the condition is always false"
-    if isinstance(node, And):
-        return _never(node.left, domains) or _never(node.right, domains)
-    if not (isinstance(node, Compare) and len(node.ops) == 1 and isinstance(node.expr, Name)):
-        return None
-    return _never_compared(node.expr.name, node.ops[0], domains.get(node.expr.name))
+    """Why an expression can never be true, if it visibly cannot: a part of an `and` chain
+    (walked left to right without recursion: Jinja's parse of a long chain is deep) that
+    cannot be."""
+    stack = [node]
+    while stack:
+        part = stack.pop()
+        if isinstance(part, And):
+            stack += (part.right, part.left)
+            continue
+        if isinstance(part, Const) and not part.value:
+            return "the condition is always false"
+        if isinstance(part, Compare) and len(part.ops) == 1 and isinstance(part.expr, Name):
+            name = part.expr.name
+            reason = _never_compared(name, part.ops[0], domains.get(name))
+            if reason:
+                return reason
+    return None
 
 
 def _never_compared(name: str, operand: Operand, domain: set[str] | None) -> str | None:
