@@ -120,6 +120,7 @@ def test_plain(pattern: str) -> None:
         "()",
         "a\\Z",
         "\\N{BULLET}",
+        "\\B",  # the engine matches it on an empty text, `re` does not
         "x" * 201,
     ],
 )
@@ -179,6 +180,8 @@ def _run(strategy: st.SearchStrategy[tuple[str, str]], examples: int) -> Counter
         pattern, text = case
         seen[check_compile(pattern)] += 1
         seen[check_match(pattern, text)] += 1
+        for fixed in ("", "a", "a b"):  # empty and one-word texts: where engines differ most
+            seen[check_match(pattern, fixed)] += 1
 
     run()
     return seen
@@ -189,3 +192,24 @@ def test_generated_patterns_and_texts() -> None:
     assert seen["plain"] >= 100 and seen["not plain"] >= 100, seen
     assert seen["matched"] >= 10 and seen["not matched"] >= 50, seen
     assert seen["left to the engine"] >= 100, seen
+
+
+# Every pattern of one or two plain pieces (with and without `(?i)`), on small texts: the
+# corners (empty text, anchors, assertions next to repeats) that random generation misses.
+_PIECES = ["a", "Z", "0", " ", "-", ".", "\\d", "\\w", "\\s", "\\D", "\\W", "\\S", "\\b", "\\B"]
+_PIECES += ["[a-z]", "[^a]", "(a|b)", "(?:a)", "\\.", "^", "$"]
+_SMALL_TEXTS = ["", "a", "A", "ab", "a b", "0", "-", " ", "."]
+
+
+def test_every_small_pattern() -> None:
+    seen: Counter[str] = Counter()
+    for first in _PIECES:
+        for second in ["", *_PIECES]:
+            for q1 in ("", "*", "+", "?"):
+                for q2 in ("", "*", "+", "?") if second else ("",):
+                    for flag in ("", "(?i)"):
+                        pattern = f"{flag}{first}{q1}{second}{q2}"
+                        seen[check_compile(pattern)] += 1
+                        for text in _SMALL_TEXTS:
+                            seen[check_match(pattern, text)] += 1
+    assert seen["plain"] >= 1000 and seen["matched"] >= 1000, seen
