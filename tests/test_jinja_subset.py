@@ -5,6 +5,7 @@ listed edge cases, and on generated sources that mix the subset with what lies o
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from collections import Counter
@@ -290,3 +291,30 @@ def test_validate_imports_jinja_only_when_a_runbook_needs_it(tmp_path: Path) -> 
     one.write_text(text.replace("{{ target }}", "{{ target|upper }}", 1), encoding="utf-8")
     out, err = _validate_in_child(one)
     assert out.endswith("checked: no problems\n") and err == "0 True", (out, err)
+
+
+# Every short sequence of tokens from the subset and its neighbours: the corners (a keyword
+# where a name would be, an operator with nothing after it, an `if` block closed twice) that
+# random generation may miss. Jinja parses only what the recognizer accepts, so this is quick.
+_TOKENS = ["a", "b.c", "not", "and", "or", "in", "==", "<", "(", ")", "[", "]", ",", "'s'"]
+_TOKENS += ["1", "true", "none", "is", "if", "else", "|", "-", "self", "0"]
+_BLOCKS = ["{{ a }}", "{{- b -}}", "{% if a %}", "{%- elif b %}", "{% else -%}", "{% endif %}"]
+_BLOCKS += ["x", "{", "}}", "{#", "#}", "{{ a", "%}", "{% if a == 'b' %}", "{% endif %}}"]
+
+
+def test_every_short_expression() -> None:
+    seen: Counter[str] = Counter()
+    for size in (1, 2, 3):
+        for tokens in itertools.product(_TOKENS, repeat=size):
+            seen[check_expression(" ".join(tokens))] += 1
+    seen_tight = Counter(check_expression("".join(t)) for t in itertools.product(_TOKENS, repeat=3))
+    assert seen["accepted"] >= 200 and seen["gave up"] >= 5000, seen
+    assert seen_tight["accepted"] >= 50, seen_tight
+
+
+def test_every_short_template() -> None:
+    seen: Counter[str] = Counter()
+    for size in (1, 2, 3, 4):
+        for pieces in itertools.product(_BLOCKS, repeat=size):
+            seen[check_template("".join(pieces))] += 1
+    assert seen["accepted"] >= 1000 and seen["gave up"] >= 10000, seen
