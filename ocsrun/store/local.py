@@ -42,6 +42,7 @@ from ocsrun.store.cache import RecordCache
 from ocsrun.store.protocol import (
     CHAIN_HMAC,
     CHAIN_SHA256,
+    STATUS_BY_LAST_TYPE,
     JsonData,
     Record,
     RunBrief,
@@ -70,13 +71,6 @@ _ENDED = frozenset({"finished", "aborted", "abandoned"})
 
 UNKEYED = "unkeyed"  # a VerifyProblem kind
 
-STATUS_BY_LAST_TYPE = {
-    "run.finished": "finished",
-    "run.aborted": "aborted",
-    "run.interrupted": "interrupted",
-    "run.failed": "failed",
-    "run.abandoned": "abandoned",
-}
 
 # A run's files under the names every store uses (`ocsrun store copy`), and back.
 _COPY_NAMES = {SNAPSHOT: "snapshot"}

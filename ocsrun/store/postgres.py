@@ -20,14 +20,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import LockHeld, LockLost, StateError, StoreUnavailable, UsageError
 from ocsrun.gc_pause import gc_paused
-from ocsrun.store import journal, pg_migrations, pg_url
+from ocsrun.store import journal, pg_list, pg_migrations, pg_url
 from ocsrun.store.pg_url import check_url, display_url, is_postgres_url
 from ocsrun.store.protocol import (
     JsonData,
@@ -38,7 +37,6 @@ from ocsrun.store.protocol import (
     RunSummary,
     VerifyProblem,
     VerifyReport,
-    brief_of,
     make_run_id,
 )
 
@@ -48,13 +46,6 @@ if TYPE_CHECKING:
     Connection = psycopg.Connection[tuple[Any, ...]]
 
 SNAPSHOT = "snapshot"
-STATUS_BY_LAST_TYPE = {
-    "run.finished": "finished",
-    "run.aborted": "aborted",
-    "run.interrupted": "interrupted",
-    "run.failed": "failed",
-    "run.abandoned": "abandoned",
-}
 COLUMN_MISMATCH = "column-mismatch"
 STORED_HEAD = "stored-head-mismatch"
 
@@ -427,50 +418,17 @@ class PostgresStore:
         return rows
 
     def list_runs(self) -> list[RunSummary]:
-        # One query over plain columns (migration 3: the run record's fields, written with it;
-        # migration 2: each run's head, kept by the server with every record), the status
-        # worked out by the server, rows in RunInfo's and RunSummary's field order: here each
-        # row only becomes its two objects (10,000 runs are 10,000 rows).
-        with gc_paused():  # 10,000 runs are 50,000 objects, none in a cycle (see gc_paused)
-            return self._summaries(self._call(None, lambda c: c.execute(_LIST_QUERY).fetchall()))
-
-    @staticmethod
-    def _summaries(rows: list[tuple[Any, ...]]) -> list[RunSummary]:
-        decode = json.JSONDecoder().decode
-        summaries: list[RunSummary] = []
-        append = summaries.append
-        for row in rows:
-            run_id, runbook_id, title, version, path, target, operator, started = row[:8]
-            rehearsal, params, chain, records, last_type, last_ts, status, step = row[8:]
-            if status == DAMAGED:
-                # A run record ocsrun did not write (a field missing, of another JSON type):
-                # listed as damaged, never dropped silently nor breaking the list of the others.
-                append(RunSummary(_damaged_info(run_id), 0, None, None, DAMAGED))
-                continue
-            # Params: the JSON text of an object, NULL when the run has none.
-            values = {} if params is None else decode(params)
-            info = RunInfo(
-                run_id,
-                runbook_id,
-                title,
-                version,
-                path,
-                target,
-                operator,
-                started,
-                rehearsal,
-                values,
-                chain,
-            )
-            append(RunSummary(info, records, last_type, last_ts, status, step))
-        return summaries
+        # One query over plain columns (see ocsrun.store.pg_list), the collector paused: 10,000
+        # runs are 50,000 objects, none in a cycle (see gc_paused).
+        with gc_paused():
+            rows = self._call(None, lambda conn: conn.execute(pg_list.LIST_QUERY).fetchall())
+            return pg_list.summaries(rows)
 
     def list_briefs(self) -> list[RunBrief]:
         # The text of `runs list`: eight plain columns per run, each row a RunBrief as it is.
-        make = RunBrief._make
-        with gc_paused():  # see list_runs
-            rows = self._call(None, lambda conn: conn.execute(_BRIEF_QUERY).fetchall())
-            return [make(row) if row[3] != DAMAGED else _damaged_brief(row[0]) for row in rows]
+        with gc_paused():
+            rows = self._call(None, lambda conn: conn.execute(pg_list.BRIEF_QUERY).fetchall())
+            return pg_list.briefs(rows)
 
     def verify(self, run_id: str) -> VerifyReport:
         self._info(run_id)
@@ -715,45 +673,6 @@ def _held_message(what: str, holder: LockInfo | None) -> str:
         f"{what} is locked by {who}, whose database session is alive; the lock is released "
         "when that run ends or its workstation's session is gone"
     )
-
-
-# `runs list` in one query: the run record's fields in RunInfo's order (migration 3's columns,
-# never the jsonb), then RunSummary's; a run's status from its last record's type, as the local
-# store names it (STATUS_BY_LAST_TYPE, spelled once), `damaged` for a run record ocsrun did not
-# write (info_ok not true). Code point order, as the local store sorts (and no locale's rules to
-# apply per pair).
-DAMAGED = "damaged"
-_STATUS = (
-    f"CASE WHEN r.info_ok IS NOT TRUE THEN '{DAMAGED}'"
-    + "".join(f" WHEN h.last_type = '{t}' THEN '{s}'" for t, s in STATUS_BY_LAST_TYPE.items())
-    + " ELSE 'running' END"
-)
-_RUNS_AND_HEADS = (
-    " FROM ocsrun.runs r LEFT JOIN ocsrun.run_heads h ON h.run_id = r.run_id"
-    # The local store's order: by the run record's start, a damaged one's being "".
-    " ORDER BY (CASE WHEN r.info_ok THEN r.info_started ELSE '' END) COLLATE \"C\" DESC,"
-    ' r.run_id COLLATE "C" DESC'
-)
-_LIST_QUERY = (
-    "SELECT r.run_id, r.info_runbook_id, r.info_title, r.info_version, r.info_path,"
-    " r.info_target, r.info_operator, r.info_started, r.info_rehearsal, r.info_params,"
-    f" r.info_chain, coalesce(h.records, 0), h.last_type, h.last_ts, {_STATUS}, h.last_step"
-    + _RUNS_AND_HEADS
-)
-# RunBrief's fields, in its order.
-_BRIEF_QUERY = (
-    f"SELECT r.run_id, r.info_runbook_id, r.info_target, {_STATUS}, r.info_rehearsal,"
-    " r.info_started, r.info_operator, coalesce(h.records, 0)" + _RUNS_AND_HEADS
-)
-
-
-def _damaged_info(run_id: str) -> RunInfo:
-    """What `runs list` shows of a run whose run record is not what ocsrun writes."""
-    return RunInfo(run_id, "?", "?", "?", "?", None, "?", "", False)
-
-
-def _damaged_brief(run_id: str) -> RunBrief:
-    return brief_of(RunSummary(_damaged_info(run_id), 0, None, None, DAMAGED))
 
 
 def _info_data(info: RunInfo) -> dict[str, Any]:

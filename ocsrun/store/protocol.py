@@ -23,6 +23,14 @@ JsonData = Mapping[str, Any]
 TORN_TAIL = "torn-tail"
 CHAIN_SHA256 = "sha256"
 CHAIN_HMAC = "hmac-sha256"
+# A run's status in `runs list` from the type of its last record; any other type: "running".
+STATUS_BY_LAST_TYPE = {
+    "run.finished": "finished",
+    "run.aborted": "aborted",
+    "run.interrupted": "interrupted",
+    "run.failed": "failed",
+    "run.abandoned": "abandoned",
+}
 
 
 def make_run_id(now: datetime | None = None) -> str:
