@@ -143,6 +143,19 @@ def test_run_ids_are_sortable_and_unique() -> None:
     assert early.startswith("20261125T010000Z-") and early < late
 
 
+def test_a_process_never_issues_one_run_id_twice(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The random part repeating within one second (24 bits: about once in 130 draws of 500).
+    draws = iter(["3f9a1c", "3f9a1c", "3f9a1c", "77e0b2"])
+    monkeypatch.setattr("secrets.token_hex", lambda _n: next(draws))
+    from datetime import UTC, datetime
+
+    second = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)
+    assert [new_run_id(second), new_run_id(second)] == [
+        "20261130T170000Z-3f9a1c",
+        "20261130T170000Z-77e0b2",
+    ]
+
+
 def test_default_state_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("OCSRUN_STATE_DIR", str(tmp_path / "elsewhere"))
     assert default_state_dir() == tmp_path / "elsewhere"
