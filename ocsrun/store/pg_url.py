@@ -74,3 +74,10 @@ def psycopg_module() -> Any:
 def first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def last_result(cursor: Any) -> Any:
+    """The cursor at the result of the last of several statements (psycopg starts at the first)."""
+    while cursor.nextset():
+        pass
+    return cursor

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ocsrun.errors import LockHeld, LockLost, StateError, StoreUnavailable, UsageError
+from ocsrun.errors import StateError, StoreUnavailable, UsageError
 from ocsrun.gc_pause import gc_paused
-from ocsrun.store import journal, pg_list, pg_migrations, pg_url
+from ocsrun.store import journal, pg_list, pg_lock, pg_migrations, pg_url
+from ocsrun.store.pg_lock import PgLock, lock_key
 from ocsrun.store.pg_url import check_url, display_url, is_postgres_url
 from ocsrun.store.protocol import (
     JsonData,
@@ -48,49 +48,6 @@ if TYPE_CHECKING:
 SNAPSHOT = "snapshot"
 COLUMN_MISMATCH = "column-mismatch"
 STORED_HEAD = "stored-head-mismatch"
-
-
-def normalise_target(target: str | None) -> str:
-    """Host names are case-insensitive and may carry a root dot: one key for every spelling."""
-    return (target or "").strip().rstrip(".").lower()
-
-
-def lock_key(runbook_id: str, target: str | None) -> int:
-    """The advisory lock key (signed 64 bits) for (runbook id, normalised target)."""
-    material = f"ocsrun.run-lock\0{runbook_id}\0{normalise_target(target)}".encode()
-    return int.from_bytes(hashlib.sha256(material).digest()[:8], "big", signed=True)
-
-
-class PgLock:
-    """A held run lock: the advisory lock of the store's session plus its holder row."""
-
-    def __init__(self, store: PostgresStore, key: int, info: LockInfo) -> None:
-        self._store = store
-        self.key = key
-        self.info = info
-        self.broken: LockInfo | None = None  # an advisory lock is never stale: nothing to break
-
-    @property
-    def held(self) -> bool:
-        return self.key in self._store._held
-
-    def check(self) -> None:
-        # The advisory lock lives as long as the session: a lost connection ends both (and
-        # the next append says so); a released one is no longer ours.
-        if not self.held:
-            raise LockLost(f"the run lock of run {self.info.run_id} is no longer held")
-
-    def release(self) -> None:
-        """Give the lock up; safe to call twice and after the connection is gone."""
-        if self._store._held.pop(self.key, None) is None:
-            return
-        self._store._release(self.key)
-
-    def __enter__(self) -> PgLock:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
 
 
 class PgRunHandle:
@@ -207,7 +164,7 @@ class PostgresStore:
         wait for the server, and a loaded workstation waits longer for each)."""
         psycopg = pg_url.psycopg_module()
         try:
-            have = int(_last_result(conn.execute(_SETTLE)).fetchone()[0])
+            have = int(pg_url.last_result(conn.execute(_SETTLE)).fetchone()[0])
         except psycopg.errors.UndefinedTable:
             # A database ocsrun has never used. The failed statement undid the settings too.
             conn.execute(pg_url.SESSION_SETTINGS)
@@ -554,8 +511,7 @@ class PostgresStore:
         self, key: int, what: str, runbook_id: str, target: str | None, run_id: str
     ) -> PgLock:
         if key in self._held:
-            holder: LockInfo | None = self._held[key].info
-            raise LockHeld(_held_message(what, holder), holder_run_id=_run_id_of(holder))
+            raise pg_lock.held_error(what, self._held[key].info)
         info = LockInfo(
             run_id=run_id,
             operator=journal.operator_id(),
@@ -563,19 +519,16 @@ class PostgresStore:
             pid=os.getpid(),
             started=journal.utc_now(),
         )
-
-        def take(conn: Connection) -> bool:
-            # The lock and its holder row in one round trip: the row is written only when
-            # the lock was taken (see _HOLDER_WRITE).
-            sql = pg_url.psycopg_module().sql
-            values = (key, runbook_id, target, run_id, *_holder_values(info), key)
-            statement = sql.SQL(_HOLDER_WRITE).format(*(sql.Literal(v) for v in values))
-            return _last_result(conn.execute(statement)).fetchone() is not None
-
-        if not self._call(run_id, take, writes=True):
-            holder = self.lock_holder(key)
-            raise LockHeld(_held_message(what, holder), holder_run_id=_run_id_of(holder))
-        held = PgLock(self, key, info)
+        # The lock and its holder row in one round trip (see pg_lock.take_statement).
+        statement = pg_lock.take_statement(key, runbook_id, target, run_id, info)
+        taken = self._call(
+            run_id,
+            lambda conn: pg_url.last_result(conn.execute(statement)).fetchone() is not None,
+            writes=True,
+        )
+        if not taken:
+            raise pg_lock.held_error(what, self.lock_holder(key))
+        held = PgLock(self._held, self._release, key, info)
         self._held[key] = held
         return held
 
@@ -587,18 +540,11 @@ class PostgresStore:
         """
         import time
 
-        high, low = (key >> 32) & 0xFFFFFFFF, key & 0xFFFFFFFF
-        query = (
-            "SELECT h.run_id, h.operator, h.host, h.pid, h.started FROM ocsrun.lock_holders h"
-            " JOIN pg_locks l ON l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
-            " AND l.pid = h.backend_pid AND l.classid::bigint = %s AND l.objid::bigint = %s"
-            " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " WHERE h.lock_key = %s"
-        )
+        query, params = pg_lock.holder_query(key)
         for _ in range(attempts):
-            row = self._call(None, lambda conn: conn.execute(query, (high, low, key)).fetchone())
+            row = self._call(None, lambda conn: conn.execute(query, params).fetchone())
             if row is not None:
-                return LockInfo(str(row[0]), str(row[1]), str(row[2]), int(row[3]), str(row[4]))
+                return pg_lock.holder_from_row(row)
             time.sleep(0.025)
         return None
 
@@ -606,10 +552,9 @@ class PostgresStore:
         if self._conn is None or self._conn.broken or self._conn.closed:
             return  # the server released it with the session
         psycopg = pg_url.psycopg_module()
-        release = psycopg.sql.SQL(_HOLDER_RELEASE).format(psycopg.sql.Literal(key))
         # A dead session holds nothing; a live one releases at disconnect.
         with contextlib.suppress(psycopg.Error):
-            self._conn.execute(release)
+            self._conn.execute(pg_lock.release_statement(key))
 
 
 def open_url(location: str) -> PostgresStore:
@@ -617,62 +562,10 @@ def open_url(location: str) -> PostgresStore:
     return PostgresStore(location)
 
 
-# Lock holder rows are bookkeeping for the "held by" message, not run state: a crash that
-# loses one loses the session's advisory lock with it (and a row counts only while its session
-# holds the lock). So their commits do not wait for the disk (4 ms each here); every journal
-# record's still does. Each is one round trip: several statements in one string (values as
-# quoted literals, no parameters) run as one transaction, and all of it is undone on an error
-# (but a session advisory lock taken is the session's until released: PgLock.release, or the
-# session's end). Taking the lock is the row's condition: a row comes back when it was taken.
-_HOLDER_WRITE = (
-    "SET LOCAL synchronous_commit = off;"
-    " INSERT INTO ocsrun.lock_holders (lock_key, runbook_id, target, run_id,"
-    " operator, host, pid, started, backend_pid)"
-    " SELECT {}, {}, {}, {}, {}, {}, {}, {}, pg_backend_pid() WHERE pg_try_advisory_lock({})"
-    " ON CONFLICT (lock_key) DO UPDATE SET runbook_id = EXCLUDED.runbook_id,"
-    " target = EXCLUDED.target, run_id = EXCLUDED.run_id,"
-    " operator = EXCLUDED.operator, host = EXCLUDED.host, pid = EXCLUDED.pid,"
-    " started = EXCLUDED.started, backend_pid = EXCLUDED.backend_pid"
-    " RETURNING lock_key"
-)
 # The session's settings, then the schema's version (UndefinedTable: a database never used).
 _SETTLE = (
     pg_url.SESSION_SETTINGS + "; SELECT coalesce(max(version), 0) FROM ocsrun.schema_migrations"
 )
-_HOLDER_RELEASE = (
-    "SET LOCAL synchronous_commit = off;"
-    " DELETE FROM ocsrun.lock_holders WHERE lock_key = {0} AND backend_pid = pg_backend_pid();"
-    " SELECT pg_advisory_unlock({0})"
-)
-
-
-def _last_result(cursor: Any) -> Any:
-    """The cursor at the result of the last of several statements (psycopg starts at the first)."""
-    while cursor.nextset():
-        pass
-    return cursor
-
-
-def _holder_values(info: LockInfo) -> tuple[str, str, int, str]:
-    return (info.operator, info.host, info.pid, info.started)
-
-
-def _run_id_of(holder: LockInfo | None) -> str | None:
-    return holder.run_id if holder is not None else None
-
-
-def _held_message(what: str, holder: LockInfo | None) -> str:
-    if holder is None:
-        who = "another session (its holder record is not readable)"
-    else:
-        who = (
-            f"run {holder.run_id} (operator {holder.operator} on {holder.host}, pid "
-            f"{holder.pid}, since {holder.started})"
-        )
-    return (
-        f"{what} is locked by {who}, whose database session is alive; the lock is released "
-        "when that run ends or its workstation's session is gone"
-    )
 
 
 def _info_data(info: RunInfo) -> dict[str, Any]:
