@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ocsrun.errors import JournalCorrupt
-from ocsrun.store import journal, protocol
+from ocsrun.store import journal, journal_verify, protocol
 from ocsrun.store.protocol import Record
 
 
@@ -36,7 +36,7 @@ def lines_of(records: list[Record]) -> list[bytes]:
 
 
 def kinds(lines: list[bytes]) -> list[tuple[str, int | None, int]]:
-    _count, problems = journal.verify_lines(lines)
+    _count, problems = journal_verify.verify_lines(lines)
     return [(p.kind, p.seq, p.line) for p in problems]
 
 
@@ -110,12 +110,12 @@ def test_decode_rejects_malformed_lines(line: bytes) -> None:
 
 
 def test_intact_journal_verifies() -> None:
-    count, problems = journal.verify_lines(lines_of(build(6)))
+    count, problems = journal_verify.verify_lines(lines_of(build(6)))
     assert (count, problems) == (6, [])
 
 
 def test_empty_journal_verifies() -> None:
-    assert journal.verify_lines([]) == (0, [])
+    assert journal_verify.verify_lines([]) == (0, [])
 
 
 def test_flipped_byte_is_a_hash_mismatch_at_that_seq() -> None:
@@ -142,7 +142,7 @@ def test_deleted_record_is_a_seq_gap() -> None:
     lines = lines_of(build(6))
     del lines[2]
     assert kinds(lines) == [("seq-gap", 4, 3)]
-    _count, problems = journal.verify_lines(lines)
+    _count, problems = journal_verify.verify_lines(lines)
     assert "seq 3 missing" in problems[0].message
 
 
@@ -161,14 +161,14 @@ def test_duplicated_line_is_a_duplicate_seq() -> None:
     lines = lines_of(build(5))
     lines.insert(3, lines[2])
     assert kinds(lines) == [("duplicate-seq", 3, 4)]
-    _count, problems = journal.verify_lines(lines)
+    _count, problems = journal_verify.verify_lines(lines)
     assert "line 3" in problems[0].message
 
 
 def test_truncated_mid_line_is_only_a_torn_tail() -> None:
     lines = lines_of(build(5))
     lines[-1] = lines[-1][:40]
-    count, problems = journal.verify_lines(lines)
+    count, problems = journal_verify.verify_lines(lines)
     assert count == 4
     assert [(p.kind, p.line) for p in problems] == [("torn-tail", 5)]
 
@@ -199,7 +199,7 @@ def test_any_single_byte_change_is_detected(data: st.DataObject) -> None:
     pos = data.draw(st.integers(0, len(blob) - 1))
     new = data.draw(st.integers(0, 255).filter(lambda b: b != blob[pos]))
     changed = blob[:pos] + bytes([new]) + blob[pos + 1 :]
-    _count, problems = journal.verify_lines(io.BytesIO(changed))
+    _count, problems = journal_verify.verify_lines(io.BytesIO(changed))
     assert problems, f"byte {pos} changed to {new} went unnoticed"
 
 

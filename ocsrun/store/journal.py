@@ -1,4 +1,4 @@
-"""Journal records: encoding, the hash chain, streaming reads and verification.
+"""Journal records: encoding, the hash chain and streaming reads (verification: journal_verify).
 
 Pure functions over bytes and files, usable by any run store. A journal is
 JSON Lines: one record per line, each line written by a single append. The
@@ -26,7 +26,7 @@ from ocsrun.errors import JournalCorrupt
 # Defined with the protocol (every store stamps records and lock holders alike); still
 # importable from here for the stores built on this module.
 from ocsrun.store.protocol import HOST_ENV as HOST_ENV  # noqa: PLC0414
-from ocsrun.store.protocol import TORN_TAIL, JsonData, Record, VerifyProblem
+from ocsrun.store.protocol import JsonData, Record
 from ocsrun.store.protocol import host_name as host_name  # noqa: PLC0414
 from ocsrun.store.protocol import operator_id as operator_id  # noqa: PLC0414
 from ocsrun.store.protocol import utc_now as utc_now  # noqa: PLC0414
@@ -35,7 +35,7 @@ GENESIS = "0" * 64
 FIELDS = ("seq", "ts", "operator", "type", "data", "prev", "hash")
 TORN_TAIL_SET_ASIDE = "journal.torn-tail-set-aside"
 
-# Problem kinds reported by `verify_lines`.
+# Problem kinds reported by `verify_lines` (ocsrun.store.journal_verify).
 BAD_JSON = "bad-json"
 BAD_RECORD = "bad-record"
 HASH_MISMATCH = "hash-mismatch"
@@ -233,22 +233,22 @@ class TornTail:
         return self.data.decode("utf-8", errors="replace")
 
 
-def _is_overlong(raw: bytes) -> bool:
+def is_overlong(raw: bytes) -> bool:
     """Longer than any record can be (bounded_lines keeps one byte over the cap to say so)."""
     return len(raw) - raw.endswith(b"\n") > MAX_RECORD_BYTES
 
 
-def _overlong_message() -> str:
+def overlong_message() -> str:
     return (
         f"line is over {MAX_RECORD_BYTES // 2**20} MiB: no record is that long, so it is "
         "damage, not a write cut off by a crash"
     )
 
 
-def _is_torn(raw: bytes, is_last: bool) -> bool:
+def is_torn(raw: bytes, is_last: bool) -> bool:
     """A partial last record left by a crash: short, and not a record. A line too long to be
     a record is damage wherever it is (verify, list, show and resume agree on that)."""
-    if _is_overlong(raw):
+    if is_overlong(raw):
         return False
     if not raw.endswith(b"\n"):
         return True
@@ -265,7 +265,7 @@ class JournalReader:
     """Streams intact records from a journal file, one line in memory at a time.
 
     Checks each line parses, its hash matches its content, and seq and prev
-    continue the chain (`verify_lines` goes further and names every problem).
+    continue the chain (journal_verify goes further and names every problem).
     The hash is rechecked here because replay decides which steps are done: a
     record changed on disk (a flipped byte in a step path) would otherwise make
     resume skip or repeat a step. A torn last line ends the iteration and is
@@ -295,15 +295,15 @@ class JournalReader:
             line_no += 1
         if pending is None:
             return
-        if _is_torn(pending, is_last=True):
+        if is_torn(pending, is_last=True):
             self.torn = TornTail(offset, pending)
             return
         yield self._accept(pending, line_no, last)
 
     def _accept(self, raw: bytes, line_no: int, last: Record | None) -> Record:
-        if _is_overlong(raw):
+        if is_overlong(raw):
             raise JournalCorrupt(
-                f"{self._name}:{line_no}: {_overlong_message()}; run `ocsrun runs verify`"
+                f"{self._name}:{line_no}: {overlong_message()}; run `ocsrun runs verify`"
             )
         return check_next(raw, line_no, last, self._name, self._key)
 
@@ -458,11 +458,11 @@ def read_tail(fd: int, size: int | None = None) -> tuple[Record | None, TornTail
         pos += len(piece) + 1
     torn: TornTail | None = None
     last_line = pieces[-1] or (ends[-1][1] if ends else b"")
-    if _is_overlong(last_line):
-        raise JournalCorrupt(f"the journal's last {_overlong_message()}")
+    if is_overlong(last_line):
+        raise JournalCorrupt(f"the journal's last {overlong_message()}")
     if pieces[-1]:
         torn = TornTail(pos, pieces[-1])
-    elif ends and _is_torn(ends[-1][1], is_last=True):
+    elif ends and is_torn(ends[-1][1], is_last=True):
         offset, raw = ends.pop()
         torn = TornTail(offset, raw)
     if start > 0:
@@ -516,181 +516,3 @@ def bounded_lines(stream: BinaryIO) -> Iterator[bytes]:
                     break
             line += b"\n"
         yield line
-
-
-@dataclass(slots=True)
-class _Seen:
-    seq: int
-    line: int
-    # Stored and recomputed hash (either may be what the next `prev` names);
-    # None when the line was unreadable, so the next link cannot be checked.
-    hashes: frozenset[str] | None
-
-
-class Verifier:
-    """Checks every record and the whole chain, naming each problem once.
-
-    Feed lines in order with `feed`, then call `finish`. Holds one small entry
-    per record (seq -> line), not the records.
-    """
-
-    def __init__(self, key: bytes | None = None) -> None:
-        self.problems: list[VerifyProblem] = []
-        self.records = 0
-        self.head: str | None = None  # the stored hash of the last record read
-        self._key = key
-        self._last: _Seen | None = None
-        self._lines: dict[int, int] = {}  # seq -> first line it appeared on
-        self._missing: dict[int, int] = {}  # seq skipped -> line where the gap shows
-
-    def _problem(self, seq: int | None, line: int, kind: str, message: str) -> None:
-        self.problems.append(VerifyProblem(seq, line, kind, message))
-
-    def feed(self, line: int, raw: bytes, is_last: bool) -> None:
-        if _is_overlong(raw):
-            self._problem(None, line, OVERLONG, _overlong_message())
-            self._skip_unreadable(line)
-            return
-        if _is_torn(raw, is_last):
-            self._problem(
-                None,
-                line,
-                TORN_TAIL,
-                f"last line is incomplete ({len(raw)} bytes): a write cut off by a crash; "
-                "it is not a record and is set aside on the next append",
-            )
-            return
-        try:
-            obj = parse_json(raw.rstrip(b"\n"))
-        except RecordError as error:
-            self._problem(None, line, BAD_JSON, f"line is not a record: {error}")
-            self._skip_unreadable(line)
-            return
-        try:
-            record = to_record(obj)
-        except RecordError as error:
-            seq = obj.get("seq")
-            self._problem(seq if isinstance(seq, int) else None, line, BAD_RECORD, str(error))
-            self._skip_unreadable(line)
-            return
-        self.records += 1
-        self.head = record.hash
-        self._check(line, record)
-
-    def _skip_unreadable(self, line: int) -> None:
-        # Assume the damaged line held the next record, so the records after it
-        # are not reported again as a gap or a chain break.
-        expected_seq = self._last.seq + 1 if self._last else 1
-        self._last = _Seen(expected_seq, line, None)
-
-    def _check(self, line: int, record: Record) -> None:
-        actual = computed_hash(record, self._key)
-        expected_seq = self._last.seq + 1 if self._last else 1
-        if actual != record.hash:
-            self._problem(
-                record.seq,
-                line,
-                HASH_MISMATCH,
-                f"stored hash {record.hash[:12]}… but the content hashes to {actual[:12]}…: "
-                "the record was altered",
-            )
-            # Count it in the position it occupies so one edited byte (even in
-            # seq or prev) is reported once, not again as a gap or chain break.
-            self._advance(expected_seq, line, frozenset({record.hash, actual}))
-            return
-        if record.seq in self._lines:
-            first = self._lines[record.seq]
-            self._problem(
-                record.seq,
-                line,
-                DUPLICATE_SEQ,
-                f"seq {record.seq} already appeared on line {first}",
-            )
-            return
-        if record.seq < expected_seq:
-            self._out_of_order(line, record)
-            return
-        self._check_link(line, record, expected_seq)
-        self._advance(record.seq, line, frozenset({record.hash}))
-
-    def _out_of_order(self, line: int, record: Record) -> None:
-        # A seq lower than expected and never seen fills an earlier gap.
-        gap_line = self._missing.pop(record.seq, None)
-        after = f" (expected at line {gap_line})" if gap_line else ""
-        last_seq = self._last.seq if self._last else 0
-        self._problem(
-            record.seq,
-            line,
-            REORDERED,
-            f"seq {record.seq} comes after seq {last_seq}{after}: records were reordered",
-        )
-        self._lines[record.seq] = line
-
-    def _check_link(self, line: int, record: Record, expected_seq: int) -> None:
-        if record.seq > expected_seq:
-            # Reported at the end unless a later out-of-order line fills it.
-            for missing in range(expected_seq, record.seq):
-                self._missing[missing] = line
-            return
-        last_hashes = self._last.hashes if self._last else frozenset({GENESIS})
-        if last_hashes is not None and record.prev not in last_hashes:
-            before = f"seq {self._last.seq}" if self._last else "the start"
-            self._problem(
-                record.seq,
-                line,
-                CHAIN_BREAK,
-                f"prev {record.prev[:12]}… is not the hash of {before}: "
-                "a record before it was replaced or removed",
-            )
-
-    def _advance(self, seq: int, line: int, hashes: frozenset[str] | None) -> None:
-        self._lines.setdefault(seq, line)
-        self._last = _Seen(seq, line, hashes)
-
-    def finish(self) -> list[VerifyProblem]:
-        for run in _runs(sorted(self._missing)):
-            line = self._missing[run[0]]
-            span = f"seq {run[0]}" if len(run) == 1 else f"seqs {run[0]}-{run[-1]}"
-            self._problem(
-                run[-1] + 1,
-                line,
-                SEQ_GAP,
-                f"{span} missing before this line: records were deleted",
-            )
-        self.problems.sort(key=lambda p: (p.line, p.kind))
-        self._missing.clear()
-        return self.problems
-
-
-def _runs(numbers: list[int]) -> Iterator[list[int]]:
-    run: list[int] = []
-    for number in numbers:
-        if run and number != run[-1] + 1:
-            yield run
-            run = []
-        run.append(number)
-    if run:
-        yield run
-
-
-def verify_lines(lines: Iterable[bytes]) -> tuple[int, list[VerifyProblem]]:
-    """Verify a journal given as raw lines (newlines kept). Returns (records, problems)."""
-    checked = verify_chain(lines)
-    return checked.records, checked.problems
-
-
-def verify_chain(lines: Iterable[bytes], key: bytes | None = None) -> Verifier:
-    """Verify a journal given as raw lines; the finished Verifier holds records, problems
-    and the head (the last record's hash). With `key`, hashes are HMAC-SHA256 under it."""
-    verifier = Verifier(key)
-    line_no = 0
-    pending: bytes | None = None
-    for raw in lines:
-        if pending is not None:
-            verifier.feed(line_no, pending, is_last=False)
-        pending = raw
-        line_no += 1
-    if pending is not None:
-        verifier.feed(line_no, pending, is_last=True)
-    verifier.finish()
-    return verifier

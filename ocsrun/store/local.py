@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import JournalCorrupt, StateError, StorageFull, UsageError
-from ocsrun.store import journal, lock
+from ocsrun.store import journal, journal_verify, lock
 from ocsrun.store.cache import RecordCache
 from ocsrun.store.local_run import (
     JOURNAL,
@@ -276,7 +276,7 @@ class LocalDirStore:
         path = run_dir / JOURNAL
         try:
             with os.fdopen(open_regular(path), "rb") as stream:
-                checked = journal.verify_chain(journal.bounded_lines(stream), key)
+                checked = journal_verify.verify_chain(journal.bounded_lines(stream), key)
         except FileNotFoundError:
             raise StateError(f"run {run_id} has no journal ({path} is missing)") from None
         problems = checked.problems

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocsrun.errors import StateError, StoreUnavailable, UsageError
 from ocsrun.gc_pause import gc_paused
-from ocsrun.store import journal, pg_list, pg_lock, pg_migrations, pg_url
+from ocsrun.store import journal, journal_verify, pg_list, pg_lock, pg_migrations, pg_url
 from ocsrun.store.pg_lock import PgLock, lock_key
 from ocsrun.store.pg_url import check_url, display_url, is_postgres_url
 from ocsrun.store.protocol import (
@@ -390,7 +390,7 @@ class PostgresStore:
     def verify(self, run_id: str) -> VerifyReport:
         self._info(run_id)
         rows = self._lines(run_id)
-        checked = journal.Verifier()
+        checked = journal_verify.Verifier()
         for position, (*_, line) in enumerate(rows, start=1):
             # A row is inserted whole or not at all: a last row that is no record is damage,
             # never a write cut off by a crash (the torn tail a file can have).
