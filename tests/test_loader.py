@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ocsrun.errors import LoadError
-from ocsrun.runbook import loader
+from ocsrun.runbook import loader, yaml_values
 from ocsrun.runbook.loader import load_document, load_text
 
 BASE = "format: ocsrun/v1\nkind: runbook\n"
@@ -330,7 +330,7 @@ def test_inline_text_scalars_read_as_the_builder_reads_them(
         text = "\n".join([*lines, "seq:", *items]) + "\n"
         fast = load_text(text.encode(), "f.yaml")
         with monkeypatch.context() as patched:
-            patched.setattr(loader, "_is_text", lambda node: False)
+            patched.setattr(yaml_values, "_is_text", lambda node: False)
             slow = load_text(text.encode(), "f.yaml")
         assert (fast.data, fast.diagnostics, fast.yaml11) == (
             slow.data,

@@ -1,8 +1,8 @@
 """Reading a runbook file safely: bytes → checked text → YAML node tree → plain data.
 
 The C parser composes the node tree; a small constructor turns it into plain JSON-compatible
-values. Positions are not copied into the data: the node tree is kept and walked only when a
-diagnostic needs a position, so valid files pay nothing for them.
+values (ocsrun.runbook.yaml_values). Positions are not copied into the data: the node tree is
+kept and walked only when a diagnostic needs a position, so valid files pay nothing for them.
 """
 
 from __future__ import annotations
@@ -22,18 +22,27 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ocsrun import safe_io
 from ocsrun.errors import LoadError, Position
 from ocsrun.gc_pause import gc_paused
-from ocsrun.runbook.diagnostic import Diagnostic, Severity
-from ocsrun.runbook.yaml11 import FIRST as _YAML11_FIRST
-from ocsrun.runbook.yaml11 import yaml11_reading
+from ocsrun.runbook.diagnostic import Diagnostic
+
+# The scalar resolution and the limits are defined with the value builder; still importable from
+# here, where the loader's callers (and the tests) have always found them.
+from ocsrun.runbook.yaml_values import CORE_RESOLVERS as CORE_RESOLVERS  # noqa: PLC0414
+from ocsrun.runbook.yaml_values import (
+    MAP_TAG,
+    SEQ_TAG,
+    STR_TAG,
+    ValueBuilder,
+    anchor_error,
+    mark_of,
+    node_position,
+    too_large,
+)
+from ocsrun.runbook.yaml_values import MAX_DEPTH as MAX_DEPTH  # noqa: PLC0414
+from ocsrun.runbook.yaml_values import MAX_NUMBER_CHARS as MAX_NUMBER_CHARS  # noqa: PLC0414
+from ocsrun.runbook.yaml_values import MAX_SCALAR_CHARS as MAX_SCALAR_CHARS  # noqa: PLC0414
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-MAX_DEPTH = 64
-MAX_SCALAR_CHARS = 1024 * 1024
 MAX_NODES = 250_000  # the bundled runbooks have a few thousand; this stops floods of tiny items
-
-# Python refuses to convert longer digit strings (and the conversion is quadratic below that);
-# no runbook or answers file needs a number anywhere near this long.
-MAX_NUMBER_CHARS = 100
 
 
 def _core_loader() -> Any:
@@ -65,8 +74,8 @@ def _core_loader() -> Any:
                     for tag, pattern in self.yaml_implicit_resolvers.get(value[:1], ()):  # type: ignore[index]
                         if pattern.match(value):  # type: ignore[arg-type]
                             return tag
-                return _STR
-            return _SEQ if kind is SequenceNode else _MAP
+                return STR_TAG
+            return SEQ_TAG if kind is SequenceNode else MAP_TAG
 
     for tag, pattern, first in CORE_RESOLVERS:
         CoreLoader.add_implicit_resolver(tag, re.compile(pattern), list(first))
@@ -87,8 +96,8 @@ def _uncounted_loader(counting: Any) -> Any:
                     for tag, pattern in resolvers.get(value[:1], ()):  # type: ignore[index]
                         if pattern.match(value):  # type: ignore[arg-type]
                             return tag
-                return _STR
-            return _SEQ if kind is SequenceNode else _MAP
+                return STR_TAG
+            return SEQ_TAG if kind is SequenceNode else MAP_TAG
 
     return UncountedLoader
 
@@ -111,8 +120,8 @@ def _counting_resolve() -> tuple[
                 for tag, pattern in get(value[:1], ()):  # type: ignore[index]
                     if pattern.match(value):  # type: ignore[arg-type]
                         return tag
-            return _STR
-        return _SEQ if kind is SequenceNode else _MAP
+            return STR_TAG
+        return SEQ_TAG if kind is SequenceNode else MAP_TAG
 
     return resolve, lambda: count
 
@@ -121,35 +130,8 @@ class _NodeLimit(Exception):
     """Raised inside the composer when the node count passes its limit."""
 
 
-_TAG = "tag:yaml.org,2002:"
-_CORE_INT = r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+"
-_CORE_FLOAT = (
-    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-    r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
-)
-CORE_RESOLVERS = (
-    (_TAG + "null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
-    (_TAG + "bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
-    (_TAG + "int", f"^(?:{_CORE_INT})$", "-+0123456789"),
-    (_TAG + "float", f"^(?:{_CORE_FLOAT})$", "-+0123456789."),
-)
-CORE_INT = re.compile(f"(?:{_CORE_INT})")
-
-
-@functools.cache
-def _core_float() -> re.Pattern[str]:  # compiled on first use: most runbooks have no float
-    return re.compile(f"(?:{_CORE_FLOAT})")
-
-
 _Loader: Any = _core_loader()
 _UncountedLoader: Any = _uncounted_loader(_Loader)
-
-_STR, _NULL, _BOOL = _TAG + "str", _TAG + "null", _TAG + "bool"
-_INT, _FLOAT, _TIMESTAMP = _TAG + "int", _TAG + "float", _TAG + "timestamp"
-_SEQ, _MAP = _TAG + "seq", _TAG + "map"
-# Tags whose scalar text is kept as a plain string (JSON has no dates; merge keys are inert text
-# because aliases are rejected anyway).
-_TEXT_TAGS = frozenset({_STR, _TIMESTAMP, _TAG + "merge", _TAG + "value"})
 
 _BOMS = (
     (b"\xef\xbb\xbf", "a UTF-8 byte order mark"),
@@ -174,11 +156,6 @@ _BEFORE_ANCHOR = frozenset(" \t\r\n[{,")
 @functools.cache
 def _tagged_anchor() -> re.Pattern[str]:
     return re.compile(r"![^\s]*[ \t]+&")
-
-
-@functools.cache
-def _anchor_name() -> re.Pattern[str]:
-    return re.compile(r"&([^\s,\[\]{}]+)")
 
 
 @functools.cache
@@ -233,11 +210,11 @@ class Document:
         for part in path:
             found = _child(node, part)
             if found is None:
-                return _pos(self.path, node)
+                return node_position(self.path, node)
             key_node, node = found
         if key and key_node is not None:
-            return _pos(self.path, key_node)
-        return _pos(self.path, node)
+            return node_position(self.path, key_node)
+        return node_position(self.path, node)
 
     def item_positions(self, path: Sequence[str | int]) -> list[Position]:
         """Where each item of the list at a JSON path starts ([] if there is no list there)."""
@@ -249,7 +226,7 @@ class Document:
             node = found[1]
         if not isinstance(node, SequenceNode):
             return []
-        return [_pos(self.path, item) for item in node.value]
+        return [node_position(self.path, item) for item in node.value]
 
 
 def child_node(node: Node, part: str | int) -> Node | None:
@@ -270,10 +247,6 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
     return None
 
 
-def _pos(path: str, node: Node) -> Position:
-    return Position(path, node.start_mark.line + 1, node.start_mark.column + 1)
-
-
 def load_document(path: Path, display: str | None = None) -> Document:
     shown = display if display is not None else str(path)
     try:
@@ -286,7 +259,7 @@ def load_document(path: Path, display: str | None = None) -> Document:
             if error.size is not None
             else f"file is over the limit of {MAX_FILE_BYTES} bytes"
         )
-        raise _too_large(shown, detail) from None
+        raise too_large(shown, detail) from None
     except OSError as error:
         raise LoadError(
             f"cannot read file: {error.strerror or error}", Position(shown), rule="io"
@@ -301,7 +274,7 @@ def load_text(data: bytes, display: str) -> Document:
 
 def _load_text(data: bytes, display: str) -> Document:
     if len(data) > MAX_FILE_BYTES:
-        raise _too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
+        raise too_large(display, f"file is over the limit of {MAX_FILE_BYTES} bytes")
     text = _decode(data, display)
     walked = _guard_structure(text, display)
     anchors = _anchor_candidates(text, display)
@@ -313,16 +286,12 @@ def _load_text(data: bytes, display: str) -> Document:
     if not isinstance(root, MappingNode):
         raise LoadError(
             "the top level must be a mapping (key: value lines)",
-            _pos(display, root),
+            node_position(display, root),
             rule="not-a-mapping",
         )
-    builder = _Builder(text, display, anchors=anchors)
+    builder = ValueBuilder(text, display, anchors=anchors)
     value = builder.build(root, 1)
     return Document(display, value, text, tuple(builder.diagnostics), root, tuple(builder.yaml11))
-
-
-def _too_large(display: str, message: str, line: int = 1, col: int = 1) -> LoadError:
-    return LoadError(message, Position(display, line, col), rule="too-large")
 
 
 def _decode(data: bytes, display: str) -> str:
@@ -426,19 +395,15 @@ def _walk_events(text: str, display: str) -> None:
         if isinstance(event, yaml.NodeEvent):
             nodes += 1
             if nodes > MAX_NODES:
-                line, col = _mark(event.start_mark)
-                raise _too_large(display, f"more than {MAX_NODES} nodes", line, col)
+                line, col = mark_of(event.start_mark)
+                raise too_large(display, f"more than {MAX_NODES} nodes", line, col)
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_DEPTH:
-                line, col = _mark(event.start_mark)
-                raise _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
+                line, col = mark_of(event.start_mark)
+                raise too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
-
-
-def _mark(mark: Any) -> tuple[int, int]:
-    return (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
 
 
 def _anchor_candidates(text: str, display: str) -> frozenset[tuple[int, int]]:
@@ -462,17 +427,9 @@ def _scan_anchors(text: str, display: str) -> None:
         for token in yaml.scan(text, Loader=_Loader):
             if isinstance(token, yaml.AnchorToken):
                 mark = token.start_mark
-                raise _anchor_error(display, str(token.value), mark.line, mark.column)
+                raise anchor_error(display, str(token.value), mark.line, mark.column)
     except yaml.YAMLError:
         return  # composing will report it
-
-
-def _anchor_error(display: str, name: str, line: int, column: int) -> LoadError:
-    return LoadError(
-        f"YAML anchor '{name}' is not allowed (nor aliases); use a fragment (`uses:`) instead",
-        Position(display, line + 1, column + 1),
-        rule="yaml-alias",
-    )
 
 
 def _compose(text: str, display: str, *, counted: bool) -> Node | None:
@@ -505,7 +462,7 @@ def _compose(text: str, display: str, *, counted: bool) -> Node | None:
         with contextlib.suppress(yaml.YAMLError):
             _walk_events(text, display)  # raises too-large, with the position
         if over:
-            raise _too_large(display, f"more than {MAX_NODES} nodes")
+            raise too_large(display, f"more than {MAX_NODES} nodes")
     return node
 
 
@@ -514,8 +471,8 @@ def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadE
         # libyaml >= 0.2.5 (in PyYAML 6.0.4 wheels) refuses nesting past 1,000 levels while
         # scanning ahead, before any node exists: that is our limit too, and the place to
         # name is where our own limit was crossed, not where libyaml gave up.
-        line, col = _flow_depth_crossing(text) or _mark(error.problem_mark)
-        return _too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
+        line, col = _flow_depth_crossing(text) or mark_of(error.problem_mark)
+        return too_large(display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
     mark = error.problem_mark or error.context_mark
     line = mark.line + 1 if mark else 1
     col = mark.column + 1 if mark else 1
@@ -532,166 +489,6 @@ def _syntax_error(text: str, display: str, error: yaml.MarkedYAMLError) -> LoadE
     return LoadError(
         f"YAML syntax error: {message}", Position(display, line, col), rule="yaml-syntax"
     )
-
-
-class _Builder:
-    """Turns composed nodes into plain values; records duplicate keys instead of failing."""
-
-    def __init__(self, text: str, display: str, *, anchors: frozenset[tuple[int, int]]) -> None:
-        self.text = text
-        self.display = display
-        # No scalar can be longer than the whole text: skip the per-scalar check when short.
-        self.check_length = len(text) > MAX_SCALAR_CHARS
-        self.anchors = anchors
-        # Neither check applies (no anchor candidates, a text shorter than the scalar limit):
-        # most scalars are then read inline by their collection (`_is_text`).
-        self.plain = not anchors and not self.check_length
-        self.diagnostics: list[Diagnostic] = []
-        self.yaml11: list[tuple[Position, str]] = []
-
-    def build(self, node: Node, depth: int) -> Any:
-        """The plain value of node; depth is the nesting level of the collection it is in."""
-        if self.anchors:
-            self._check_anchor(node)
-        if isinstance(node, ScalarNode):
-            return self.scalar(node)
-        if depth > MAX_DEPTH:
-            line, col = _mark(node.start_mark)
-            raise _too_large(self.display, f"nesting deeper than {MAX_DEPTH} levels", line, col)
-        if isinstance(node, SequenceNode):
-            self._check_tag(node, _SEQ)
-            if self.plain:
-                return [
-                    child.value if _is_text(child) else self.build(child, depth + 1)
-                    for child in node.value
-                ]
-            return [self.build(child, depth + 1) for child in node.value]
-        self._check_tag(node, _MAP)
-        return self.mapping(node, depth)
-
-    def _check_anchor(self, node: Node) -> None:
-        mark = node.start_mark
-        if (mark.line, mark.column) in self.anchors:
-            name = self._anchor_name(mark.index)
-            raise _anchor_error(self.display, name, mark.line, mark.column)
-
-    def _anchor_name(self, index: int) -> str:
-        match = _anchor_name().match(self.text, index)
-        return match.group(1) if match else "?"
-
-    def mapping(self, node: Node, depth: int) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, ScalarNode):
-                raise LoadError(
-                    "a mapping key must be a plain scalar",
-                    _pos(self.display, key_node),
-                    rule="yaml-syntax",
-                )
-            if self.anchors:
-                self._check_anchor(key_node)
-            key = key_node.value
-            if key in result:
-                self._duplicate(node, key_node)
-            if self.plain and _is_text(value_node):
-                result[key] = value_node.value
-            else:
-                result[key] = self.build(value_node, depth + 1)
-        return result
-
-    def _duplicate(self, node: Node, key_node: ScalarNode) -> None:
-        first = next(
-            k for k, _ in node.value if isinstance(k, ScalarNode) and k.value == key_node.value
-        )
-        at = f"{first.start_mark.line + 1}:{first.start_mark.column + 1}"
-        self.diagnostics.append(
-            Diagnostic(
-                _pos(self.display, key_node),
-                Severity.ERROR,
-                f"duplicate key '{key_node.value}' (first at {at})",
-                "duplicate-key",
-            )
-        )
-
-    def scalar(self, node: ScalarNode) -> Any:
-        tag, text = node.tag, node.value
-        if self.check_length and len(text) > MAX_SCALAR_CHARS:
-            mark = node.start_mark
-            raise _too_large(
-                self.display,
-                f"a string of {len(text)} characters; the limit is {MAX_SCALAR_CHARS}",
-                mark.line + 1,
-                mark.column + 1,
-            )
-        if tag in _TEXT_TAGS:
-            if (
-                not node.style
-                and text[:1] in _YAML11_FIRST
-                and tag == _STR
-                and yaml11_reading(text) is not None
-            ):
-                self.yaml11.append((_pos(self.display, node), text))
-            return text
-        if tag == _BOOL and text in _BOOLS:
-            return _BOOLS[text]
-        if tag == _NULL and text in _NULLS:
-            return None
-        if tag in (_INT, _FLOAT):
-            if len(text) > MAX_NUMBER_CHARS:
-                raise _too_large(
-                    self.display,
-                    f"a number of {len(text)} characters; the limit is {MAX_NUMBER_CHARS}",
-                    *_mark(node.start_mark),
-                )
-            value = _number(tag, text)
-            if value is not None:
-                return value
-        if tag in (_BOOL, _NULL, _INT, _FLOAT):
-            # Only an explicit tag gets here (`!!int 1:30`): YAML 1.2 has no such form.
-            kind = tag.rsplit(":", 1)[-1]
-            raise LoadError(
-                f"'{text}' is not a YAML 1.2 {kind}", _pos(self.display, node), rule="yaml-syntax"
-            )
-        raise LoadError(
-            f"unsupported YAML tag '{tag}'", _pos(self.display, node), rule="yaml-syntax"
-        )
-
-    def _check_tag(self, node: Node, expected: str) -> None:
-        if node.tag != expected:
-            raise LoadError(
-                f"unsupported YAML tag '{node.tag}'", _pos(self.display, node), rule="yaml-syntax"
-            )
-
-
-def _is_text(node: Node) -> bool:
-    """A string scalar whose value is its text as it is: what `_Builder.scalar` returns for it
-    without a finding (quoted or block style, or plain text YAML 1.1 would not read otherwise
-    either; see the yaml11 check there)."""
-    return (
-        node.__class__ is ScalarNode
-        and node.tag == _STR
-        and bool(node.style or node.value[:1] not in _YAML11_FIRST)
-    )
-
-
-_BOOLS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_NULLS = frozenset({"~", "null", "Null", "NULL", ""})
-
-
-def _number(tag: str, text: str) -> int | float | None:
-    """The YAML 1.2 core-schema value of a number's text; None if it has no such form.
-
-    Linear in the text: no YAML 1.1 sexagesimal (`1:0:0:...`), and the length is capped first.
-    """
-    if tag == _INT:
-        if CORE_INT.fullmatch(text) is None:
-            return None
-        base = {"0o": 8, "0x": 16}.get(text[:2], 10)
-        return int(text if base == 10 else text[2:], base)
-    if _core_float().fullmatch(text) is None:
-        return None
-    # float() reads "inf", "-inf" and "nan" in any case: drop YAML's leading dot for them.
-    return float(text.replace(".", "", 1) if text.lower().endswith(("inf", "nan")) else text)
 
 
 def scalar_text(document: Document, path: Sequence[str | int]) -> str | None:
