@@ -172,15 +172,17 @@ def parse_json(line: bytes) -> dict[str, Any]:
     return obj
 
 
-def to_record(obj: dict[str, Any]) -> Record:
-    # The common case, a well-formed record, in one expression; anything else takes the
-    # field-by-field path below, which names the first problem.
+_Fields = tuple[int, str, str, str, dict[str, Any], str, str]
+
+
+def _well_typed(obj: dict[str, Any]) -> _Fields | None:
+    """A record's fields in Record's order when each has its type (seq positive), in one
+    expression: the common case of every read. None: let the caller take its slow path."""
     get = obj.get
     seq, ts, operator, type_ = get("seq"), get("ts"), get("operator"), get("type")
     data, prev, hash_ = get("data"), get("prev"), get("hash")
     if (
-        len(obj) == len(FIELDS)
-        and type(seq) is int
+        type(seq) is int
         and seq >= 1
         and type(ts) is str
         and type(operator) is str
@@ -189,7 +191,15 @@ def to_record(obj: dict[str, Any]) -> Record:
         and type(prev) is str
         and type(hash_) is str
     ):
-        return Record(seq, ts, operator, type_, data, prev, hash_)
+        return (seq, ts, operator, type_, data, prev, hash_)
+    return None
+
+
+def to_record(obj: dict[str, Any]) -> Record:
+    # A well-formed record at once; anything else takes the field-by-field path below, which
+    # names the first problem.
+    if len(obj) == len(FIELDS) and (fields := _well_typed(obj)) is not None:
+        return Record(*fields)
     return _to_record_checked(obj)
 
 
@@ -396,21 +406,10 @@ def stored_as_hashed(text: str, key: bytes | None = None) -> Record | None:
         return None
     if type(obj) is not dict or len(obj) != len(FIELDS):
         return None
-    # to_record's fast path, inline (this runs once per record of every read).
-    get = obj.get
-    seq, ts, operator, type_ = get("seq"), get("ts"), get("operator"), get("type")
-    data, prev, hash_ = get("data"), get("prev"), get("hash")
-    if not (
-        type(seq) is int
-        and seq >= 1
-        and type(ts) is str
-        and type(operator) is str
-        and type(type_) is str
-        and type(data) is dict
-        and type(prev) is str
-        and type(hash_) is str
-    ):
+    fields = _well_typed(obj)
+    if fields is None:
         return None
+    seq, ts, operator, type_, data, prev, hash_ = fields
     # The strings in plain quotes, not JSON-escaped (escaping was a tenth of this function):
     # a string that needs escaping (a quote, a backslash, a control character) cannot then
     # match the text it was parsed from, so it takes the full path; one that matches is
