@@ -21,8 +21,8 @@ from ocsrun.store.journal import (
     encode,
     make_record,
     read_tail,
-    verify_chain,
 )
+from ocsrun.store.journal_verify import verify_chain
 from ocsrun.store.local import _info_from_json
 from ocsrun.store.protocol import RunInfo
 
