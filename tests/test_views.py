@@ -10,7 +10,7 @@ from conftest import run_main
 
 from ocsrun.run import events as ev
 from ocsrun.run import views
-from ocsrun.store import journal
+from ocsrun.store import journal, journal_verify
 from ocsrun.store.local import LocalDirStore, new_run_id
 from ocsrun.store.protocol import RunInfo
 
@@ -123,5 +123,9 @@ def test_verify_view(store: LocalDirStore) -> None:
 
 
 def test_torn_tail_kind_matches_the_journal() -> None:
-    # views keeps its own copy so it needs no journal import; the two must agree.
-    assert views.TORN_TAIL == journal.TORN_TAIL
+    # views keeps its own copy so it needs no journal import; it must be the kind the
+    # verifier reports for a torn last line.
+    first = journal.make_record(1, "run.started", {}, journal.GENESIS, operator="o@h")
+    lines = [journal.encode(first), b'{"seq": 2, "ts": "2026']
+    _count, problems = journal_verify.verify_lines(lines)
+    assert [p.kind for p in problems] == [views.TORN_TAIL]
