@@ -5,6 +5,7 @@ writing their own."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import os
@@ -98,6 +99,41 @@ def _unavailable(reason: str) -> None:
 def pg_url(pg_server: PgCluster) -> str:
     """A fresh, empty database on the session's server; its libpq URL (superuser, socket)."""
     return pg_server.create_database(f"t{os.getpid()}_{next(_databases)}")
+
+
+def pg_schema_at(url: str, version: int) -> None:
+    """The ocsrun schema as an older ocsrun left it: its first `version` migrations only."""
+    import psycopg
+
+    from ocsrun.store import pg_migrations
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA ocsrun")
+        conn.execute(
+            "CREATE TABLE ocsrun.schema_migrations (version integer PRIMARY KEY,"
+            " title text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for migration in pg_migrations.MIGRATIONS[:version]:
+            conn.execute(migration.sql.encode())
+            conn.execute(
+                "INSERT INTO ocsrun.schema_migrations (version, title) VALUES (%s, %s)",
+                (migration.version, migration.title),
+            )
+
+
+def insert_old_run_row(conn: Any, info: Any) -> None:
+    """A run record's row as ocsrun wrote it before migration 3 (no list columns)."""
+    conn.execute(
+        "INSERT INTO ocsrun.runs (run_id, runbook_id, target, started, info)"
+        " VALUES (%s, %s, %s, %s, %s::jsonb)",
+        (
+            info.run_id,
+            info.runbook_id,
+            info.target,
+            info.started,
+            json.dumps(dataclasses.asdict(info)),
+        ),
+    )
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
+from conftest import insert_old_run_row, pg_schema_at
 from pgcluster import PgCluster
 
 from ocsrun.errors import JournalCorrupt, LockHeld
@@ -107,25 +108,10 @@ def test_an_operator_cannot_move_the_head(pg_server: PgCluster, pg_url: str) -> 
         owner.close()
 
 
-def _schema_at_version_1(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA ocsrun")
-        conn.execute(
-            "CREATE TABLE ocsrun.schema_migrations (version integer PRIMARY KEY,"
-            " title text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        first = pg_migrations.MIGRATIONS[0]
-        conn.execute(first.sql.encode())
-        conn.execute(
-            "INSERT INTO ocsrun.schema_migrations (version, title) VALUES (1, %s)",
-            (first.title,),
-        )
-
-
 def test_migration_2_keeps_the_heads_of_runs_recorded_before_it(
     pg_server: PgCluster, pg_url: str
 ) -> None:
-    _schema_at_version_1(pg_url)
+    pg_schema_at(pg_url, 1)
     run = info("20261130T090000Z-bbbbbb")
     prev, lines = journal.GENESIS, []
     for seq, step in enumerate(("a", "b", "c"), start=1):
@@ -135,17 +121,7 @@ def test_migration_2_keeps_the_heads_of_runs_recorded_before_it(
         )
         prev = record.hash
     with psycopg.connect(pg_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO ocsrun.runs (run_id, runbook_id, target, started, info)"
-            " VALUES (%s, %s, %s, %s, %s::jsonb)",
-            (
-                run.run_id,
-                run.runbook_id,
-                run.target,
-                run.started,
-                json.dumps(dataclasses.asdict(run)),
-            ),
-        )
+        insert_old_run_row(conn, run)
         conn.cursor().executemany(
             "INSERT INTO ocsrun.journal (run_id, seq, type, ts, line) VALUES (%s, %s, %s, %s, %s)",
             lines,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from conftest import run_main
+from conftest import insert_old_run_row, pg_schema_at, run_main
 
 from ocsrun.errors import StateError
 from ocsrun.run import views
@@ -143,40 +143,15 @@ def test_runs_list_prints_the_same_lines_for_both_stores(
     assert code == 0 and json.loads(as_json) == [views.summary_data(s) for s in local.list_runs()]
 
 
-def _schema_at_version_2(url: str) -> None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA ocsrun")
-        conn.execute(
-            "CREATE TABLE ocsrun.schema_migrations (version integer PRIMARY KEY,"
-            " title text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        for migration in pg_migrations.MIGRATIONS[:2]:
-            conn.execute(migration.sql.encode())
-            conn.execute(
-                "INSERT INTO ocsrun.schema_migrations (version, title) VALUES (%s, %s)",
-                (migration.version, migration.title),
-            )
-
-
 def test_migration_3_gives_runs_recorded_before_it_their_columns(
     tmp_path: Path, pg_url: str
 ) -> None:
     local = record_local(tmp_path / "state")
-    _schema_at_version_2(pg_url)
+    pg_schema_at(pg_url, 2)
     # Rows as an ocsrun of schema version 2 wrote them (it had no list columns).
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for run, _types in RUNS:
-            conn.execute(
-                "INSERT INTO ocsrun.runs (run_id, runbook_id, target, started, info)"
-                " VALUES (%s, %s, %s, %s, %s::jsonb)",
-                (
-                    run.run_id,
-                    run.runbook_id,
-                    run.target,
-                    run.started,
-                    json.dumps(dataclasses.asdict(run)),
-                ),
-            )
+            insert_old_run_row(conn, run)
             for record in local.open_run(run.run_id).records():
                 line = journal.encode(record)[:-1].decode()
                 conn.execute(
